@@ -1,0 +1,173 @@
+"""Saving and loading fitted detectors without running code on load.
+
+A model file is a safetensors file: the network's weights and the fitted
+arrays are tensors; the class name, hyper-parameters, other fitted attributes,
+a format version and a SHA-256 of the tensor bytes are JSON strings in its
+header. Loading parses JSON and raw tensors only, unlike pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+if TYPE_CHECKING:
+    from anomaly.base import BaseDeepDetector
+
+__all__ = ["FORMAT_VERSION", "load", "save"]
+
+FORMAT_VERSION = 1
+_FORMAT_NAME = "anomaly-detector"
+_NETWORK_PREFIX = "network."
+_ATTRIBUTE_PREFIX = "attribute."
+
+
+def _detector_classes() -> dict[str, type[BaseDeepDetector]]:
+    # Only these classes can be instantiated from a file.
+    from anomaly.detectors import VAEDetector
+
+    return {cls.__name__: cls for cls in (VAEDetector,)}
+
+
+def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
+    """Write a fitted detector to ``path`` (see :meth:`BaseDeepDetector.save`)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(detector)
+    tensors = {
+        _NETWORK_PREFIX + name: value.detach().cpu().contiguous()
+        for name, value in detector.network_.state_dict().items()
+    }
+    attributes = {}
+    for name in detector._persisted_attributes:
+        if not hasattr(detector, name):
+            continue
+        value = getattr(detector, name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            tensors[_ATTRIBUTE_PREFIX + name] = torch.from_numpy(np.ascontiguousarray(value))
+        elif isinstance(value, np.ndarray):
+            attributes[name] = value.tolist()
+        else:
+            attributes[name] = value
+    params = detector.get_params(deep=False)
+    if not isinstance(params.get("random_state"), (int, type(None))):
+        # A RandomState object only matters for fitting; the saved model's
+        # scores come from scoring_seed_.
+        params["random_state"] = None
+    metadata = {
+        "format": _FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "class": type(detector).__name__,
+        "params": json.dumps(params),
+        "attributes": json.dumps(attributes),
+        "sha256": _digest(tensors),
+    }
+    payload = save_tensors(tensors, metadata=metadata)
+    path = Path(path)
+    with tempfile.NamedTemporaryFile(dir=path.parent or ".", prefix=f".{path.name}.", delete=False) as tmp:
+        try:
+            tmp.write(payload)
+            tmp.close()
+            os.replace(tmp.name, path)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+
+
+def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetector:
+    """Load a detector written by ``detector.save(path)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    device : str, optional
+        Overrides the saved ``device`` parameter, e.g. ``"cpu"`` to open on a
+        machine without a GPU a model saved with ``device="cuda"``.
+
+    Returns
+    -------
+    detector : estimator
+        The fitted detector; it gives the same scores as the one saved.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a model file, is truncated or corrupted, or was
+        written by a newer version of this package.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from anomaly import VAEDetector, load
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> detector = VAEDetector(epochs=2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> detector.save(path)
+    >>> bool(np.array_equal(load(path).score_samples(X), detector.score_samples(X)))
+    True
+    """
+    path = Path(path)
+    payload = path.read_bytes()
+    try:
+        tensors = load_tensors(payload)
+        # The header's JSON, whose bounds load_tensors has just checked.
+        header_length = int.from_bytes(payload[:8], "little")
+        metadata = json.loads(payload[8 : 8 + header_length]).get("__metadata__") or {}
+    except (SafetensorError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable model file (truncated or corrupted?): {err}") from None
+    if metadata.get("format") != _FORMAT_NAME:
+        raise ValueError(f"{path} is a safetensors file but not an anomaly model file.")
+    version = int(metadata.get("format_version", "0"))
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written in model format version {version}, newer than the "
+            f"version {FORMAT_VERSION} this installation reads; upgrade the anomaly package."
+        )
+    if metadata.get("sha256") != _digest(tensors):
+        raise ValueError(f"{path} is corrupted: its tensors do not match the checksum in its header.")
+    classes = _detector_classes()
+    if metadata.get("class") not in classes:
+        raise ValueError(f"{path} holds an unknown detector class {metadata.get('class')!r}.")
+    cls = classes[metadata["class"]]
+
+    try:
+        params = {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in json.loads(metadata["params"]).items()
+        }
+        attributes = json.loads(metadata["attributes"])
+    except (KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} has a corrupted header: {err}") from None
+    if device is not None:
+        params["device"] = device
+    detector = cls(**params)
+    for name, value in attributes.items():
+        setattr(detector, name, np.asarray(value, dtype=object) if name == "feature_names_in_" else value)
+    network_state = {}
+    for key, tensor in tensors.items():
+        if key.startswith(_ATTRIBUTE_PREFIX):
+            setattr(detector, key.removeprefix(_ATTRIBUTE_PREFIX), tensor.numpy())
+        else:
+            network_state[key.removeprefix(_NETWORK_PREFIX)] = tensor
+    detector._restore_network(network_state)
+    return detector
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,6 @@
+"""Pure ``torch.nn.Module`` networks: no training logic, no scoring rules."""
+
+from anomaly.networks.mlp import MLP
+from anomaly.networks.vae import VAE, VAEOutput
+
+__all__ = ["MLP", "VAE", "VAEOutput"]

@@ -1,0 +1,255 @@
+"""The one training loop shared by every detector.
+
+A detector describes what to optimise as a list of :class:`Objective` (one for a
+VAE; discriminator then generator for a GAN) and hands it to :func:`train`, which
+owns everything else: device placement, seeding, batching, mixed precision,
+gradient clipping, divergence checks, progress display, validation-based early
+stopping and the per-epoch loss history.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+__all__ = ["Objective", "TrainingConfig", "resolve_device", "seeded", "train"]
+
+# Data up to this size is moved to the device once; larger data is sent batch by batch.
+_MAX_RESIDENT_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One loss minimised by one optimizer over a set of parameters.
+
+    Parameters
+    ----------
+    name : str
+        Key of this loss in the training history (``history_``).
+    parameters : sequence of torch.nn.Parameter
+        Parameters updated by this objective's optimizer.
+    loss : callable
+        Maps a batch tensor to a scalar loss tensor.
+    """
+
+    name: str
+    parameters: Sequence[nn.Parameter]
+    loss: Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyper-parameters of :func:`train`; detectors build it from their own parameters."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float = 0.0
+    validation_fraction: float | None = None
+    n_iter_no_change: int = 10
+    clip_grad_norm: float | None = None
+    verbose: bool = False
+    description: str = "training"
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn a ``device`` parameter into a :class:`torch.device`.
+
+    ``"auto"`` selects CUDA when it is available and the CPU otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the string names no device, or names CUDA on a machine without it.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device={device!r} is not a valid torch device: {err}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine; "
+            "use device='auto' or device='cpu'."
+        )
+    return resolved
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's global generators inside the block and restore them afterwards.
+
+    Dropout and reparameterisation noise draw from the global generators, so
+    seeding them makes a fit reproducible without disturbing the caller's state.
+    """
+    cuda_devices = []
+    if device.type == "cuda":
+        cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
+def train(
+    network: nn.Module,
+    objectives: Sequence[Objective],
+    X: torch.Tensor,
+    config: TrainingConfig,
+    *,
+    device: torch.device,
+    generator: torch.Generator,
+) -> dict[str, list[float]]:
+    """Fit ``network`` by minimising ``objectives`` over mini-batches of ``X``.
+
+    Each batch is used by every objective in turn, each with its own Adam
+    optimizer. On CUDA the losses run under bfloat16 autocast. When
+    ``config.validation_fraction`` is set, that share of the rows is held out,
+    training stops after ``n_iter_no_change`` epochs without a better total
+    validation loss, and the best weights are restored.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The module owning every parameter of ``objectives``; it is switched
+        between train and eval mode and its best state is kept.
+    objectives : sequence of Objective
+        What to minimise, in the order it is stepped on each batch.
+    X : torch.Tensor of shape (n_samples, ...)
+        Training data on the CPU, already preprocessed.
+    config : TrainingConfig
+        Epochs, batch size, optimizer and stopping settings.
+    device : torch.device
+        Where to train.
+    generator : torch.Generator
+        CPU generator for the validation split and batch order.
+
+    Returns
+    -------
+    history : dict of str to list of float
+        Mean loss per epoch for each objective, plus ``val_<name>`` entries when
+        a validation fraction is used.
+
+    Raises
+    ------
+    FloatingPointError
+        If a loss becomes NaN or infinite; the message names the epoch.
+    """
+    network.to(device)
+    train_X, val_X = _split(X, config.validation_fraction, generator)
+    if train_X.numel() * train_X.element_size() <= _MAX_RESIDENT_BYTES:
+        train_X = train_X.to(device)
+    optimizers = [
+        torch.optim.Adam(
+            objective.parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        for objective in objectives
+    ]
+    names = [objective.name for objective in objectives]
+    history: dict[str, list[float]] = {name: [] for name in names}
+    if val_X is not None:
+        history.update({f"val_{name}": [] for name in names})
+
+    best_val, best_state, epochs_without_improvement = math.inf, None, 0
+    progress = tqdm(
+        range(1, config.epochs + 1), desc=config.description, disable=not config.verbose,
+        unit="epoch", leave=False,
+    )
+    for epoch in progress:
+        network.train()
+        # Losses accumulate on the device: one synchronisation per epoch, not per batch.
+        totals = torch.zeros(len(objectives), device=device)
+        order = torch.randperm(len(train_X), generator=generator)
+        for start in range(0, len(train_X), config.batch_size):
+            index = order[start : start + config.batch_size]
+            batch = train_X[index.to(train_X.device)].to(device, non_blocking=True)
+            for k, (objective, optimizer) in enumerate(zip(objectives, optimizers)):
+                optimizer.zero_grad(set_to_none=True)
+                with _autocast(device):
+                    loss = objective.loss(batch)
+                loss.backward()
+                if config.clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
+                optimizer.step()
+                totals[k] += loss.detach().float() * len(batch)
+        epoch_losses = (totals / len(train_X)).tolist()
+        _check_finite(names, epoch_losses, epoch)
+        for name, value in zip(names, epoch_losses):
+            history[name].append(value)
+        postfix = dict(zip(names, epoch_losses))
+
+        if val_X is not None:
+            val_losses = _evaluate(network, objectives, val_X, config.batch_size, device)
+            _check_finite([f"validation {name}" for name in names], val_losses, epoch)
+            for name, value in zip(names, val_losses):
+                history[f"val_{name}"].append(value)
+            postfix["val"] = sum(val_losses)
+            if sum(val_losses) < best_val:
+                best_val, epochs_without_improvement = sum(val_losses), 0
+                best_state = copy.deepcopy(network.state_dict())
+            else:
+                epochs_without_improvement += 1
+        progress.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()})
+        if val_X is not None and epochs_without_improvement >= config.n_iter_no_change:
+            break
+
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return history
+
+
+def _split(
+    X: torch.Tensor, fraction: float | None, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if not fraction:
+        return X, None
+    n_val = max(1, round(fraction * len(X)))
+    if n_val >= len(X):
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no training rows out of {len(X)}."
+        )
+    order = torch.randperm(len(X), generator=generator)
+    return X[order[n_val:]], X[order[:n_val]]
+
+
+@torch.no_grad()
+def _evaluate(
+    network: nn.Module,
+    objectives: Sequence[Objective],
+    X: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> list[float]:
+    network.eval()
+    totals = torch.zeros(len(objectives), device=device)
+    for start in range(0, len(X), batch_size):
+        batch = X[start : start + batch_size].to(device)
+        with _autocast(device):
+            for k, objective in enumerate(objectives):
+                totals[k] += objective.loss(batch).float() * len(batch)
+    return (totals / len(X)).tolist()
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    # bfloat16 keeps float32's exponent range, so no gradient scaler is needed.
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+    )
+
+
+def _check_finite(names: Sequence[str], values: Sequence[float], epoch: int) -> None:
+    for name, value in zip(names, values):
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"Training diverged: the {name} loss became {value} in epoch {epoch}. "
+                "Lower learning_rate, set clip_grad_norm, or make sure the input is "
+                "scaled (standardize=True)."
+            )

@@ -1,0 +1,46 @@
+"""Shared fixtures: small synthetic data and a quickly fitted detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anomaly import VAEDetector
+
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+# Tiny network, few epochs: what the tests need to exercise the code paths.
+FAST = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, n_samples=4, device="cpu")
+
+
+def fast_vae(**params) -> VAEDetector:
+    return VAEDetector(**{**FAST, "random_state": 0, **params})
+
+
+def clear_anomalies(n_normal: int = 400, n_anomalous: int = 20, seed: int = 0):
+    """Normal rows on a 2-D plane inside 6-D space; anomalies far off it."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n_normal + n_anomalous, 2))
+    X = latent @ rng.normal(size=(2, 6)) + 0.05 * rng.normal(size=(n_normal + n_anomalous, 6))
+    X[n_normal:] += rng.choice([-4.0, 4.0], size=(n_anomalous, 6))
+    y = np.r_[np.zeros(n_normal, dtype=int), np.ones(n_anomalous, dtype=int)]
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    return np.random.default_rng(0).normal(size=(120, 4))
+
+
+@pytest.fixture(scope="session")
+def fitted(blobs):
+    return fast_vae().fit(blobs)
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS

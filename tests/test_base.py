@@ -1,0 +1,156 @@
+"""The estimator contract (anomaly/base.py), exercised through VAEDetector."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import make_scorer, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tests.conftest import clear_anomalies, fast_vae
+
+METHODS = ["score_samples", "decision_function", "predict"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_not_fitted_error(method, blobs):
+    with pytest.raises(NotFittedError):
+        getattr(fast_vae(), method)(blobs)
+
+
+def test_fit_returns_self_and_accepts_y(blobs):
+    detector = fast_vae()
+    assert detector.fit(blobs, np.zeros(len(blobs))) is detector
+    assert detector.fit_predict(blobs, np.zeros(len(blobs))).shape == (len(blobs),)
+
+
+def test_decision_and_predict_follow_score_samples(fitted, blobs):
+    scores = fitted.score_samples(blobs)
+    assert scores.dtype == np.float64 and scores.shape == (len(blobs),)
+    np.testing.assert_array_equal(fitted.decision_function(blobs), scores - fitted.offset_)
+    np.testing.assert_array_equal(fitted.predict(blobs), np.where(scores < fitted.offset_, -1, 1))
+
+
+def test_auto_contamination_is_tukeys_lower_fence(fitted, blobs):
+    q1, q3 = np.percentile(fitted.score_samples(blobs), [25, 75])
+    assert fitted.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2, 0.5])
+def test_float_contamination_sets_training_outlier_share(contamination, blobs):
+    detector = fast_vae(contamination=contamination).fit(blobs)
+    share = np.mean(detector.predict(blobs) == -1)
+    assert share == pytest.approx(contamination, abs=1 / len(blobs))
+
+
+@pytest.mark.parametrize("contamination", [0.0, 0.6, "high"])
+def test_bad_contamination(contamination, blobs):
+    with pytest.raises(ValueError, match="contamination"):
+        fast_vae(contamination=contamination).fit(blobs)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_wrong_number_of_features_at_scoring_time(method, fitted, blobs):
+    with pytest.raises(ValueError, match="X has 3 features, but VAEDetector is expecting 4"):
+        getattr(fitted, method)(blobs[:, :3])
+
+
+BAD_INPUTS = {
+    "nan": (np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 4.0]]), ValueError, "NaN"),
+    "inf": (np.array([[0.0, np.inf], [1.0, 2.0], [3.0, 4.0]]), ValueError, "infinity"),
+    "empty": (np.empty((0, 3)), ValueError, "0 sample"),
+    "one row": (np.ones((1, 3)), ValueError, "1 sample"),
+    "no features": (np.empty((5, 0)), ValueError, "0 feature"),
+    "strings": (np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert string"),
+    "object": (np.array([[{"a": 1}, 2.0], [3.0, 4.0]], dtype=object), TypeError, "dict"),
+    "complex": (np.array([[1 + 1j, 2.0], [3.0, 4.0]]), ValueError, "Complex data not supported"),
+    "3-D": (np.zeros((4, 3, 2)), ValueError, "dim 3"),
+    "1-D": (np.zeros(4), ValueError, "Expected 2D array"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_at_fit_names_the_problem(name):
+    X, error, message = BAD_INPUTS[name]
+    with pytest.raises(error, match=message):
+        fast_vae().fit(X)
+
+
+SCORING_BAD_INPUTS = {
+    "nan": (np.array([[0.0, np.nan, 0.0, 0.0]]), ValueError, "NaN"),
+    "inf": (np.array([[0.0, -np.inf, 0.0, 0.0]]), ValueError, "infinity"),
+    "empty": (np.empty((0, 4)), ValueError, "0 sample"),
+    "strings": (np.array([["a", "b", "c", "d"]]), ValueError, "could not convert string"),
+    "complex": (np.array([[1j, 0.0, 0.0, 0.0]]), ValueError, "Complex data not supported"),
+    "3-D": (np.zeros((2, 4, 2)), ValueError, "dim 3"),
+    "1-D": (np.zeros(4), ValueError, "Expected 2D array"),
+}
+
+
+@pytest.mark.parametrize("name", SCORING_BAD_INPUTS)
+def test_bad_input_at_scoring_time_names_the_problem(name, fitted):
+    X, error, message = SCORING_BAD_INPUTS[name]
+    with pytest.raises(error, match=message):
+        fitted.score_samples(X)
+
+
+def test_dataframe_keeps_feature_names(blobs):
+    frame = pd.DataFrame(blobs, columns=["a", "b", "c", "d"])
+    detector = fast_vae().fit(frame)
+    np.testing.assert_array_equal(detector.feature_names_in_, ["a", "b", "c", "d"])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        from_array = detector.score_samples(blobs)
+    np.testing.assert_array_equal(detector.score_samples(frame), from_array)
+    with pytest.raises(ValueError, match="feature names"):
+        detector.score_samples(frame.rename(columns={"a": "z"}))
+
+
+def test_pipeline_fits_and_scores():
+    X, y = clear_anomalies()
+    pipeline = make_pipeline(StandardScaler(), fast_vae(epochs=30)).fit(X)
+    manual = fast_vae(epochs=30).fit(StandardScaler().fit_transform(X))
+    np.testing.assert_array_equal(
+        pipeline.score_samples(X), manual.score_samples(StandardScaler().fit(X).transform(X))
+    )
+    assert pipeline.predict(X).shape == (len(X),)
+    assert roc_auc_score(y, -pipeline.score_samples(X)) > 0.9
+
+
+def test_clone_refits_to_identical_scores(fitted, blobs):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "network_")
+    np.testing.assert_array_equal(copy.fit(blobs).score_samples(blobs), fitted.score_samples(blobs))
+
+
+def test_grid_search_with_label_based_roc_auc():
+    X, y = clear_anomalies(seed=1)
+    labels = np.where(y == 1, -1, 1)  # scikit-learn's convention: +1 inlier, -1 outlier
+    scorer = make_scorer(roc_auc_score, response_method="decision_function")
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    search = GridSearchCV(fast_vae(epochs=20), {"latent_dim": [1, 2]}, scoring=scorer, cv=cv)
+    search.fit(X, labels)
+    assert search.best_params_["latent_dim"] in (1, 2)
+    assert search.best_score_ > 0.9
+
+
+def test_scores_do_not_depend_on_how_rows_are_grouped(fitted):
+    X = np.random.default_rng(1).normal(size=(2500, 4))
+    full = fitted.score_samples(X)
+    order = np.random.default_rng(2).permutation(len(X))
+    np.testing.assert_array_equal(fitted.score_samples(X[order]), full[order])
+    np.testing.assert_array_equal(fitted.score_samples(X[7:8]), full[7:8])
+    np.testing.assert_array_equal(fitted.score_samples(X[1000:2100]), full[1000:2100])
+
+
+def test_scoring_blocks_follow_working_memory(fitted):
+    X = np.random.default_rng(1).normal(size=(300, 4))
+    assert fitted._scoring_block_rows() == 1024
+    full = fitted.score_samples(X)
+    with sklearn.config_context(working_memory=fitted._scoring_row_bytes() * 50 / 2**20):
+        assert fitted._scoring_block_rows() == 50
+        np.testing.assert_allclose(fitted.score_samples(X), full, rtol=1e-6)
