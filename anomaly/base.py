@@ -115,7 +115,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         # Keep float32 input as it is; anything else becomes float64 so that
         # standardisation is computed before the cast to the network's float32.
         return validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=2 if reset else 1
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
         )
 
     def _offset(self, training_scores: np.ndarray) -> float:

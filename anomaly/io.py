@@ -74,7 +74,9 @@ def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
     }
     payload = save_tensors(tensors, metadata=metadata)
     path = Path(path)
-    with tempfile.NamedTemporaryFile(dir=path.parent or ".", prefix=f".{path.name}.", delete=False) as tmp:
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent or ".", prefix=f".{path.name}.", delete=False
+    ) as tmp:
         try:
             tmp.write(payload)
             tmp.close()
@@ -125,7 +127,9 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
         header_length = int.from_bytes(payload[:8], "little")
         metadata = json.loads(payload[8 : 8 + header_length]).get("__metadata__") or {}
     except (SafetensorError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable model file (truncated or corrupted?): {err}") from None
+        raise ValueError(
+            f"{path} is not a readable model file (truncated or corrupted?): {err}"
+        ) from None
     if metadata.get("format") != _FORMAT_NAME:
         raise ValueError(f"{path} is a safetensors file but not an anomaly model file.")
     version = int(metadata.get("format_version", "0"))
@@ -135,7 +139,9 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
             f"version {FORMAT_VERSION} this installation reads; upgrade the anomaly package."
         )
     if metadata.get("sha256") != _digest(tensors):
-        raise ValueError(f"{path} is corrupted: its tensors do not match the checksum in its header.")
+        raise ValueError(
+            f"{path} is corrupted: its tensors do not match the checksum in its header."
+        )
     classes = _detector_classes()
     if metadata.get("class") not in classes:
         raise ValueError(f"{path} holds an unknown detector class {metadata.get('class')!r}.")
@@ -153,7 +159,11 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
         params["device"] = device
     detector = cls(**params)
     for name, value in attributes.items():
-        setattr(detector, name, np.asarray(value, dtype=object) if name == "feature_names_in_" else value)
+        setattr(
+            detector,
+            name,
+            np.asarray(value, dtype=object) if name == "feature_names_in_" else value,
+        )
     network_state = {}
     for key, tensor in tensors.items():
         if key.startswith(_ATTRIBUTE_PREFIX):

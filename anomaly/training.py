@@ -159,8 +159,11 @@ def train(
 
     best_val, best_state, epochs_without_improvement = math.inf, None, 0
     progress = tqdm(
-        range(1, config.epochs + 1), desc=config.description, disable=not config.verbose,
-        unit="epoch", leave=False,
+        range(1, config.epochs + 1),
+        desc=config.description,
+        disable=not config.verbose,
+        unit="epoch",
+        leave=False,
     )
     for epoch in progress:
         network.train()
@@ -213,9 +216,7 @@ def _split(
         return X, None
     n_val = max(1, round(fraction * len(X)))
     if n_val >= len(X):
-        raise ValueError(
-            f"validation_fraction={fraction} leaves no training rows out of {len(X)}."
-        )
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {len(X)}.")
     order = torch.randperm(len(X), generator=generator)
     return X[order[n_val:]], X[order[:n_val]]
 

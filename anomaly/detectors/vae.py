@@ -223,13 +223,19 @@ class VAEDetector(BaseDeepDetector):
         )
 
     def _objectives(self, network: VAE) -> list[Objective]:
-        return [Objective("loss", list(network.parameters()), lambda x: negative_elbo(network, x, self.beta))]
+        return [
+            Objective(
+                "loss", list(network.parameters()), lambda x: negative_elbo(network, x, self.beta)
+            )
+        ]
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         if self.score == "reconstruction_error":
             return -reconstruction_error(self.network_, batch).double()
         noise = torch.randn(
-            self.n_samples, self.latent_dim, generator=torch.Generator().manual_seed(self.scoring_seed_)
+            self.n_samples,
+            self.latent_dim,
+            generator=torch.Generator().manual_seed(self.scoring_seed_),
         ).to(batch.device)
         scores = reconstruction_log_prob(self.network_, batch, noise)
         if self.score == "elbo":

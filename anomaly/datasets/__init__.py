@@ -1,0 +1,21 @@
+"""Dataset loaders with checksummed files in a data directory and an upstream download path.
+
+The data directory is the ``data_home`` argument, else the ``ANOMALY_DATA``
+environment variable, else ``~/anomaly_data``; files sit under it as in the
+catalogue (``datasets/README.md``), e.g. ``adbench/4_breastw.npz``.
+"""
+
+from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, fetch, get_data_home, registry
+from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
+
+__all__ = [
+    "ADBENCH_DATASETS",
+    "DATA_HOME_ENV",
+    "ODDS_DATASETS",
+    "dataset_path",
+    "fetch",
+    "get_data_home",
+    "load_adbench",
+    "load_odds",
+    "registry",
+]

@@ -1,0 +1,158 @@
+"""Where dataset files live, how they are verified, and how they are downloaded."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+__all__ = ["DATA_HOME_ENV", "DatasetFile", "dataset_path", "fetch", "get_data_home", "registry"]
+
+DATA_HOME_ENV = "ANOMALY_DATA"
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One file of the catalogue: where it goes under the data home and where it comes from."""
+
+    name: str
+    path: str
+    sha256: str
+    url: str
+
+
+@cache
+def registry() -> dict[str, DatasetFile]:
+    """Every known dataset file, by name (e.g. ``"adbench/4_breastw"``)."""
+    with resources.files(__package__).joinpath("registry.csv").open(newline="") as handle:
+        return {row["name"]: DatasetFile(**row) for row in csv.DictReader(handle)}
+
+
+def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
+    """The data directory: ``data_home``, else ``$ANOMALY_DATA``, else ``~/anomaly_data``."""
+    if data_home is None:
+        data_home = os.environ.get(DATA_HOME_ENV) or Path.home() / "anomaly_data"
+    return Path(data_home).expanduser()
+
+
+def _entry(name: str) -> DatasetFile:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(registry()))}."
+        ) from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, entry: DatasetFile) -> None:
+    actual = _sha256(path)
+    if actual != entry.sha256:
+        raise ValueError(
+            f"{path} does not match the checksum of dataset {entry.name!r} (sha256 {actual}, "
+            f"expected {entry.sha256}); the file is corrupted or a different version. Delete it "
+            "and call anomaly.datasets.fetch to download it again."
+        )
+
+
+def dataset_path(
+    name: str, data_home: str | os.PathLike | None = None, *, download: bool = False
+) -> Path:
+    """Path of a verified dataset file, downloading it first if asked and missing.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing and ``download`` is False.
+    ValueError
+        If the name is unknown or the file fails its checksum.
+    """
+    entry = _entry(name)
+    path = get_data_home(data_home) / entry.path
+    if not path.exists():
+        if not download:
+            raise FileNotFoundError(
+                f"Dataset {name!r} not found at {path}. Set {DATA_HOME_ENV} or data_home to the "
+                "directory holding it, or pass download=True to fetch it from "
+                f"{entry.url}."
+            )
+        return fetch(name, data_home)
+    _verify(path, entry)
+    return path
+
+
+def fetch(
+    name: str,
+    data_home: str | os.PathLike | None = None,
+    *,
+    url: str | None = None,
+    verbose: bool = True,
+) -> Path:
+    """Download a dataset file into the data home and verify its checksum.
+
+    The download goes to a temporary file that is renamed only once its
+    checksum matches, so an interrupted or corrupted download leaves nothing
+    behind.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name, e.g. ``"adbench/4_breastw"``.
+    data_home : str or path-like, optional
+        Target data directory (see :func:`get_data_home`).
+    url : str, optional
+        Download from this address instead of the upstream one (a mirror, or
+        a ``file://`` URL).
+    verbose : bool, default=True
+        Show a progress bar.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The verified file.
+    """
+    entry = _entry(name)
+    target = get_data_home(data_home) / entry.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        urllib.request.urlopen(url or entry.url) as response,
+        tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", delete=False
+        ) as tmp,
+    ):
+        try:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm.wrapattr(
+                tmp,
+                "write",
+                total=size,
+                desc=name,
+                unit="B",
+                unit_scale=True,
+                disable=not verbose,
+                leave=False,
+            ) as out:
+                shutil.copyfileobj(response, out)
+            tmp.close()
+            _verify(Path(tmp.name), entry)
+            os.replace(tmp.name, target)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    return target

@@ -1,0 +1,339 @@
+"""ADBench tabular benchmark: detection quality and training speed.
+
+Quality (unsupervised protocol): each detector is fit on all of X and scores all
+of X, for each dataset and seed; ROC-AUC, PR-AUC (average precision) and the
+fit/score seconds are recorded. VAEDetector runs with one fixed set of defaults
+for every dataset, next to PyOD's VAE, AutoEncoder, DeepSVDD, IForest, ECOD and
+KNN at their defaults.
+
+Speed: samples per second of fitting, each run in its own process (so its peak
+RSS can be read), for VAEDetector.fit, a bare torch loop over the same network
+and batches, and PyOD's VAE at the same epochs and widths.
+
+Usage::
+
+    python benchmarks/tabular.py quality            # all 15 sets x 3 seeds x 7 detectors
+    python benchmarks/tabular.py quality --detectors VAEDetector --datasets 4_breastw
+    python benchmarks/tabular.py speed
+    python benchmarks/tabular.py report             # rewrite results/tabular.md from the CSVs
+
+Results are merged into ``benchmarks/results/tabular_quality.csv`` and
+``tabular_speed.csv`` (a rerun replaces the rows it recomputes) and summarised in
+``benchmarks/results/tabular.md``. Data come from ``--data-home``, default
+``$ANOMALY_DATA``, else ``../shared/datasets`` beside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from anomaly import VAEDetector  # noqa: E402
+from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
+from anomaly.detectors.vae import negative_elbo  # noqa: E402
+from anomaly.networks import MLP, VAE  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+DEFAULT_DATA_HOME = os.environ.get("ANOMALY_DATA") or REPO.parent / "shared" / "datasets"
+SEEDS = (1, 2, 3)
+KEYS = ["dataset", "detector", "seed"]
+
+
+def _pyod(name: str) -> Callable[[int], object]:
+    def build(seed: int) -> object:
+        from pyod.models.auto_encoder import AutoEncoder
+        from pyod.models.deep_svdd import DeepSVDD
+        from pyod.models.ecod import ECOD
+        from pyod.models.iforest import IForest
+        from pyod.models.knn import KNN
+        from pyod.models.vae import VAE
+
+        return {
+            "PyOD VAE": lambda: VAE(random_state=seed, verbose=0),
+            "PyOD AutoEncoder": lambda: AutoEncoder(random_state=seed, verbose=0),
+            # n_features is set per dataset in _fit_and_score.
+            "PyOD DeepSVDD": lambda: DeepSVDD(n_features=1, random_state=seed, verbose=0),
+            "PyOD IForest": lambda: IForest(random_state=seed),
+            "PyOD ECOD": lambda: ECOD(),
+            "PyOD KNN": lambda: KNN(),
+        }[name]()
+
+    return build
+
+
+DETECTORS: dict[str, Callable[[int], object]] = {
+    "VAEDetector": lambda seed: VAEDetector(random_state=seed),
+    **{
+        name: _pyod(name)
+        for name in [
+            "PyOD VAE",
+            "PyOD AutoEncoder",
+            "PyOD DeepSVDD",
+            "PyOD IForest",
+            "PyOD ECOD",
+            "PyOD KNN",
+        ]
+    },
+}
+
+
+def _fit_and_score(detector: object, X: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Anomaly scores (higher = more abnormal), fit seconds, score seconds."""
+    if hasattr(detector, "n_features"):
+        detector.n_features = X.shape[1]
+    start = time.perf_counter()
+    detector.fit(X)
+    fitted = time.perf_counter()
+    if hasattr(detector, "score_samples"):  # scikit-learn convention: lower = more abnormal
+        scores = -detector.score_samples(X)
+    else:  # PyOD convention: higher = more abnormal
+        scores = detector.decision_function(X)
+    return scores, fitted - start, time.perf_counter() - fitted
+
+
+def quality(
+    datasets: list[str], seeds: list[int], detectors: list[str], data_home: Path
+) -> pd.DataFrame:
+    rows = []
+    for dataset in datasets:
+        X, y = load_adbench(dataset, data_home=data_home, return_X_y=True)
+        for name in detectors:
+            for seed in seeds:
+                np.random.seed(seed)  # noqa: NPY002 (PyOD's models draw from the global generators)
+                torch.manual_seed(seed)
+                scores, fit_s, score_s = _fit_and_score(DETECTORS[name](seed), X)
+                row = dict(
+                    dataset=dataset,
+                    detector=name,
+                    seed=seed,
+                    roc_auc=roc_auc_score(y, scores),
+                    pr_auc=average_precision_score(y, scores),
+                    fit_seconds=fit_s,
+                    score_seconds=score_s,
+                    n_samples=len(X),
+                    n_features=X.shape[1],
+                )
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- speed ---------------------------------------------------------------------------------
+
+SPEED_DATASETS = ["23_mammography", "24_mnist"]
+SPEED_EPOCHS = 20
+# PyOD VAE's default widths, given to every contender.
+SPEED_WIDTHS = dict(hidden_sizes=(128, 64, 32), latent_dim=2)
+
+
+def _speed_run(contender: str, dataset: str, batch_size: int, data_home: Path) -> dict:
+    """One timed fit; runs inside its own process (see ``speed``)."""
+    X, _ = load_adbench(dataset, data_home=data_home, return_X_y=True)
+    torch.manual_seed(0)
+    if contender == "VAEDetector.fit":
+        detector = VAEDetector(
+            **SPEED_WIDTHS, epochs=SPEED_EPOCHS, batch_size=batch_size, random_state=0
+        )
+        start = time.perf_counter()
+        detector.fit(X)
+    elif contender == "bare torch loop":
+        # The same network, loss, batches and optimizer, with nothing around them.
+        hidden, latent = SPEED_WIDTHS["hidden_sizes"], SPEED_WIDTHS["latent_dim"]
+        network = VAE(
+            MLP(X.shape[1], hidden, 2 * latent), MLP(latent, hidden[::-1], 2 * X.shape[1])
+        )
+        start = time.perf_counter()
+        data = torch.from_numpy(
+            ((X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)).astype(np.float32)
+        )
+        optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(SPEED_EPOCHS):
+            order = torch.randperm(len(data), generator=generator)
+            for i in range(0, len(data), batch_size):
+                loss = negative_elbo(network, data[order[i : i + batch_size]], 1.0)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    elif contender == "PyOD VAE":
+        from pyod.models.vae import VAE as PyODVAE
+
+        detector = PyODVAE(
+            epoch_num=SPEED_EPOCHS,
+            batch_size=batch_size,
+            latent_dim=SPEED_WIDTHS["latent_dim"],
+            encoder_neuron_list=list(SPEED_WIDTHS["hidden_sizes"]),
+            decoder_neuron_list=list(SPEED_WIDTHS["hidden_sizes"])[::-1],
+            random_state=0,
+            verbose=0,
+        )
+        start = time.perf_counter()
+        detector.fit(X)
+    else:
+        raise ValueError(contender)
+    seconds = time.perf_counter() - start
+    return dict(seconds=seconds, samples_per_second=len(X) * SPEED_EPOCHS / seconds)
+
+
+def speed(data_home: Path, repeats: int = 3) -> pd.DataFrame:
+    contenders = [
+        ("VAEDetector.fit", 128),
+        ("bare torch loop", 128),
+        ("PyOD VAE", 128),
+        ("PyOD VAE", 32),
+    ]
+    rows = []
+    for dataset in SPEED_DATASETS:
+        for contender, batch_size in contenders:
+            for repeat in range(repeats):
+                # A fresh process per run: no warm caches, and its own peak RSS.
+                command = [
+                    sys.executable,
+                    __file__,
+                    "speed-run",
+                    contender,
+                    dataset,
+                    str(batch_size),
+                ]
+                process = subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env={**os.environ, "ANOMALY_DATA": str(data_home)},
+                )
+                output = process.stdout.read()
+                _, status, usage = os.wait4(process.pid, 0)  # reaps the child with its own rusage
+                process.returncode = os.waitstatus_to_exitcode(status)
+                if process.returncode != 0:
+                    raise RuntimeError(
+                        f"{contender} on {dataset} failed with exit code {process.returncode}"
+                    )
+                row = dict(
+                    dataset=dataset,
+                    contender=contender,
+                    batch_size=batch_size,
+                    epochs=SPEED_EPOCHS,
+                    repeat=repeat,
+                    **json.loads(output.strip().splitlines()[-1]),
+                    peak_rss_mib=usage.ru_maxrss / 1024,  # Linux reports KiB
+                )
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if path.exists():
+        old = pd.read_csv(path)
+        old = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
+        new = pd.concat([old, new], ignore_index=True)
+    new.to_csv(path, index=False, float_format="%.6g")
+    return new
+
+
+def report() -> str:
+    lines = [
+        "# Tabular benchmark (ADBench, unsupervised: fit on all X, score all X)",
+        "",
+        f"Written by `python benchmarks/tabular.py report` from the CSVs beside this file. "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+        f"{torch.__version__}, CPU only.",
+        "",
+    ]
+    quality_csv = RESULTS / "tabular_quality.csv"
+    if quality_csv.exists():
+        results = pd.read_csv(quality_csv)
+        seeds = sorted(results.seed.unique().tolist())
+        for metric in ["roc_auc", "pr_auc"]:
+            table = results.pivot_table(
+                index="dataset", columns="detector", values=metric, aggfunc="mean"
+            )
+            table = table.reindex([d for d in ADBENCH_DATASETS if d in table.index])
+            table.loc["**mean**"] = table.mean()
+            lines += [
+                f"## {metric.upper().replace('_', '-')} (mean of seeds {seeds})",
+                "",
+            ]
+            lines += [table.to_markdown(floatfmt=".3f"), ""]
+        seconds = (
+            results.groupby("detector")[["fit_seconds", "score_seconds"]].sum()
+            / results.seed.nunique()
+        )
+        lines += [
+            "## Seconds over all 15 datasets (per seed)",
+            "",
+            seconds.to_markdown(floatfmt=".1f"),
+            "",
+        ]
+    speed_csv = RESULTS / "tabular_speed.csv"
+    if speed_csv.exists():
+        runs = pd.read_csv(speed_csv)
+        table = (
+            runs.groupby(["dataset", "contender", "batch_size"])["samples_per_second"]
+            .median()
+            .unstack(0)
+        )
+        lines += [
+            f"## Training speed: samples/s (median of {runs.repeat.nunique()} fresh processes), "
+            f"{SPEED_EPOCHS} epochs, widths {SPEED_WIDTHS}",
+            "",
+            table.to_markdown(floatfmt=".0f"),
+            "",
+        ]
+    text = "\n".join(lines)
+    (RESULTS / "tabular.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["speed-run"]:  # one timed fit, started by `speed` in a fresh process
+        contender, dataset, batch_size = sys.argv[2:5]
+        print(json.dumps(_speed_run(contender, dataset, int(batch_size), DEFAULT_DATA_HOME)))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", choices=["quality", "speed", "report"])
+    parser.add_argument(
+        "--datasets", nargs="+", default=list(ADBENCH_DATASETS), choices=ADBENCH_DATASETS
+    )
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.what == "quality":
+        _merge(
+            RESULTS / "tabular_quality.csv",
+            quality(args.datasets, args.seeds, args.detectors, args.data_home),
+            KEYS,
+        )
+    elif args.what == "speed":
+        _merge(
+            RESULTS / "tabular_speed.csv",
+            speed(args.data_home),
+            ["dataset", "contender", "batch_size", "repeat"],
+        )
+    print(report())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""VAEDetector and its losses and scoring rules (anomaly/detectors/vae.py)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch.distributions import Normal, kl_divergence
+
+from anomaly.detectors.vae import (
+    kl_to_standard_normal,
+    negative_elbo,
+    reconstruction_error,
+    reconstruction_log_prob,
+)
+from anomaly.networks import MLP, VAE
+from tests.conftest import clear_anomalies, fast_vae
+
+SCORES = ["reconstruction_probability", "elbo", "reconstruction_error"]
+
+
+@pytest.fixture(scope="module")
+def clear_case():
+    X, y = clear_anomalies()
+    return X, y, fast_vae(epochs=40).fit(X)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_each_score_ranks_clear_anomalies_far_above_chance(clear_case, score):
+    X, y, detector = clear_case
+    assert roc_auc_score(y, -_with_score(detector, score).score_samples(X)) > 0.95
+
+
+def _with_score(detector, score):
+    # Scoring rules share one fitted network; a copy keeps the module fixture intact.
+    other = copy.deepcopy(detector)
+    other.score = score
+    return other
+
+
+def test_reconstruction_probability_uses_the_variance_head():
+    # Feature 1 follows feature 0 closely, feature 2 is pure noise. Anomalies break
+    # the tight link by less than the noise feature's typical residual: a squared
+    # error cannot see them, a likelihood with a learned variance per feature can.
+    rng = np.random.default_rng(0)
+    n, n_anomalous = 600, 30
+    base = rng.normal(size=n)
+    X = np.c_[base, base + 0.05 * rng.normal(size=n), rng.normal(size=n)]
+    X[-n_anomalous:, 1] += rng.choice([-0.8, 0.8], size=n_anomalous)
+    y = np.r_[np.zeros(n - n_anomalous), np.ones(n_anomalous)]
+    detector = fast_vae(hidden_sizes=(32,), latent_dim=1, epochs=150).fit(X)
+    probability = roc_auc_score(y, -detector.score_samples(X))
+    error = roc_auc_score(y, -_with_score(detector, "reconstruction_error").score_samples(X))
+    assert probability > 0.9
+    assert error < 0.75
+    assert probability - error > 0.2
+
+
+def test_scores_are_deterministic_and_depend_on_the_draws(clear_case):
+    X, _, detector = clear_case
+    np.testing.assert_array_equal(detector.score_samples(X), detector.score_samples(X))
+    more_draws = _with_score(detector, "reconstruction_probability")
+    more_draws.n_samples = 64
+    assert not np.array_equal(more_draws.score_samples(X), detector.score_samples(X))
+
+
+def test_elbo_is_below_reconstruction_probability(clear_case):
+    X, _, detector = clear_case
+    assert np.all(_with_score(detector, "elbo").score_samples(X) < detector.score_samples(X))
+
+
+def test_constant_columns_give_finite_scores():
+    X = np.c_[np.random.default_rng(0).normal(size=(100, 3)), np.full(100, 7.0)]
+    detector = fast_vae().fit(X)
+    assert np.isfinite(detector.feature_scale_).all() and detector.feature_scale_[3] == 1.0
+    assert np.isfinite(detector.score_samples(X)).all()
+    assert np.isfinite(detector.history_["loss"]).all()
+
+
+def test_invalid_hidden_sizes(blobs):
+    with pytest.raises(ValueError, match="hidden_sizes must hold positive widths"):
+        fast_vae(hidden_sizes=(8, 0)).fit(blobs)
+
+
+def test_network_shape_follows_parameters(blobs):
+    detector = fast_vae(hidden_sizes=(12, 6), latent_dim=3).fit(blobs)
+    widths = [m.out_features for m in detector.network_.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [12, 6, 2 * 3, 6, 12, 2 * 4]
+
+
+# --- losses and scoring rules on a small untrained network --------------------------------
+
+
+@pytest.fixture
+def vae():
+    torch.manual_seed(0)
+    return VAE(MLP(3, (8,), 2 * 2), MLP(2, (8,), 2 * 3))
+
+
+def test_kl_matches_torch_distributions(vae):
+    posterior = vae.posterior(torch.randn(5, 3))
+    expected = kl_divergence(posterior, Normal(torch.zeros(5, 2), torch.ones(5, 2))).sum(1)
+    torch.testing.assert_close(kl_to_standard_normal(posterior), expected)
+
+
+def test_kl_term_is_applied_with_beta(vae):
+    x = torch.randn(16, 3)
+    torch.manual_seed(1)
+    without_kl = negative_elbo(vae, x, beta=0.0)
+    torch.manual_seed(1)
+    with_kl = negative_elbo(vae, x, beta=2.0)
+    kl = kl_to_standard_normal(vae.posterior(x)).mean()
+    assert kl > 0
+    torch.testing.assert_close(with_kl - without_kl, 2.0 * kl)
+
+
+def test_reconstruction_log_prob_is_the_mean_over_draws(vae):
+    x, noise = torch.randn(4, 3), torch.randn(5, 2)
+    posterior = vae.posterior(x)
+    per_draw = [
+        vae.likelihood(posterior.loc + posterior.scale * eps).log_prob(x).sum(1) for eps in noise
+    ]
+    torch.testing.assert_close(
+        reconstruction_log_prob(vae, x, noise), torch.stack(per_draw).mean(0)
+    )
+
+
+def test_reconstruction_error_is_squared_distance_to_decoded_mean(vae):
+    x = torch.randn(4, 3)
+    decoded = vae.likelihood(vae.posterior(x).loc).mean
+    torch.testing.assert_close(reconstruction_error(vae, x), ((x - decoded) ** 2).sum(1))
+
+
+def test_decoder_scale_has_a_floor(vae):
+    with torch.no_grad():
+        vae.decoder[-1].bias.fill_(-1e4)
+    assert torch.all(vae.likelihood(torch.zeros(2, 2)).scale >= vae.min_std)

@@ -1,0 +1,131 @@
+"""The shared training loop (anomaly/training.py)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from anomaly.training import Objective, TrainingConfig, resolve_device, train
+from tests.conftest import fast_vae
+
+
+def test_auto_device_is_cuda_only_when_available():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(blobs):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fast_vae(device="cuda").fit(blobs)
+
+
+def test_unknown_device_is_a_clear_error(blobs):
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        fast_vae(device="gpu0").fit(blobs)
+
+
+def test_random_state_reproduces_to_the_bit(blobs):
+    first, second = fast_vae(random_state=3).fit(blobs), fast_vae(random_state=3).fit(blobs)
+    assert first.history_ == second.history_
+    np.testing.assert_array_equal(first.score_samples(blobs), second.score_samples(blobs))
+    other = fast_vae(random_state=4).fit(blobs)
+    assert not np.array_equal(other.score_samples(blobs), first.score_samples(blobs))
+
+
+def test_fit_leaves_global_generators_alone(blobs):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    fast_vae().fit(blobs)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_history_has_one_loss_per_epoch_and_learns(blobs):
+    history = fast_vae(epochs=30).fit(blobs).history_
+    assert list(history) == ["loss"]
+    assert len(history["loss"]) == 30
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_verbose_shows_a_progress_bar_with_the_loss(blobs, capsys):
+    fast_vae(verbose=True).fit(blobs)
+    err = capsys.readouterr().err
+    assert "VAEDetector" in err and "loss=" in err and "epoch" in err
+
+
+def test_diverging_loss_names_the_epoch(blobs):
+    # Unscaled values near float32's limit overflow the squared residuals.
+    with pytest.raises(
+        FloatingPointError, match=r"loss became (inf|nan) in epoch 1\. Lower learning_rate"
+    ):
+        fast_vae(standardize=False).fit(blobs * 1e30)
+
+
+class _Scalar(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(()))
+
+
+def test_early_stopping_restores_the_best_weights():
+    # Training pulls w towards 1 while the validation loss w**2 only grows, so the
+    # best validation loss is after epoch 1 and training stops 3 epochs later.
+    network = _Scalar()
+
+    def loss(batch):
+        return (network.w - 1) ** 2 if network.training else network.w**2
+
+    config = TrainingConfig(
+        epochs=100, batch_size=10, learning_rate=0.1, validation_fraction=0.2, n_iter_no_change=3
+    )
+    history = train(
+        network,
+        [Objective("loss", [network.w], loss)],
+        torch.zeros(50, 1),
+        config,
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert len(history["loss"]) == len(history["val_loss"]) == 4
+    assert network.w.item() ** 2 == pytest.approx(history["val_loss"][0])
+    assert not network.training
+
+
+def test_every_objective_is_stepped_and_recorded():
+    network = nn.Linear(2, 1)
+    objectives = [
+        Objective("first", [network.weight], lambda batch: network(batch).square().mean()),
+        Objective("second", [network.bias], lambda batch: (network(batch) - 1).square().mean()),
+    ]
+    before = [p.detach().clone() for p in network.parameters()]
+    history = train(
+        network,
+        objectives,
+        torch.randn(20, 2),
+        TrainingConfig(epochs=2, batch_size=8, learning_rate=0.01),
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert list(history) == ["first", "second"] and all(len(v) == 2 for v in history.values())
+    assert all(not torch.equal(b, p) for b, p in zip(before, network.parameters()))
+
+
+def test_gradient_clipping_is_applied(blobs, monkeypatch):
+    norms = []
+    original = nn.utils.clip_grad_norm_
+    monkeypatch.setattr(
+        nn.utils,
+        "clip_grad_norm_",
+        lambda params, max_norm: norms.append(max_norm) or original(params, max_norm),
+    )
+    fast_vae(clip_grad_norm=0.5, epochs=1).fit(blobs)
+    assert norms and set(norms) == {0.5}
+    norms.clear()
+    fast_vae(clip_grad_norm=None, epochs=1).fit(blobs)
+    assert norms == []
+
+
+def test_validation_fraction_must_leave_training_rows():
+    with pytest.raises(ValueError, match="leaves no training rows"):
+        fast_vae(validation_fraction=0.9).fit(np.random.default_rng(0).normal(size=(2, 3)))
