@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
+from tqdm.auto import tqdm
 
 from anomaly.training import Objective, TrainingConfig, resolve_device, seeded, train
 
@@ -216,7 +217,14 @@ class BaseDeepDetector(BaseDetector):
         scores = np.empty(len(X))
         self.network_.eval()
         with torch.inference_mode():
-            for start in range(0, len(X), block):
+            starts = tqdm(
+                range(0, len(X), block),
+                desc=f"{type(self).__name__} scoring",
+                unit="block",
+                disable=not self.verbose or len(X) <= block,
+                leave=False,
+            )
+            for start in starts:
                 rows = X[start : start + block]
                 padded[: len(rows)] = torch.from_numpy(self._standardize(rows))
                 padded[len(rows) :] = 0

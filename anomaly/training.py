@@ -148,7 +148,11 @@ def train(
         train_X = train_X.to(device)
     optimizers = [
         torch.optim.Adam(
-            objective.parameters, lr=config.learning_rate, weight_decay=config.weight_decay
+            objective.parameters,
+            lr=config.learning_rate,
+            weight_decay=config.weight_decay,
+            # One fused kernel per step instead of several small ops per parameter.
+            fused=device.type in ("cpu", "cuda"),
         )
         for objective in objectives
     ]

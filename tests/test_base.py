@@ -154,3 +154,10 @@ def test_scoring_blocks_follow_working_memory(fitted):
     with sklearn.config_context(working_memory=fitted._scoring_row_bytes() * 50 / 2**20):
         assert fitted._scoring_block_rows() == 50
         np.testing.assert_allclose(fitted.score_samples(X), full, rtol=1e-6)
+
+
+def test_verbose_scoring_of_many_rows_shows_progress(blobs, capsys):
+    detector = fast_vae(verbose=True).fit(blobs)
+    capsys.readouterr()
+    detector.score_samples(np.zeros((3000, 4)))
+    assert "VAEDetector scoring" in capsys.readouterr().err

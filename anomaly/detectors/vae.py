@@ -92,7 +92,7 @@ class VAEDetector(BaseDeepDetector):
         Sets ``offset_``: with a float, that share of the training data falls
         below it; with ``"auto"``, it is Tukey's lower fence of the training
         scores (first quartile minus 1.5 interquartile ranges).
-    epochs : int, default=100
+    epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=128
         Rows per training step.
@@ -183,7 +183,7 @@ class VAEDetector(BaseDeepDetector):
         n_samples: int = 16,
         standardize: bool = True,
         contamination: str | float = "auto",
-        epochs: int = 100,
+        epochs: int = 50,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
