@@ -11,7 +11,8 @@ persistence and pickling.
 from __future__ import annotations
 
 import os
-from abc import abstractmethod
+import warnings
+from abc import ABCMeta, abstractmethod
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -32,7 +33,7 @@ from anomaly.training import Objective, TrainingConfig, resolve_device, seeded, 
 __all__ = ["BaseDeepDetector", "BaseDetector"]
 
 
-class BaseDetector(OutlierMixin, BaseEstimator):
+class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     """Contract of every anomaly detector in this package.
 
     Subclasses implement ``_fit(X)`` and ``_score_samples(X)`` on validated
@@ -62,8 +63,14 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         X = self._validate_input(X, reset=True)
-        self._fit(X)
-        self.offset_ = self._offset(self._score_samples(X))
+        try:
+            self._fit(X)
+            self.offset_ = self._offset(self._score_samples(X))
+        except BaseException:
+            # A failed fit leaves the detector unfitted rather than half-refitted.
+            for name in [name for name in vars(self) if name.endswith("_")]:
+                delattr(self, name)
+            raise
         return self
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -77,10 +84,13 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Score of each sample.
+            Score of each sample; ``-inf`` where the model cannot score a
+            sample (values so extreme that its arithmetic overflows).
         """
         check_is_fitted(self)
-        return self._score_samples(self._validate_input(X, reset=False))
+        scores = self._score_samples(self._validate_input(X, reset=False))
+        # NaN only arises from overflow on extreme inputs: rank those as the most abnormal.
+        return np.nan_to_num(scores, nan=-np.inf)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Shifted scores: negative for outliers, non-negative for inliers.
@@ -145,7 +155,10 @@ class BaseDeepDetector(BaseDetector):
 
     A subclass says which network to build (``_build_network``), what to
     minimise (``_objectives``) and how to score a standardised batch
-    (``_score_batch``); everything else lives here.
+    (``_score_batch``); everything else lives here. Those methods read the
+    hyper-parameters from ``fitted_params_``, the parameters as they were at
+    fit time: as in scikit-learn, ``set_params`` takes effect at the next fit,
+    and a saved or pickled model always matches its weights.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -175,6 +188,7 @@ class BaseDeepDetector(BaseDetector):
     )
 
     def _fit(self, X: np.ndarray) -> None:
+        self.fitted_params_ = self.get_params(deep=False)
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
@@ -196,15 +210,16 @@ class BaseDeepDetector(BaseDetector):
             description=type(self).__name__,
         )
         with seeded(training_seed, device):
-            self.network_ = self._build_network()
+            network = self._build_network()
             self.history_ = train(
-                self.network_,
-                self._objectives(self.network_),
+                network,
+                self._objectives(network),
                 torch.from_numpy(self._standardize(X)),
                 config,
                 device=device,
                 generator=torch.Generator().manual_seed(training_seed),
             )
+        self.network_ = network
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # Rows go through the network in blocks of one fixed size, the last one
@@ -238,7 +253,8 @@ class BaseDeepDetector(BaseDetector):
         return int(max(1, min(1024, budget // self._scoring_row_bytes())))
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf: scored -inf
+            return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
 
     @abstractmethod
     def _build_network(self) -> nn.Module:
@@ -287,9 +303,17 @@ class BaseDeepDetector(BaseDetector):
         if network_state is not None:
             self._restore_network(network_state)
 
-    def _restore_network(self, network_state: dict[str, torch.Tensor]) -> None:
+    def _restore_network(
+        self, network_state: dict[str, torch.Tensor], device: str | None = None
+    ) -> None:
+        """Rebuild ``network_`` from saved weights, on ``device`` or the fitted one."""
+        try:
+            target = resolve_device(device or self.fitted_params_["device"])
+        except ValueError as err:
+            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=3)
+            target = torch.device("cpu")
         # Built on the meta device: no random initialisation to overwrite.
         with torch.device("meta"):
             network = self._build_network()
         network.load_state_dict(network_state, assign=True)
-        self.network_ = network.to(resolve_device(self.device)).eval()
+        self.network_ = network.to(target).eval()

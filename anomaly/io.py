@@ -2,7 +2,7 @@
 
 A model file is a safetensors file: the network's weights and the fitted
 arrays are tensors; the class name, hyper-parameters, other fitted attributes,
-a format version and a SHA-256 of the tensor bytes are JSON strings in its
+a format version and a SHA-256 of the tensors and the header are strings in its
 header. Loading parses JSON and raw tensors only, unlike pickle.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from sklearn.utils.validation import check_is_fitted
+
+from anomaly._atomic import atomic_write
 
 if TYPE_CHECKING:
     from anomaly.base import BaseDeepDetector
@@ -41,8 +44,6 @@ def _detector_classes() -> dict[str, type[BaseDeepDetector]]:
 
 def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
     """Write a fitted detector to ``path`` (see :meth:`BaseDeepDetector.save`)."""
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(detector)
     tensors = {
         _NETWORK_PREFIX + name: value.detach().cpu().contiguous()
@@ -55,12 +56,10 @@ def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
         value = getattr(detector, name)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             tensors[_ATTRIBUTE_PREFIX + name] = torch.from_numpy(np.ascontiguousarray(value))
-        elif isinstance(value, np.ndarray):
-            attributes[name] = value.tolist()
         else:
             attributes[name] = value
-    params = detector.get_params(deep=False)
-    if not isinstance(params.get("random_state"), (int, type(None))):
+    params = dict(detector.fitted_params_)
+    if not isinstance(params["random_state"], (Integral, type(None))):
         # A RandomState object only matters for fitting; the saved model's
         # scores come from scoring_seed_.
         params["random_state"] = None
@@ -68,22 +67,13 @@ def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
         "format": _FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "class": type(detector).__name__,
-        "params": json.dumps(params),
-        "attributes": json.dumps(attributes),
-        "sha256": _digest(tensors),
+        "params": json.dumps(params, default=_to_json),
+        "attributes": json.dumps(attributes, default=_to_json),
     }
+    metadata["sha256"] = _digest(tensors, metadata)
     payload = save_tensors(tensors, metadata=metadata)
-    path = Path(path)
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent or ".", prefix=f".{path.name}.", delete=False
-    ) as tmp:
-        try:
-            tmp.write(payload)
-            tmp.close()
-            os.replace(tmp.name, path)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
+    with atomic_write(path) as handle:
+        handle.write(payload)
 
 
 def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetector:
@@ -94,8 +84,8 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
     path : str or path-like
         The model file.
     device : str, optional
-        Overrides the saved ``device`` parameter, e.g. ``"cpu"`` to open on a
-        machine without a GPU a model saved with ``device="cuda"``.
+        Where to put the network, e.g. ``"cpu"``; by default the device it
+        was fitted with (the CPU, with a warning, if that one is missing).
 
     Returns
     -------
@@ -132,50 +122,63 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
         ) from None
     if metadata.get("format") != _FORMAT_NAME:
         raise ValueError(f"{path} is a safetensors file but not an anomaly model file.")
-    version = int(metadata.get("format_version", "0"))
-    if version > FORMAT_VERSION:
+    version = metadata.get("format_version", "")
+    if not version.isdigit():
+        raise ValueError(f"{path} has a corrupted header: format version {version!r}.")
+    if int(version) > FORMAT_VERSION:
         raise ValueError(
             f"{path} was written in model format version {version}, newer than the "
             f"version {FORMAT_VERSION} this installation reads; upgrade the anomaly package."
         )
-    if metadata.get("sha256") != _digest(tensors):
+    if metadata.get("sha256") != _digest(tensors, metadata):
         raise ValueError(
-            f"{path} is corrupted: its tensors do not match the checksum in its header."
+            f"{path} is corrupted: its content does not match the checksum in its header."
         )
-    classes = _detector_classes()
-    if metadata.get("class") not in classes:
+    cls = _detector_classes().get(metadata.get("class"))
+    if cls is None:
         raise ValueError(f"{path} holds an unknown detector class {metadata.get('class')!r}.")
-    cls = classes[metadata["class"]]
-
     try:
         params = {
             key: tuple(value) if isinstance(value, list) else value
             for key, value in json.loads(metadata["params"]).items()
         }
         attributes = json.loads(metadata["attributes"])
-    except (KeyError, json.JSONDecodeError) as err:
+        detector = cls(**params)
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} has a corrupted header: {err}") from None
-    if device is not None:
-        params["device"] = device
-    detector = cls(**params)
+    detector.fitted_params_ = params
+    network_state = {}
+    for key, tensor in tensors.items():
+        if key.startswith(_ATTRIBUTE_PREFIX):
+            attributes[key.removeprefix(_ATTRIBUTE_PREFIX)] = tensor.numpy()
+        else:
+            network_state[key.removeprefix(_NETWORK_PREFIX)] = tensor
+    unexpected = set(attributes) - set(cls._persisted_attributes)
+    if unexpected:
+        raise ValueError(f"{path} has unexpected attributes {sorted(unexpected)}.")
     for name, value in attributes.items():
         setattr(
             detector,
             name,
             np.asarray(value, dtype=object) if name == "feature_names_in_" else value,
         )
-    network_state = {}
-    for key, tensor in tensors.items():
-        if key.startswith(_ATTRIBUTE_PREFIX):
-            setattr(detector, key.removeprefix(_ATTRIBUTE_PREFIX), tensor.numpy())
-        else:
-            network_state[key.removeprefix(_NETWORK_PREFIX)] = tensor
-    detector._restore_network(network_state)
+    detector._restore_network(network_state, device)
     return detector
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _to_json(value: object) -> object:
+    # numpy scalars and arrays, e.g. parameters taken from a np.arange grid.
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"cannot save a parameter or attribute of type {type(value).__name__}")
+
+
+def _digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 of every tensor and every header field but the checksum itself."""
     digest = hashlib.sha256()
+    for key in sorted(metadata):
+        if key != "sha256":
+            digest.update(f"{key}={metadata[key]}|".encode())
     for name in sorted(tensors):
         tensor = tensors[name]
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())

@@ -194,7 +194,7 @@ def train(
 
         if val_X is not None:
             val_losses = _evaluate(network, objectives, val_X, config.batch_size, device)
-            _check_finite([f"validation {name}" for name in names], val_losses, epoch)
+            _check_finite([f"val_{name}" for name in names], val_losses, epoch)
             for name, value in zip(names, val_losses):
                 history[f"val_{name}"].append(value)
             postfix["val"] = sum(val_losses)
@@ -254,7 +254,7 @@ def _check_finite(names: Sequence[str], values: Sequence[float], epoch: int) -> 
     for name, value in zip(names, values):
         if not math.isfinite(value):
             raise FloatingPointError(
-                f"Training diverged: the {name} loss became {value} in epoch {epoch}. "
-                "Lower learning_rate, set clip_grad_norm, or make sure the input is "
-                "scaled (standardize=True)."
+                f"Training diverged in epoch {epoch}: {name} = {value}. Lower "
+                "learning_rate or clip_grad_norm, and check the input for extreme values "
+                "(standardize=True rescales each feature)."
             )

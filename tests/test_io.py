@@ -1,11 +1,14 @@
 """Persistence (anomaly/io.py) and pickling."""
 
 import json
+import os
 import pickle
+import stat
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
@@ -76,17 +79,28 @@ def test_corrupted_tensor_bytes_are_detected(saved):
     data = bytearray(saved.read_bytes())
     data[-5] ^= 0xFF
     saved.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="corrupted: its tensors do not match the checksum"):
+    with pytest.raises(ValueError, match="corrupted: its content does not match the checksum"):
         anomaly.load(saved)
 
 
-def _rewrite_metadata(path, **changes):
+def _rewrite_metadata(path, *, reseal=False, **changes):
+    """Edit header fields; with ``reseal`` also recompute the checksum, as a forger would."""
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as handle:
-        metadata = handle.metadata()
+        metadata = {**handle.metadata(), **changes}
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    save_file(tensors, path, metadata={**metadata, **changes})
+    if reseal:
+        metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, path, metadata=metadata)
+
+
+def test_edited_header_is_detected(saved, fitted):
+    attributes = json.loads(_metadata(saved)["attributes"])
+    attributes["offset_"] = fitted.offset_ + 1000
+    _rewrite_metadata(saved, attributes=json.dumps(attributes))
+    with pytest.raises(ValueError, match="corrupted: its content does not match the checksum"):
+        anomaly.load(saved)
 
 
 def test_future_format_version_is_a_clear_error(saved):
@@ -95,16 +109,27 @@ def test_future_format_version_is_a_clear_error(saved):
         anomaly.load(saved)
 
 
-def test_unknown_class_is_refused(saved):
-    _rewrite_metadata(saved, **{"class": "os.system"})
-    with pytest.raises(ValueError, match="unknown detector class"):
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"class": "os.system"}, "unknown detector class 'os.system'"),
+        ({"params": "{not json"}, "corrupted header"),
+        ({"params": json.dumps({"no_such_parameter": 1})}, "corrupted header"),
+        ({"attributes": json.dumps({"__class__": 1})}, "unexpected attributes"),
+        ({"format_version": "x"}, "corrupted header: format version 'x'"),
+    ],
+)
+def test_crafted_header_is_refused(saved, changes, message):
+    _rewrite_metadata(saved, reseal=True, **changes)
+    with pytest.raises(ValueError, match=message):
         anomaly.load(saved)
 
 
-def test_corrupted_header_json_is_a_clear_error(saved):
-    _rewrite_metadata(saved, params="{not json")
-    with pytest.raises(ValueError, match="corrupted header"):
-        anomaly.load(saved)
+def _metadata(path):
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        return handle.metadata()
 
 
 def test_other_safetensors_file_is_refused(tmp_path):
@@ -132,9 +157,44 @@ def test_failed_save_leaves_no_file(fitted, tmp_path, monkeypatch):
 
 
 def test_saved_header_is_plain_json(saved):
-    from safetensors import safe_open
-
-    with safe_open(saved, framework="pt") as handle:
-        metadata = handle.metadata()
+    metadata = _metadata(saved)
     assert metadata["class"] == "VAEDetector"
     assert json.loads(metadata["params"])["hidden_sizes"] == [16]
+
+
+def test_saved_file_has_ordinary_permissions(saved):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o666 & ~umask
+
+
+def test_numpy_typed_parameters_save(blobs, tmp_path):
+    detector = fast_vae(latent_dim=np.int64(2), random_state=np.int64(5), beta=np.float64(0.5))
+    detector.fit(blobs).save(tmp_path / "m")
+    loaded = anomaly.load(tmp_path / "m")
+    assert loaded.random_state == 5 and loaded.latent_dim == 2
+    np.testing.assert_array_equal(loaded.score_samples(blobs), detector.score_samples(blobs))
+
+
+def test_set_params_after_fit_does_not_break_saving_or_pickling(blobs, tmp_path):
+    detector = fast_vae().fit(blobs)
+    expected = detector.score_samples(blobs)
+    detector.set_params(hidden_sizes=(8, 8), latent_dim=3, score="elbo")
+    detector.save(tmp_path / "m")
+    np.testing.assert_array_equal(anomaly.load(tmp_path / "m").score_samples(blobs), expected)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(detector)).score_samples(blobs), expected
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_model_fitted_on_a_missing_device_restores_on_the_cpu(fitted, blobs, tmp_path):
+    # As if fitted on a GPU machine: the recorded device does not exist here.
+    gpu_fitted = pickle.loads(pickle.dumps(fitted))
+    gpu_fitted.fitted_params_ = {**fitted.fitted_params_, "device": "cuda"}
+    with pytest.warns(UserWarning, match="restored on the CPU instead"):
+        unpickled = pickle.loads(pickle.dumps(gpu_fitted))
+    np.testing.assert_array_equal(unpickled.score_samples(blobs), fitted.score_samples(blobs))
+    gpu_fitted.save(tmp_path / "m")
+    with pytest.warns(UserWarning, match="restored on the CPU instead"):
+        anomaly.load(tmp_path / "m")

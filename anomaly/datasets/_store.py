@@ -6,7 +6,6 @@ import csv
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
@@ -14,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from anomaly._atomic import atomic_write
 
 __all__ = ["DATA_HOME_ENV", "DatasetFile", "dataset_path", "fetch", "get_data_home", "registry"]
 
@@ -130,29 +131,19 @@ def fetch(
     entry = _entry(name)
     target = get_data_home(data_home) / entry.path
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        urllib.request.urlopen(url or entry.url) as response,
-        tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", delete=False
-        ) as tmp,
-    ):
-        try:
-            size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm.wrapattr(
-                tmp,
-                "write",
-                total=size,
-                desc=name,
-                unit="B",
-                unit_scale=True,
-                disable=not verbose,
-                leave=False,
-            ) as out:
-                shutil.copyfileobj(response, out)
-            tmp.close()
-            _verify(Path(tmp.name), entry)
-            os.replace(tmp.name, target)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
+    with urllib.request.urlopen(url or entry.url) as response, atomic_write(target) as out:
+        size = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm.wrapattr(
+            out,
+            "write",
+            total=size,
+            desc=name,
+            unit="B",
+            unit_scale=True,
+            disable=not verbose,
+            leave=False,
+        ) as progress:
+            shutil.copyfileobj(response, progress)
+        out.flush()
+        _verify(Path(out.name), entry)  # before the rename: a bad download never lands
     return target

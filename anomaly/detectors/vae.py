@@ -120,6 +120,9 @@ class VAEDetector(BaseDeepDetector):
     ----------
     network_ : anomaly.networks.VAE
         The trained network, in eval mode on its device.
+    fitted_params_ : dict
+        The parameters at fit time. Scoring, saving and pickling use these, so
+        ``set_params`` (e.g. another ``score``) takes effect at the next fit.
     history_ : dict of str to list of float
         Per-epoch training loss (``"loss"``) and, with a validation fraction,
         validation loss (``"val_loss"``).
@@ -142,6 +145,10 @@ class VAEDetector(BaseDeepDetector):
 
     Notes
     -----
+    The scoring rule is the parameter ``score``, so the detector has no
+    ``score(X, y)`` method: give ``GridSearchCV`` or ``cross_val_score`` a
+    ``scoring=`` (see the README).
+
     Pickling works and follows scikit-learn; like every pickle it can run
     code when loaded, so only unpickle files you trust. :meth:`save` and
     :func:`anomaly.load` use a format that runs no code.
@@ -213,36 +220,40 @@ class VAEDetector(BaseDeepDetector):
         self.verbose = verbose
 
     def _build_network(self) -> VAE:
-        hidden = [int(width) for width in self.hidden_sizes]
-        if any(width < 1 for width in hidden):
-            raise ValueError(f"hidden_sizes must hold positive widths, got {self.hidden_sizes!r}.")
-        n_features = self.n_features_in_
+        params = self.fitted_params_
+        hidden = list(params["hidden_sizes"])
+        if not all(isinstance(width, Integral) and width >= 1 for width in hidden):
+            raise ValueError(
+                f"hidden_sizes must hold positive integer widths, got {params['hidden_sizes']!r}."
+            )
+        latent_dim, n_features = params["latent_dim"], self.n_features_in_
         return VAE(
-            encoder=MLP(n_features, hidden, 2 * self.latent_dim),
-            decoder=MLP(self.latent_dim, hidden[::-1], 2 * n_features),
+            encoder=MLP(n_features, hidden, 2 * latent_dim),
+            decoder=MLP(latent_dim, hidden[::-1], 2 * n_features),
         )
 
     def _objectives(self, network: VAE) -> list[Objective]:
+        beta = self.fitted_params_["beta"]
         return [
-            Objective(
-                "loss", list(network.parameters()), lambda x: negative_elbo(network, x, self.beta)
-            )
+            Objective("loss", list(network.parameters()), lambda x: negative_elbo(network, x, beta))
         ]
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        if self.score == "reconstruction_error":
+        params = self.fitted_params_
+        if params["score"] == "reconstruction_error":
             return -reconstruction_error(self.network_, batch).double()
         noise = torch.randn(
-            self.n_samples,
-            self.latent_dim,
+            params["n_samples"],
+            params["latent_dim"],
             generator=torch.Generator().manual_seed(self.scoring_seed_),
         ).to(batch.device)
         scores = reconstruction_log_prob(self.network_, batch, noise)
-        if self.score == "elbo":
+        if params["score"] == "elbo":
             scores = scores - kl_to_standard_normal(self.network_.posterior(batch))
         return scores.double()
 
     def _scoring_row_bytes(self) -> int:
         # float32 activations of every Monte-Carlo draw through the decoder.
-        widths = sum(int(width) for width in self.hidden_sizes)
-        return 4 * self.n_samples * (widths + self.latent_dim + 4 * self.n_features_in_)
+        params = self.fitted_params_
+        widths = sum(params["hidden_sizes"]) + params["latent_dim"] + 4 * self.n_features_in_
+        return 4 * params["n_samples"] * widths

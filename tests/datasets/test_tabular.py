@@ -1,7 +1,6 @@
 """Dataset files, checksums, downloads and the tabular loaders (anomaly/datasets)."""
 
-import dataclasses
-import shutil
+import hashlib
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from anomaly.datasets import (
     load_odds,
     registry,
 )
+from anomaly.datasets._store import DatasetFile
 
 
 def test_data_home_argument_then_environment_then_default(monkeypatch, tmp_path):
@@ -62,34 +62,65 @@ def test_breastw_matches_its_catalogue_entry(shared_datasets):
     assert X.shape == (683, 9) and y.sum() == 239
 
 
-def test_fetch_downloads_and_verifies(shared_datasets, tmp_path):
+# --- download and checksum logic, on a small synthetic file (no real data needed) ----------
+
+
+@pytest.fixture
+def synthetic(tmp_path, monkeypatch):
+    """A catalogue entry "adbench/synthetic" whose upstream is a local file."""
+    upstream = tmp_path / "upstream" / "synthetic.npz"
+    upstream.parent.mkdir()
+    X = np.arange(12.0).reshape(4, 3)
+    np.savez(upstream, X=X, y=np.array([0, 0, 0, 1]))
+    entry = DatasetFile(
+        name="adbench/synthetic",
+        path="adbench/synthetic.npz",
+        sha256=hashlib.sha256(upstream.read_bytes()).hexdigest(),
+        url=upstream.as_uri(),
+    )
+    monkeypatch.setitem(registry(), entry.name, entry)
+    return entry, upstream, X, tmp_path / "home"
+
+
+def test_fetch_downloads_and_verifies(synthetic):
+    entry, _, X, home = synthetic
+    assert fetch(entry.name, home, verbose=False) == home / entry.path
+    np.testing.assert_array_equal(load_adbench("synthetic", data_home=home).data, X)
+
+
+def test_load_with_download_fetches_a_missing_file(synthetic):
+    _, _, X, home = synthetic
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load_adbench("synthetic", data_home=home)
+    np.testing.assert_array_equal(load_adbench("synthetic", data_home=home, download=True).data, X)
+
+
+def test_fetch_of_a_wrong_file_leaves_nothing(synthetic):
+    entry, upstream, _, home = synthetic
+    upstream.write_bytes(upstream.read_bytes() + b"tampered")
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        fetch(entry.name, home, verbose=False)
+    assert list((home / "adbench").iterdir()) == []
+
+
+def test_fetch_from_a_dead_address_leaves_nothing(synthetic):
+    entry, _, _, home = synthetic
+    with pytest.raises(OSError):
+        fetch(entry.name, home, url=(home / "missing.npz").as_uri(), verbose=False)
+    assert not (home / entry.path).exists()
+
+
+def test_corrupted_local_file_is_detected(synthetic):
+    entry, _, _, home = synthetic
+    target = fetch(entry.name, home, verbose=False)
+    target.write_bytes(target.read_bytes()[:-10])  # truncated
+    with pytest.raises(ValueError, match="synthetic.npz does not match the checksum"):
+        dataset_path(entry.name, home)
+
+
+def test_fetch_from_file_url_into_shared_datasets(shared_datasets, tmp_path):
     source = shared_datasets / "adbench" / "42_WBC.npz"
     path = fetch("adbench/42_WBC", tmp_path, url=source.as_uri(), verbose=False)
-    assert path == tmp_path / "adbench" / "42_WBC.npz"
-    X, y = load_adbench("42_WBC", data_home=tmp_path, return_X_y=True)
+    X, _ = load_adbench("42_WBC", data_home=tmp_path, return_X_y=True)
     np.testing.assert_array_equal(X, load_adbench("42_WBC", data_home=shared_datasets).data)
-
-
-def test_load_with_download_fetches_a_missing_file(shared_datasets, tmp_path, monkeypatch):
-    # Point the catalogue's upstream address at the local copy.
-    entry = registry()["odds/wbc"]
-    local = dataclasses.replace(entry, url=(shared_datasets / entry.path).as_uri())
-    monkeypatch.setitem(registry(), "odds/wbc", local)
-    X, _ = load_odds("wbc", data_home=tmp_path, download=True, return_X_y=True)
-    assert X.shape == (378, 30)
-
-
-def test_fetch_of_a_wrong_file_leaves_nothing(shared_datasets, tmp_path):
-    wrong = shared_datasets / "adbench" / "4_breastw.npz"
-    with pytest.raises(ValueError, match="does not match the checksum"):
-        fetch("adbench/42_WBC", tmp_path, url=wrong.as_uri(), verbose=False)
-    assert list((tmp_path / "adbench").iterdir()) == []
-
-
-def test_corrupted_local_file_is_detected(shared_datasets, tmp_path):
-    target = tmp_path / "adbench" / "42_WBC.npz"
-    target.parent.mkdir()
-    shutil.copy(shared_datasets / "adbench" / "42_WBC.npz", target)
-    target.write_bytes(target.read_bytes()[:-10])  # truncated
-    with pytest.raises(ValueError, match="42_WBC.npz does not match the checksum"):
-        dataset_path("adbench/42_WBC", tmp_path)
+    assert path.read_bytes() == source.read_bytes()

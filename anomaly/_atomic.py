@@ -1,0 +1,38 @@
+"""Writing files so that a failure never leaves a partial one behind."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+# The process's umask, read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` that replaces ``path`` only on success.
+
+    If the block raises, the temporary file is removed and ``path`` is left
+    as it was. The finished file gets the usual permissions (0666 minus the
+    umask), not the 0600 of a temporary file.
+    """
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    )
+    os.close(descriptor)
+    try:
+        with open(temporary, mode) as handle:  # handle.name is the temporary path
+            yield handle
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
