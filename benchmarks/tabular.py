@@ -45,12 +45,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from anomaly import VAEDetector  # noqa: E402
-from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
+from anomaly._atomic import atomic_write  # noqa: E402
+from anomaly.datasets import (  # noqa: E402
+    ADBENCH_DATASETS,
+    DATA_HOME_ENV,
+    get_data_home,
+    load_adbench,
+)
 from anomaly.detectors.vae import negative_elbo  # noqa: E402
 from anomaly.networks import MLP, VAE  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-DEFAULT_DATA_HOME = os.environ.get("ANOMALY_DATA") or REPO.parent / "shared" / "datasets"
+# $ANOMALY_DATA, else the development machines' shared copy, else the package's default.
+SHARED = REPO.parent / "shared" / "datasets"
+DEFAULT_DATA_HOME = (
+    get_data_home() if os.environ.get(DATA_HOME_ENV) or not SHARED.is_dir() else SHARED
+)
 SEEDS = (1, 2, 3)
 QUICK = dict(
     datasets=["4_breastw", "6_cardio", "42_WBC"],
@@ -265,7 +275,8 @@ def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         old = pd.read_csv(path)
         old = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
         new = pd.concat([old, new], ignore_index=True)
-    new.to_csv(path, index=False, float_format="%.6g")
+    with atomic_write(path, "w") as handle:
+        new.to_csv(handle, index=False, float_format="%.6g")
     return new
 
 
@@ -275,7 +286,8 @@ def report(results_dir: Path = RESULTS) -> str:
         "",
         f"Written by `python benchmarks/tabular.py report` from the CSVs beside this file. "
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-        f"{torch.__version__}, CPU only.",
+        f"{torch.__version__}, "
+        + (f"GPU {torch.cuda.get_device_name()}." if torch.cuda.is_available() else "no GPU."),
         "",
     ]
     quality_csv = results_dir / "tabular_quality.csv"
@@ -360,7 +372,8 @@ def report(results_dir: Path = RESULTS) -> str:
             "",
         ]
     text = "\n".join(lines)
-    (results_dir / "tabular.md").write_text(text)
+    with atomic_write(results_dir / "tabular.md", "w") as handle:
+        handle.write(text)
     return text
 
 
