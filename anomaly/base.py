@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from tqdm.auto import tqdm
 
-from anomaly.training import Objective, TrainingConfig, resolve_device, seeded, train
+from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
 __all__ = ["BaseDeepDetector", "BaseDetector"]
 
@@ -153,8 +153,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
 class BaseDeepDetector(BaseDetector):
     """Shared machinery of the detectors built on a torch network.
 
-    A subclass says which network to build (``_build_network``), what to
-    minimise (``_objectives``) and how to score a standardised batch
+    A subclass says which network to build (``_build_network``), how to
+    train it (``_phases``) and how to score a standardised batch
     (``_score_batch``); everything else lives here. Those methods read the
     hyper-parameters from ``fitted_params_``, the parameters as they were at
     fit time: as in scikit-learn, ``set_params`` takes effect at the next fit,
@@ -175,6 +175,9 @@ class BaseDeepDetector(BaseDetector):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
+    _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
 
     # Fitted attributes that, with the network's weights, make up a saved model.
     _persisted_attributes: ClassVar[tuple[str, ...]] = (
@@ -206,20 +209,18 @@ class BaseDeepDetector(BaseDetector):
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
             clip_grad_norm=self.clip_grad_norm,
+            adam_betas=self._adam_betas,
             verbose=bool(self.verbose),
             description=type(self).__name__,
         )
+        data = torch.from_numpy(self._standardize(X))
+        batch_order = torch.Generator().manual_seed(training_seed)
+        history: dict[str, list[float]] = {}
         with seeded(training_seed, device):
             network = self._build_network()
-            self.history_ = train(
-                network,
-                self._objectives(network),
-                torch.from_numpy(self._standardize(X)),
-                config,
-                device=device,
-                generator=torch.Generator().manual_seed(training_seed),
-            )
-        self.network_ = network
+            for phase in self._phases(network):
+                history |= train(phase, data, config, device=device, generator=batch_order)
+        self.network_, self.history_ = network, history
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # Rows go through the network in blocks of one fixed size, the last one
@@ -231,7 +232,8 @@ class BaseDeepDetector(BaseDetector):
         padded = torch.zeros(block, *X.shape[1:], dtype=torch.float32)
         scores = np.empty(len(X))
         self.network_.eval()
-        with torch.inference_mode():
+        # no_grad rather than inference_mode: a scoring rule may search by gradient.
+        with torch.no_grad():
             starts = tqdm(
                 range(0, len(X), block),
                 desc=f"{type(self).__name__} scoring",
@@ -261,8 +263,8 @@ class BaseDeepDetector(BaseDetector):
         """A freshly initialised network for the fitted input shape."""
 
     @abstractmethod
-    def _objectives(self, network: nn.Module) -> Sequence[Objective]:
-        """What the training loop minimises."""
+    def _phases(self, network: nn.Module) -> Sequence[Phase]:
+        """How the training loop fits ``network``, phase after phase."""
 
     @abstractmethod
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:

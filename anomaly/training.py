@@ -1,10 +1,11 @@
 """The one training loop shared by every detector.
 
-A detector describes what to optimise as a list of :class:`Objective` (one for a
-VAE; discriminator then generator for a GAN) and hands it to :func:`train`, which
-owns everything else: device placement, seeding, batching, mixed precision,
-gradient clipping, divergence checks, progress display, validation-based early
-stopping and the per-epoch loss history.
+A detector describes what to optimise as one or more :class:`Phase`, each a
+module and the :class:`Objective` list it minimises (one objective for a VAE;
+discriminator then generator for a GAN, then an encoder against the frozen GAN),
+and hands each to :func:`train`, which owns everything else: device placement,
+seeding, batching, mixed precision, gradient clipping, divergence checks,
+progress display, validation-based early stopping and the per-epoch loss history.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["Objective", "TrainingConfig", "resolve_device", "seeded", "train"]
+__all__ = ["Objective", "Phase", "TrainingConfig", "resolve_device", "seeded", "train"]
 
 # Data up to this size is moved to the device once; larger data is sent batch by batch.
 _MAX_RESIDENT_BYTES = 1 << 30
@@ -45,6 +46,31 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """One run of the training loop.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Owns every trained parameter: switched to train mode while the phase
+        runs, and its best state is kept under early stopping.
+    objectives : sequence of Objective
+        What to minimise, stepped in this order on every batch.
+    frozen : sequence of torch.nn.Module, default=()
+        Modules the objectives use without training them (e.g. a GAN's
+        generator while its encoder learns): kept in eval mode, gradients off.
+    early_stopping : bool, default=True
+        Whether ``validation_fraction`` applies. A GAN's adversarial losses do
+        not measure fit, so its adversarial phase trains for all epochs.
+    """
+
+    module: nn.Module
+    objectives: Sequence[Objective]
+    frozen: Sequence[nn.Module] = ()
+    early_stopping: bool = True
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """Hyper-parameters of :func:`train`; detectors build it from their own parameters."""
 
@@ -55,6 +81,7 @@ class TrainingConfig:
     validation_fraction: float | None = None
     n_iter_no_change: int = 10
     clip_grad_norm: float | None = None
+    adam_betas: tuple[float, float] = (0.9, 0.999)
     verbose: bool = False
     description: str = "training"
 
@@ -99,29 +126,26 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 
 def train(
-    network: nn.Module,
-    objectives: Sequence[Objective],
+    phase: Phase,
     X: torch.Tensor,
     config: TrainingConfig,
     *,
     device: torch.device,
     generator: torch.Generator,
 ) -> dict[str, list[float]]:
-    """Fit ``network`` by minimising ``objectives`` over mini-batches of ``X``.
+    """Run one training phase over mini-batches of ``X``.
 
     Each batch is used by every objective in turn, each with its own Adam
     optimizer. On CUDA the losses run under bfloat16 autocast. When
-    ``config.validation_fraction`` is set, that share of the rows is held out,
-    training stops after ``n_iter_no_change`` epochs without a better total
-    validation loss, and the best weights are restored.
+    ``config.validation_fraction`` is set and the phase allows early
+    stopping, that share of the rows is held out, training stops after
+    ``n_iter_no_change`` epochs without a better total validation loss, and
+    the best weights are restored.
 
     Parameters
     ----------
-    network : torch.nn.Module
-        The module owning every parameter of ``objectives``; it is switched
-        between train and eval mode and its best state is kept.
-    objectives : sequence of Objective
-        What to minimise, in the order it is stepped on each batch.
+    phase : Phase
+        The module to train, its objectives and the modules held fixed.
     X : torch.Tensor of shape (n_samples, ...)
         Training data on the CPU, already preprocessed.
     config : TrainingConfig
@@ -142,8 +166,10 @@ def train(
     FloatingPointError
         If a loss becomes NaN or infinite; the message names the epoch.
     """
+    network, objectives = phase.module, phase.objectives
     network.to(device)
-    train_X, val_X = _split(X, config.validation_fraction, generator)
+    validation_fraction = config.validation_fraction if phase.early_stopping else None
+    train_X, val_X = _split(X, validation_fraction, generator)
     if train_X.numel() * train_X.element_size() <= _MAX_RESIDENT_BYTES:
         train_X = train_X.to(device)
     optimizers = [
@@ -151,6 +177,7 @@ def train(
             objective.parameters,
             lr=config.learning_rate,
             weight_decay=config.weight_decay,
+            betas=config.adam_betas,
             # One fused kernel per step instead of several small ops per parameter.
             fused=device.type in ("cpu", "cuda"),
         )
@@ -161,56 +188,70 @@ def train(
     if val_X is not None:
         history.update({f"val_{name}": [] for name in names})
 
-    best_val, best_state, epochs_without_improvement = math.inf, None, 0
-    progress = tqdm(
-        range(1, config.epochs + 1),
-        desc=config.description,
-        disable=not config.verbose,
-        unit="epoch",
-        leave=False,
-    )
-    for epoch in progress:
-        network.train()
-        # Losses accumulate on the device: one synchronisation per epoch, not per batch.
-        totals = torch.zeros(len(objectives), device=device)
-        order = torch.randperm(len(train_X), generator=generator)
-        for start in range(0, len(train_X), config.batch_size):
-            index = order[start : start + config.batch_size]
-            batch = train_X[index.to(train_X.device)].to(device, non_blocking=True)
-            for k, (objective, optimizer) in enumerate(zip(objectives, optimizers)):
-                optimizer.zero_grad(set_to_none=True)
-                with _autocast(device):
-                    loss = objective.loss(batch)
-                loss.backward()
-                if config.clip_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
-                optimizer.step()
-                totals[k] += loss.detach().float() * len(batch)
-        epoch_losses = (totals / len(train_X)).tolist()
-        _check_finite(names, epoch_losses, epoch)
-        for name, value in zip(names, epoch_losses):
-            history[name].append(value)
-        postfix = dict(zip(names, epoch_losses))
+    with _held_fixed(phase.frozen, device):
+        best_val, best_state, epochs_without_improvement = math.inf, None, 0
+        progress = tqdm(
+            range(1, config.epochs + 1),
+            desc=config.description,
+            disable=not config.verbose,
+            unit="epoch",
+            leave=False,
+        )
+        for epoch in progress:
+            network.train()
+            # Losses accumulate on the device: one synchronisation per epoch, not per batch.
+            totals = torch.zeros(len(objectives), device=device)
+            order = torch.randperm(len(train_X), generator=generator)
+            for start in range(0, len(train_X), config.batch_size):
+                index = order[start : start + config.batch_size]
+                batch = train_X[index.to(train_X.device)].to(device, non_blocking=True)
+                for k, (objective, optimizer) in enumerate(zip(objectives, optimizers)):
+                    optimizer.zero_grad(set_to_none=True)
+                    with _autocast(device):
+                        loss = objective.loss(batch)
+                    loss.backward()
+                    if config.clip_grad_norm is not None:
+                        nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
+                    optimizer.step()
+                    totals[k] += loss.detach().float() * len(batch)
+            epoch_losses = (totals / len(train_X)).tolist()
+            _check_finite(names, epoch_losses, epoch)
+            for name, value in zip(names, epoch_losses):
+                history[name].append(value)
+            postfix = dict(zip(names, epoch_losses))
 
-        if val_X is not None:
-            val_losses = _evaluate(network, objectives, val_X, config.batch_size, device)
-            _check_finite([f"val_{name}" for name in names], val_losses, epoch)
-            for name, value in zip(names, val_losses):
-                history[f"val_{name}"].append(value)
-            postfix["val"] = sum(val_losses)
-            if sum(val_losses) < best_val:
-                best_val, epochs_without_improvement = sum(val_losses), 0
-                best_state = copy.deepcopy(network.state_dict())
-            else:
-                epochs_without_improvement += 1
-        progress.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()})
-        if val_X is not None and epochs_without_improvement >= config.n_iter_no_change:
-            break
+            if val_X is not None:
+                val_losses = _evaluate(network, objectives, val_X, config.batch_size, device)
+                _check_finite([f"val_{name}" for name in names], val_losses, epoch)
+                for name, value in zip(names, val_losses):
+                    history[f"val_{name}"].append(value)
+                postfix["val"] = sum(val_losses)
+                if sum(val_losses) < best_val:
+                    best_val, epochs_without_improvement = sum(val_losses), 0
+                    best_state = copy.deepcopy(network.state_dict())
+                else:
+                    epochs_without_improvement += 1
+            progress.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()})
+            if val_X is not None and epochs_without_improvement >= config.n_iter_no_change:
+                break
 
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
     return history
+
+
+@contextmanager
+def _held_fixed(modules: Sequence[nn.Module], device: torch.device) -> Iterator[None]:
+    # Modules used but not trained: eval mode (e.g. no spectral-norm power
+    # iterations) and no parameter gradients, restored however training ends.
+    for module in modules:
+        module.to(device).eval().requires_grad_(False)
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.requires_grad_(True)
 
 
 def _split(

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from anomaly.training import Objective, TrainingConfig, resolve_device, train
+from anomaly.training import Objective, Phase, TrainingConfig, resolve_device, train
 from tests.conftest import fast_vae
 
 
@@ -81,8 +81,7 @@ def test_early_stopping_restores_the_best_weights():
         epochs=100, batch_size=10, learning_rate=0.1, validation_fraction=0.2, n_iter_no_change=3
     )
     history = train(
-        network,
-        [Objective("loss", [network.w], loss)],
+        Phase(network, [Objective("loss", [network.w], loss)]),
         torch.zeros(50, 1),
         config,
         device=torch.device("cpu"),
@@ -101,8 +100,7 @@ def test_every_objective_is_stepped_and_recorded():
     ]
     before = [p.detach().clone() for p in network.parameters()]
     history = train(
-        network,
-        objectives,
+        Phase(network, objectives),
         torch.randn(20, 2),
         TrainingConfig(epochs=2, batch_size=8, learning_rate=0.01),
         device=torch.device("cpu"),
@@ -130,3 +128,43 @@ def test_gradient_clipping_is_applied(blobs, monkeypatch):
 def test_validation_fraction_must_leave_training_rows():
     with pytest.raises(ValueError, match="leaves no training rows"):
         fast_vae(validation_fraction=0.9).fit(np.random.default_rng(0).normal(size=(2, 3)))
+
+
+def test_frozen_modules_are_used_but_not_trained():
+    trained, fixed = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1), nn.Dropout(0.5))
+    before = [p.detach().clone() for p in fixed.parameters()]
+    modes = []
+
+    def loss(batch):
+        modes.append(fixed.training)
+        return fixed(trained(batch)).square().mean()
+
+    phase = Phase(trained, [Objective("loss", list(trained.parameters()), loss)], frozen=[fixed])
+    train(
+        phase,
+        torch.randn(20, 2),
+        TrainingConfig(epochs=2, batch_size=5, learning_rate=0.1),
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert modes and not any(modes)
+    assert all(torch.equal(b, p) and p.grad is None for b, p in zip(before, fixed.parameters()))
+    assert all(p.requires_grad for p in fixed.parameters())
+
+
+def test_phase_without_early_stopping_ignores_the_validation_fraction():
+    network = nn.Linear(2, 1)
+    phase = Phase(
+        network,
+        [Objective("loss", list(network.parameters()), lambda b: network(b).mean())],
+        early_stopping=False,
+    )
+    config = TrainingConfig(epochs=3, batch_size=4, learning_rate=0.1, validation_fraction=0.5)
+    history = train(
+        phase,
+        torch.randn(8, 2),
+        config,
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert list(history) == ["loss"] and len(history["loss"]) == 3

@@ -12,7 +12,7 @@ from torch.distributions import Normal
 
 from anomaly.base import BaseDeepDetector
 from anomaly.networks import MLP, VAE
-from anomaly.training import Objective
+from anomaly.training import Objective, Phase
 
 __all__ = [
     "VAEDetector",
@@ -232,11 +232,12 @@ class VAEDetector(BaseDeepDetector):
             decoder=MLP(latent_dim, hidden[::-1], 2 * n_features),
         )
 
-    def _objectives(self, network: VAE) -> list[Objective]:
+    def _phases(self, network: VAE) -> list[Phase]:
         beta = self.fitted_params_["beta"]
-        return [
-            Objective("loss", list(network.parameters()), lambda x: negative_elbo(network, x, beta))
-        ]
+        loss = Objective(
+            "loss", list(network.parameters()), lambda x: negative_elbo(network, x, beta)
+        )
+        return [Phase(network, [loss])]
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params = self.fitted_params_
