@@ -1,7 +1,7 @@
 """anomaly: scikit-learn anomaly detectors built on deep generative models."""
 
-from anomaly.detectors import VAEDetector
+from anomaly.detectors import GANDetector, VAEDetector
 from anomaly.io import load
 
-__all__ = ["VAEDetector", "load"]
+__all__ = ["GANDetector", "VAEDetector", "load"]
 __version__ = "0.1.0"

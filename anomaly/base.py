@@ -220,6 +220,7 @@ class BaseDeepDetector(BaseDetector):
             network = self._build_network()
             for phase in self._phases(network):
                 history |= train(phase, data, config, device=device, generator=batch_order)
+            self._after_training(network, data)
         self.network_, self.history_ = network, history
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
@@ -265,6 +266,19 @@ class BaseDeepDetector(BaseDetector):
     @abstractmethod
     def _phases(self, network: nn.Module) -> Sequence[Phase]:
         """How the training loop fits ``network``, phase after phase."""
+
+    def _after_training(self, network: nn.Module, X: torch.Tensor) -> None:
+        """Checks on the trained network (e.g. generator collapse); none by default."""
+
+    def _hidden_sizes(self) -> list[int]:
+        """The fitted ``hidden_sizes``, checked: every detector's backbone has them."""
+        hidden = list(self.fitted_params_["hidden_sizes"])
+        if not all(isinstance(width, Integral) and width >= 1 for width in hidden):
+            raise ValueError(
+                "hidden_sizes must hold positive integer widths, "
+                f"got {self.fitted_params_['hidden_sizes']!r}."
+            )
+        return [int(width) for width in hidden]
 
     @abstractmethod
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomaly import VAEDetector
+from anomaly import GANDetector, VAEDetector
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -17,6 +17,11 @@ FAST = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, n_samples=4, device="cpu
 
 def fast_vae(**params) -> VAEDetector:
     return VAEDetector(**{**FAST, "random_state": 0, **params})
+
+
+def fast_gan(**params) -> GANDetector:
+    fast = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, anogan_steps=10, device="cpu")
+    return GANDetector(**{**fast, "random_state": 0, **params})
 
 
 def clear_anomalies(n_normal: int = 400, n_anomalous: int = 20, seed: int = 0):
@@ -34,9 +39,19 @@ def blobs():
     return np.random.default_rng(0).normal(size=(120, 4))
 
 
-@pytest.fixture(scope="session")
-def fitted(blobs):
-    return fast_vae().fit(blobs)
+DETECTOR_FACTORIES = {"VAEDetector": fast_vae, "GANDetector": fast_gan}
+
+
+@pytest.fixture(params=list(DETECTOR_FACTORIES))
+def make(request):
+    """A factory of small, seeded detectors, one per detector class."""
+    return DETECTOR_FACTORIES[request.param]
+
+
+@pytest.fixture(scope="session", params=list(DETECTOR_FACTORIES))
+def fitted(request, blobs):
+    """A small detector of each class fitted on ``blobs`` (do not modify it)."""
+    return DETECTOR_FACTORIES[request.param]().fit(blobs)
 
 
 @pytest.fixture

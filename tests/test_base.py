@@ -11,19 +11,19 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.conftest import clear_anomalies, fast_vae
+from tests.conftest import clear_anomalies
 
 METHODS = ["score_samples", "decision_function", "predict"]
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_not_fitted_error(method, blobs):
+def test_not_fitted_error(make, method, blobs):
     with pytest.raises(NotFittedError):
-        getattr(fast_vae(), method)(blobs)
+        getattr(make(), method)(blobs)
 
 
-def test_fit_returns_self_and_accepts_y(blobs):
-    detector = fast_vae()
+def test_fit_returns_self_and_accepts_y(make, blobs):
+    detector = make()
     assert detector.fit(blobs, np.zeros(len(blobs))) is detector
     assert detector.fit_predict(blobs, np.zeros(len(blobs))).shape == (len(blobs),)
 
@@ -41,21 +41,22 @@ def test_auto_contamination_is_tukeys_lower_fence(fitted, blobs):
 
 
 @pytest.mark.parametrize("contamination", [0.05, 0.2, 0.5])
-def test_float_contamination_sets_training_outlier_share(contamination, blobs):
-    detector = fast_vae(contamination=contamination).fit(blobs)
+def test_float_contamination_sets_training_outlier_share(make, contamination, blobs):
+    detector = make(contamination=contamination).fit(blobs)
     share = np.mean(detector.predict(blobs) == -1)
     assert share == pytest.approx(contamination, abs=1 / len(blobs))
 
 
 @pytest.mark.parametrize("contamination", [0.0, 0.6, "high"])
-def test_bad_contamination(contamination, blobs):
+def test_bad_contamination(make, contamination, blobs):
     with pytest.raises(ValueError, match="contamination"):
-        fast_vae(contamination=contamination).fit(blobs)
+        make(contamination=contamination).fit(blobs)
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_wrong_number_of_features_at_scoring_time(method, fitted, blobs):
-    with pytest.raises(ValueError, match="X has 3 features, but VAEDetector is expecting 4"):
+    expected = f"X has 3 features, but {type(fitted).__name__} is expecting 4"
+    with pytest.raises(ValueError, match=expected):
         getattr(fitted, method)(blobs[:, :3])
 
 
@@ -74,10 +75,10 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("name", BAD_INPUTS)
-def test_bad_input_at_fit_names_the_problem(name):
+def test_bad_input_at_fit_names_the_problem(make, name):
     X, error, message = BAD_INPUTS[name]
     with pytest.raises(error, match=message):
-        fast_vae().fit(X)
+        make().fit(X)
 
 
 SCORING_BAD_INPUTS = {
@@ -99,9 +100,9 @@ def test_bad_input_at_scoring_time_names_the_problem(name, fitted):
         fitted.score_samples(X)
 
 
-def test_dataframe_keeps_feature_names(blobs):
+def test_dataframe_keeps_feature_names(make, blobs):
     frame = pd.DataFrame(blobs, columns=["a", "b", "c", "d"])
-    detector = fast_vae().fit(frame)
+    detector = make().fit(frame)
     np.testing.assert_array_equal(detector.feature_names_in_, ["a", "b", "c", "d"])
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         from_array = detector.score_samples(blobs)
@@ -110,10 +111,10 @@ def test_dataframe_keeps_feature_names(blobs):
         detector.score_samples(frame.rename(columns={"a": "z"}))
 
 
-def test_pipeline_fits_and_scores():
+def test_pipeline_fits_and_scores(make):
     X, y = clear_anomalies()
-    pipeline = make_pipeline(StandardScaler(), fast_vae(epochs=30)).fit(X)
-    manual = fast_vae(epochs=30).fit(StandardScaler().fit_transform(X))
+    pipeline = make_pipeline(StandardScaler(), make(epochs=30)).fit(X)
+    manual = make(epochs=30).fit(StandardScaler().fit_transform(X))
     np.testing.assert_array_equal(
         pipeline.score_samples(X), manual.score_samples(StandardScaler().fit(X).transform(X))
     )
@@ -128,12 +129,12 @@ def test_clone_refits_to_identical_scores(fitted, blobs):
     np.testing.assert_array_equal(copy.fit(blobs).score_samples(blobs), fitted.score_samples(blobs))
 
 
-def test_grid_search_with_label_based_roc_auc():
+def test_grid_search_with_label_based_roc_auc(make):
     X, y = clear_anomalies(seed=1)
     labels = np.where(y == 1, -1, 1)  # scikit-learn's convention: +1 inlier, -1 outlier
     scorer = make_scorer(roc_auc_score, response_method="decision_function")
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
-    search = GridSearchCV(fast_vae(epochs=20), {"latent_dim": [1, 2]}, scoring=scorer, cv=cv)
+    search = GridSearchCV(make(epochs=20), {"latent_dim": [1, 2]}, scoring=scorer, cv=cv)
     search.fit(X, labels)
     assert search.best_score_ > 0.9
     assert search.best_estimator_.fitted_params_["latent_dim"] == search.best_params_["latent_dim"]
@@ -157,11 +158,11 @@ def test_scoring_blocks_follow_working_memory(fitted):
         np.testing.assert_allclose(fitted.score_samples(X), full, rtol=1e-6)
 
 
-def test_verbose_scoring_of_many_rows_shows_progress(blobs, capsys):
-    detector = fast_vae(verbose=True).fit(blobs)
+def test_verbose_scoring_of_many_rows_shows_progress(make, blobs, capsys):
+    detector = make(verbose=True).fit(blobs)
     capsys.readouterr()
     detector.score_samples(np.zeros((3000, 4)))
-    assert "VAEDetector scoring" in capsys.readouterr().err
+    assert f"{type(detector).__name__} scoring" in capsys.readouterr().err
 
 
 def test_extreme_finite_input_is_the_most_abnormal(fitted):
@@ -172,8 +173,8 @@ def test_extreme_finite_input_is_the_most_abnormal(fitted):
     np.testing.assert_array_equal(fitted.predict(X), [1, -1, -1])
 
 
-def test_failed_refit_leaves_the_detector_unfitted(blobs):
-    detector = fast_vae().fit(blobs)
+def test_failed_refit_leaves_the_detector_unfitted(make, blobs):
+    detector = make().fit(blobs)
     with pytest.raises(FloatingPointError):
         detector.set_params(standardize=False).fit(blobs * 1e30)
     with pytest.raises(NotFittedError):

@@ -156,9 +156,9 @@ def test_failed_save_leaves_no_file(fitted, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_saved_header_is_plain_json(saved):
+def test_saved_header_is_plain_json(saved, fitted):
     metadata = _metadata(saved)
-    assert metadata["class"] == "VAEDetector"
+    assert metadata["class"] == type(fitted).__name__
     assert json.loads(metadata["params"])["hidden_sizes"] == [16]
 
 

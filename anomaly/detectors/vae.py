@@ -220,13 +220,8 @@ class VAEDetector(BaseDeepDetector):
         self.verbose = verbose
 
     def _build_network(self) -> VAE:
-        params = self.fitted_params_
-        hidden = list(params["hidden_sizes"])
-        if not all(isinstance(width, Integral) and width >= 1 for width in hidden):
-            raise ValueError(
-                f"hidden_sizes must hold positive integer widths, got {params['hidden_sizes']!r}."
-            )
-        latent_dim, n_features = params["latent_dim"], self.n_features_in_
+        hidden = self._hidden_sizes()
+        latent_dim, n_features = self.fitted_params_["latent_dim"], self.n_features_in_
         return VAE(
             encoder=MLP(n_features, hidden, 2 * latent_dim),
             decoder=MLP(latent_dim, hidden[::-1], 2 * n_features),
@@ -256,5 +251,5 @@ class VAEDetector(BaseDeepDetector):
     def _scoring_row_bytes(self) -> int:
         # float32 activations of every Monte-Carlo draw through the decoder.
         params = self.fitted_params_
-        widths = sum(params["hidden_sizes"]) + params["latent_dim"] + 4 * self.n_features_in_
+        widths = sum(self._hidden_sizes()) + params["latent_dim"] + 4 * self.n_features_in_
         return 4 * params["n_samples"] * widths
