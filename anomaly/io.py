@@ -37,9 +37,9 @@ _ATTRIBUTE_PREFIX = "attribute."
 
 def _detector_classes() -> dict[str, type[BaseDeepDetector]]:
     # Only these classes can be instantiated from a file.
-    from anomaly.detectors import GANDetector, VAEDetector
+    from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 
-    return {cls.__name__: cls for cls in (GANDetector, VAEDetector)}
+    return {cls.__name__: cls for cls in (GANDetector, VAEDetector, VAEGANDetector)}
 
 
 def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from anomaly import GANDetector, VAEDetector
+from anomaly import GANDetector, VAEDetector, VAEGANDetector
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -39,7 +39,15 @@ def blobs():
     return np.random.default_rng(0).normal(size=(120, 4))
 
 
-DETECTOR_FACTORIES = {"VAEDetector": fast_vae, "GANDetector": fast_gan}
+def fast_vaegan(**params) -> VAEGANDetector:
+    return VAEGANDetector(**{**FAST, "random_state": 0, **params})
+
+
+DETECTOR_FACTORIES = {
+    "VAEDetector": fast_vae,
+    "GANDetector": fast_gan,
+    "VAEGANDetector": fast_vaegan,
+}
 
 
 @pytest.fixture(params=list(DETECTOR_FACTORIES))

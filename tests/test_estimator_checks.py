@@ -13,6 +13,9 @@ SMALL = {
     anomaly.VAEDetector: dict(
         hidden_sizes=(16,), latent_dim=2, epochs=3, n_samples=4, device="cpu"
     ),
+    anomaly.VAEGANDetector: dict(
+        hidden_sizes=(16,), latent_dim=2, epochs=3, n_samples=4, device="cpu"
+    ),
     anomaly.GANDetector: dict(
         hidden_sizes=(16,), latent_dim=2, epochs=3, anogan_steps=5, score="anogan", device="cpu"
     ),

@@ -2,5 +2,6 @@
 
 from anomaly.detectors.gan import GANDetector
 from anomaly.detectors.vae import VAEDetector
+from anomaly.detectors.vaegan import VAEGANDetector
 
-__all__ = ["GANDetector", "VAEDetector"]
+__all__ = ["GANDetector", "VAEDetector", "VAEGANDetector"]

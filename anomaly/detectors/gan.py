@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -18,6 +18,9 @@ from anomaly.training import Objective, Phase
 __all__ = [
     "GANDetector",
     "anogan_residual",
+    "check_generator",
+    "discriminator_median",
+    "discriminator_score",
     "discriminator_loss",
     "generator_diversity",
     "generator_loss",
@@ -92,11 +95,41 @@ def latent_search(
     return anogan_residual(gan, x, z.detach(), weight)
 
 
-def generator_diversity(gan: GAN, X: torch.Tensor, n_samples: int = 512) -> float:
-    """Mean pairwise distance of generated rows over that of rows of ``X``."""
-    real = X[torch.randperm(len(X))[:n_samples]]
-    generated = gan.generator(torch.randn(len(real), gan.latent_dim, device=X.device))
-    return (torch.pdist(generated).mean() / torch.pdist(real).mean()).item()
+def generator_diversity(
+    generate: Callable[[int], torch.Tensor], X: torch.Tensor, n_samples: int = 512
+) -> float:
+    """Mean pairwise distance of ``generate(n)``'s rows over that of rows of ``X``."""
+    real = X[torch.randperm(len(X), device=X.device)[:n_samples]]
+    return (torch.pdist(generate(len(real))).mean() / torch.pdist(real).mean()).item()
+
+
+def check_generator(
+    detector: BaseDeepDetector, generate: Callable[[int], torch.Tensor], X: torch.Tensor
+) -> float:
+    """:func:`generator_diversity`, with a warning when the generator has collapsed."""
+    diversity = generator_diversity(generate, X)
+    if diversity < COLLAPSE_THRESHOLD:
+        warnings.warn(
+            f"{type(detector).__name__}'s generator collapsed: its samples spread "
+            f"{diversity:.3g} times as much as the training data (below "
+            f"{COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
+            "try another random_state, a lower learning_rate or more epochs.",
+            UserWarning,
+            stacklevel=6,  # the caller of fit
+        )
+    return diversity
+
+
+def discriminator_median(discriminator: Discriminator, X: torch.Tensor) -> float:
+    """Median logit of the discriminator over ``X`` (the centre of its two-sided score)."""
+    return torch.cat([discriminator(block) for block in X.split(4096)]).median().item()
+
+
+def discriminator_score(
+    discriminator: Discriminator, x: torch.Tensor, center: float
+) -> torch.Tensor:
+    """Minus the distance of each row's logit from ``center``: both tails are abnormal."""
+    return -(discriminator(x).double() - center).abs()
 
 
 class GANDetector(BaseDeepDetector):
@@ -309,23 +342,15 @@ class GANDetector(BaseDeepDetector):
     def _after_training(self, gan: GAN, X: torch.Tensor) -> None:
         X = X.to(next(gan.parameters()).device)
         with torch.no_grad():
-            self.generator_diversity_ = generator_diversity(gan, X)
-            logits = torch.cat([gan.discriminator(block) for block in X.split(4096)])
-            self.discriminator_center_ = logits.median().item()
-        if self.generator_diversity_ < COLLAPSE_THRESHOLD:
-            warnings.warn(
-                f"{type(self).__name__}'s generator collapsed: its samples spread "
-                f"{self.generator_diversity_:.3g} times as much as the training data "
-                f"(below {COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
-                "try another random_state, a lower learning_rate or more epochs.",
-                UserWarning,
-                stacklevel=5,  # the caller of fit
+            self.generator_diversity_ = check_generator(
+                self, lambda n: gan.generator(torch.randn(n, gan.latent_dim, device=X.device)), X
             )
+            self.discriminator_center_ = discriminator_median(gan.discriminator, X)
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params, gan = self.fitted_params_, self.network_
         if params["score"] == "discriminator":
-            return -(gan.discriminator(batch).double() - self.discriminator_center_).abs()
+            return discriminator_score(gan.discriminator, batch, self.discriminator_center_)
         if params["score"] == "encoder":
             return -izif_residual(gan, batch, params["encoder_weight"]).double()
         z_start = torch.randn(

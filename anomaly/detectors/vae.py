@@ -20,6 +20,7 @@ __all__ = [
     "negative_elbo",
     "reconstruction_error",
     "reconstruction_log_prob",
+    "scoring_draws",
 ]
 
 
@@ -49,6 +50,13 @@ def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> t
     repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
     log_p = likelihood.log_prob(repeated_x).flatten(1).sum(dim=1)
     return log_p.view(len(noise), len(x)).mean(dim=0)
+
+
+def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
+    """The standard-normal draws shared by every row when scoring, fixed by ``seed``."""
+    return torch.randn(n_draws, latent_dim, generator=torch.Generator().manual_seed(seed)).to(
+        device
+    )
 
 
 def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -238,11 +246,9 @@ class VAEDetector(BaseDeepDetector):
         params = self.fitted_params_
         if params["score"] == "reconstruction_error":
             return -reconstruction_error(self.network_, batch).double()
-        noise = torch.randn(
-            params["n_samples"],
-            params["latent_dim"],
-            generator=torch.Generator().manual_seed(self.scoring_seed_),
-        ).to(batch.device)
+        noise = scoring_draws(
+            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+        )
         scores = reconstruction_log_prob(self.network_, batch, noise)
         if params["score"] == "elbo":
             scores = scores - kl_to_standard_normal(self.network_.posterior(batch))

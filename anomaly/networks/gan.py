@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from anomaly.networks.vae import VAE
+
 
 class Discriminator(nn.Module):
     """MLP critic with spectral-normalised layers.
@@ -77,4 +79,19 @@ class GAN(nn.Module):
         self.generator = generator
         self.discriminator = discriminator
         self.encoder = encoder
+        self.latent_dim = latent_dim
+
+
+class VAEGAN(nn.Module):
+    """A VAE whose decoder doubles as the generator of a GAN (Larsen et al., 2016).
+
+    A container: ``vaegan.vae`` is an :class:`anomaly.networks.VAE`,
+    ``vaegan.discriminator`` a :class:`Discriminator` that judges the VAE's
+    reconstructions and samples, and whose features measure reconstructions.
+    """
+
+    def __init__(self, vae: VAE, discriminator: Discriminator, latent_dim: int) -> None:
+        super().__init__()
+        self.vae = vae
+        self.discriminator = discriminator
         self.latent_dim = latent_dim

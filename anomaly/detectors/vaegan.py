@@ -1,0 +1,326 @@
+"""VAEGANDetector: a VAE whose reconstructions are judged by a discriminator (Larsen et al.)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import ClassVar
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch.nn import functional as F
+
+from anomaly.base import BaseDeepDetector
+from anomaly.detectors.gan import check_generator, discriminator_median, discriminator_score
+from anomaly.detectors.vae import kl_to_standard_normal, reconstruction_log_prob, scoring_draws
+from anomaly.networks import MLP, VAE, VAEGAN, Discriminator
+from anomaly.training import Objective, Phase
+
+__all__ = [
+    "VAEGANDetector",
+    "vaegan_decoder_loss",
+    "vaegan_discriminator_loss",
+    "vaegan_encoder_loss",
+    "feature_log_prob",
+]
+
+
+def _reconstruct(model: VAEGAN, x: torch.Tensor):
+    """One pass: the posterior, the likelihood at a posterior draw, and a decoded prior draw."""
+    out = model.vae(x)
+    prior_z = torch.randn(len(x), model.latent_dim, device=x.device)
+    return out, model.vae.likelihood(prior_z).mean
+
+
+def _feature_residual(model: VAEGAN, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    # Larsen's learned similarity: a unit-variance Gaussian on the discriminator's features.
+    features = model.discriminator.features
+    return 0.5 * (features(x) - features(reconstruction)).square().sum(dim=1)
+
+
+def vaegan_discriminator_loss(model: VAEGAN, x: torch.Tensor) -> torch.Tensor:
+    """Real rows up; reconstructions and decoded prior draws down (non-saturating)."""
+    out, sampled = _reconstruct(model, x)
+    critic = model.discriminator
+    return (
+        F.softplus(-critic(x)).mean()
+        + F.softplus(critic(out.likelihood.mean.detach())).mean()
+        + F.softplus(critic(sampled.detach())).mean()
+    )
+
+
+def vaegan_encoder_loss(model: VAEGAN, x: torch.Tensor, beta: float) -> torch.Tensor:
+    """``beta * KL + data-space NLL + feature-space NLL`` of the reconstruction."""
+    out, _ = _reconstruct(model, x)
+    data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
+    feature_nll = _feature_residual(model, x, out.likelihood.mean)
+    return (beta * kl_to_standard_normal(out.posterior) + data_nll + feature_nll).mean()
+
+
+def vaegan_decoder_loss(
+    model: VAEGAN, x: torch.Tensor, feature_weight: float, adversarial_weight: float
+) -> torch.Tensor:
+    """Data-space NLL, ``feature_weight`` x feature NLL, and fooling the discriminator."""
+    out, sampled = _reconstruct(model, x)
+    data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
+    feature_nll = _feature_residual(model, x, out.likelihood.mean)
+    critic = model.discriminator
+    adversarial = F.softplus(-critic(out.likelihood.mean)) + F.softplus(-critic(sampled))
+    return (data_nll + feature_weight * feature_nll + adversarial_weight * adversarial).mean()
+
+
+def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Reconstruction probability in the discriminator's feature space, per row.
+
+    The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of the unit-variance
+    Gaussian log-density (up to a constant) of the features of ``x`` around
+    those of the decoded mean: the likelihood the VAE-GAN was trained with.
+    """
+    posterior = model.vae.posterior(x)
+    z = posterior.loc + posterior.scale * noise[:, None, :]
+    decoded = model.vae.likelihood(z.flatten(0, 1)).mean
+    repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
+    return -_feature_residual(model, repeated_x, decoded).view(len(noise), len(x)).mean(dim=0)
+
+
+class VAEGANDetector(BaseDeepDetector):
+    """VAE-GAN anomaly detector for tabular data (Larsen et al., 2016).
+
+    An MLP VAE with a Gaussian decoder (mean and standard deviation per
+    feature) and a spectral-normalised MLP discriminator are trained together,
+    each batch stepping three objectives in turn:
+
+    - discriminator: tell real rows from reconstructions and from decoded
+      prior draws (non-saturating GAN loss);
+    - encoder: ``beta`` x KL + the data-space negative log-likelihood + the
+      reconstruction's negative log-likelihood in the discriminator's feature
+      space (Larsen's learned similarity);
+    - decoder: the data-space negative log-likelihood + ``feature_weight`` x
+      the feature-space one + ``adversarial_weight`` x fooling the
+      discriminator with reconstructions and samples.
+
+    The data-space term keeps the decoder's variance head, so the default
+    score is still An & Cho's reconstruction probability.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(64, 32)
+        Hidden widths of the encoder and the discriminator; the decoder
+        mirrors them.
+    latent_dim : int, default=8
+        Size of the latent space.
+    beta : float, default=1.0
+        Weight of the KL term.
+    feature_weight : float, default=1.0
+        Weight of the feature-space likelihood in the decoder's loss (gamma).
+    adversarial_weight : float, default=1.0
+        Weight of the adversarial term in the decoder's loss.
+    score : {"reconstruction_probability", "feature_reconstruction", "discriminator"}, \
+            default="reconstruction_probability"
+        Scoring rule:
+
+        - ``"reconstruction_probability"``: mean over ``n_samples`` draws
+          z ~ q(z|x) of the data-space log p(x|z), as in
+          :class:`anomaly.VAEDetector`;
+        - ``"feature_reconstruction"``: the same mean of the feature-space
+          log-likelihood the hybrid was trained with;
+        - ``"discriminator"``: minus the distance of the discriminator's
+          logit from its median on the training data (as in
+          :class:`anomaly.GANDetector`).
+    n_samples : int, default=16
+        Monte-Carlo draws of z per row when scoring (seeded at fit time).
+    standardize : bool, default=True
+        Standardise each feature inside the detector.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Sets ``offset_`` as in :class:`anomaly.VAEDetector`.
+    epochs : int, default=50
+        Passes over the training data.
+    batch_size : int, default=128
+        Rows per training step.
+    learning_rate : float, default=5e-4
+        Adam's step size (beta1 = 0.5) for all three objectives.
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+    validation_fraction : float in (0, 1) or None, default=None
+        Share of rows held out for early stopping on the summed losses.
+    n_iter_no_change : int, default=10
+        Epochs without a better validation loss before training stops.
+    clip_grad_norm : float or None, default=10.0
+        Maximum gradient norm; None disables clipping.
+    device : str, default="auto"
+        Torch device; ``"auto"`` uses CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, batches, sampling and the scoring draws.
+    verbose : bool or int, default=False
+        Show progress bars.
+
+    Attributes
+    ----------
+    network_ : anomaly.networks.VAEGAN
+        The trained VAE and discriminator.
+    fitted_params_ : dict
+        The parameters at fit time; scoring uses these.
+    history_ : dict of str to list of float
+        Per-epoch ``"discriminator"``, ``"encoder"`` and ``"decoder"`` losses.
+    generator_diversity_ : float
+        Spread of rows sampled from the model (prior draw, then p(x|z)) over
+        that of the training rows; a warning is raised below 0.1 (collapse).
+    discriminator_center_ : float
+        Median of the discriminator's logit on the training data.
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
+        Standardisation of each feature.
+    scoring_seed_ : int
+        Seed of the Monte-Carlo draws used by ``score_samples``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when ``X`` had string column names.
+
+    See Also
+    --------
+    anomaly.VAEDetector : The same VAE without the discriminator.
+    anomaly.GANDetector : A GAN with AnoGAN and f-AnoGAN scoring.
+
+    References
+    ----------
+    .. [1] A. B. L. Larsen, S. K. Sønderby, H. Larochelle and O. Winther,
+       "Autoencoding beyond pixels using a learned similarity metric",
+       ICML 2016.
+    .. [2] J. An and S. Cho, "Variational Autoencoder based Anomaly Detection
+       using Reconstruction Probability", 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomaly import VAEGANDetector
+    >>> X = np.random.default_rng(0).normal(size=(200, 4))
+    >>> detector = VAEGANDetector(random_state=0).fit(X)
+    >>> detector.predict([[0.0, 0.0, 0.0, 0.0], [8.0, -8.0, 8.0, -8.0]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseDeepDetector._parameter_constraints,
+        "hidden_sizes": ["array-like"],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "feature_weight": [Interval(Real, 0, None, closed="left")],
+        "adversarial_weight": [Interval(Real, 0, None, closed="left")],
+        "score": [
+            StrOptions({"reconstruction_probability", "feature_reconstruction", "discriminator"})
+        ],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+    _adam_betas = (0.5, 0.999)
+    _persisted_attributes = (
+        *BaseDeepDetector._persisted_attributes,
+        "generator_diversity_",
+        "discriminator_center_",
+    )
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes: Sequence[int] = (64, 32),
+        latent_dim: int = 8,
+        beta: float = 1.0,
+        feature_weight: float = 1.0,
+        adversarial_weight: float = 1.0,
+        score: str = "reconstruction_probability",
+        n_samples: int = 16,
+        standardize: bool = True,
+        contamination: str | float = "auto",
+        epochs: int = 50,
+        batch_size: int = 128,
+        learning_rate: float = 5e-4,
+        weight_decay: float = 0.0,
+        validation_fraction: float | None = None,
+        n_iter_no_change: int = 10,
+        clip_grad_norm: float | None = 10.0,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_sizes = hidden_sizes
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.feature_weight = feature_weight
+        self.adversarial_weight = adversarial_weight
+        self.score = score
+        self.n_samples = n_samples
+        self.standardize = standardize
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.clip_grad_norm = clip_grad_norm
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_network(self) -> VAEGAN:
+        hidden = self._hidden_sizes()
+        latent_dim, n_features = self.fitted_params_["latent_dim"], self.n_features_in_
+        vae = VAE(
+            encoder=MLP(n_features, hidden, 2 * latent_dim),
+            decoder=MLP(latent_dim, hidden[::-1], 2 * n_features),
+        )
+        return VAEGAN(vae, Discriminator(n_features, hidden), latent_dim)
+
+    def _phases(self, model: VAEGAN) -> list[Phase]:
+        params = self.fitted_params_
+        beta, gamma = params["beta"], params["feature_weight"]
+        adversarial = params["adversarial_weight"]
+        objectives = [
+            Objective(
+                "discriminator",
+                list(model.discriminator.parameters()),
+                lambda x: vaegan_discriminator_loss(model, x),
+            ),
+            Objective(
+                "encoder",
+                list(model.vae.encoder.parameters()),
+                lambda x: vaegan_encoder_loss(model, x, beta),
+            ),
+            Objective(
+                "decoder",
+                list(model.vae.decoder.parameters()),
+                lambda x: vaegan_decoder_loss(model, x, gamma, adversarial),
+            ),
+        ]
+        return [Phase(model, objectives)]
+
+    def _after_training(self, model: VAEGAN, X: torch.Tensor) -> None:
+        X = X.to(next(model.parameters()).device)
+        with torch.no_grad():
+            self.generator_diversity_ = check_generator(
+                self,
+                # Samples of the full model: decoded means alone omit the decoder's noise.
+                lambda n: model.vae.likelihood(
+                    torch.randn(n, model.latent_dim, device=X.device)
+                ).sample(),
+                X,
+            )
+            self.discriminator_center_ = discriminator_median(model.discriminator, X)
+
+    def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        params, model = self.fitted_params_, self.network_
+        if params["score"] == "discriminator":
+            return discriminator_score(model.discriminator, batch, self.discriminator_center_)
+        noise = scoring_draws(
+            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+        )
+        if params["score"] == "feature_reconstruction":
+            return feature_log_prob(model, batch, noise).double()
+        return reconstruction_log_prob(model.vae, batch, noise).double()
+
+    def _scoring_row_bytes(self) -> int:
+        # float32 activations of every Monte-Carlo draw through decoder and discriminator.
+        params = self.fitted_params_
+        widths = 2 * sum(self._hidden_sizes()) + params["latent_dim"] + 4 * self.n_features_in_
+        return 4 * params["n_samples"] * widths
