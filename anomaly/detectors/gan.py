@@ -176,7 +176,7 @@ class GANDetector(BaseDeepDetector):
         Standardise each feature inside the detector.
     contamination : "auto" or float in (0, 0.5], default="auto"
         Sets ``offset_`` as in :class:`anomaly.VAEDetector`.
-    epochs : int, default=100
+    epochs : int, default=50
         Passes over the data for the GAN, and again for the encoder.
     batch_size : int, default=128
         Rows per training step.
@@ -275,7 +275,7 @@ class GANDetector(BaseDeepDetector):
         encoder_weight: float = 1.0,
         standardize: bool = True,
         contamination: str | float = "auto",
-        epochs: int = 100,
+        epochs: int = 50,
         batch_size: int = 128,
         learning_rate: float = 2e-4,
         weight_decay: float = 0.0,
