@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from math import prod
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -28,6 +29,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from tqdm.auto import tqdm
 
+from anomaly.networks import MLP, ConvDecoder, ConvDiscriminator, ConvEncoder, Discriminator
+from anomaly.networks.conv import stage_sizes
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
 __all__ = ["BaseDeepDetector", "BaseDetector"]
@@ -174,6 +177,9 @@ class BaseDeepDetector(BaseDetector):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "backbone": [StrOptions({"auto", "mlp", "conv"})],
+        "image_shape": [None, "array-like"],
+        "conv_channels": ["array-like"],
     }
 
     # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
@@ -182,6 +188,8 @@ class BaseDeepDetector(BaseDetector):
     # Fitted attributes that, with the network's weights, make up a saved model.
     _persisted_attributes: ClassVar[tuple[str, ...]] = (
         "n_features_in_",
+        "image_shape_",
+        "backbone_",
         "feature_names_in_",
         "feature_mean_",
         "feature_scale_",
@@ -195,12 +203,7 @@ class BaseDeepDetector(BaseDetector):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
-        if self.standardize:
-            scaler = StandardScaler().fit(X)
-            self.feature_mean_, self.feature_scale_ = scaler.mean_, scaler.scale_
-        else:
-            self.feature_mean_ = np.zeros(X.shape[1])
-            self.feature_scale_ = np.ones(X.shape[1])
+        self.feature_mean_, self.feature_scale_ = self._standardization(X)
         config = TrainingConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -224,6 +227,48 @@ class BaseDeepDetector(BaseDetector):
         self.network_, self.history_ = network, history
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        return self._blockwise(X, self._score_batch, "scoring")
+
+    def anomaly_map(self, X: Any) -> np.ndarray:
+        """Per-pixel abnormality of images: the higher, the more abnormal.
+
+        What each pixel contributes to the detector's scoring rule, summed
+        over channels (see the detector's ``_map_batch`` for the rule); for
+        the reconstruction probability, ``score_samples(X)`` equals minus the
+        map summed over pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width), \
+                (n_samples, channels, height, width) or (n_samples, n_features)
+            Images as at fit time, or flattened.
+
+        Returns
+        -------
+        maps : ndarray of shape (n_samples, height, width)
+            One map per image, in the units of the scoring rule (nats for
+            log-likelihoods, squared standardised values for residuals).
+        """
+        check_is_fitted(self)
+        if self.image_shape_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on rows, not images, so it has no anomaly "
+                "maps: fit it on arrays of shape (n_samples, height, width) or (n_samples, "
+                "channels, height, width), or pass image_shape."
+            )
+        X = self._validate_input(X, reset=False)
+        maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
+        maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
+        return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
+
+    def _blockwise(
+        self,
+        X: np.ndarray,
+        batch_function: Callable[[torch.Tensor], torch.Tensor],
+        action: str,
+        width: int | None = None,
+    ) -> np.ndarray:
+        """``batch_function`` over ``X``, one standardised block at a time, as a float64 array."""
         # Rows go through the network in blocks of one fixed size, the last one
         # zero-padded: BLAS picks kernels by shape, so a row's score is then the
         # same to the bit however the input is split or ordered, and memory is
@@ -231,13 +276,13 @@ class BaseDeepDetector(BaseDetector):
         block = self._scoring_block_rows()
         device = next(self.network_.parameters()).device
         padded = torch.zeros(block, *X.shape[1:], dtype=torch.float32)
-        scores = np.empty(len(X))
+        out = np.empty((len(X),) if width is None else (len(X), width))
         self.network_.eval()
         # no_grad rather than inference_mode: a scoring rule may search by gradient.
         with torch.no_grad():
             starts = tqdm(
                 range(0, len(X), block),
-                desc=f"{type(self).__name__} scoring",
+                desc=f"{type(self).__name__} {action}",
                 unit="block",
                 disable=not self.verbose or len(X) <= block,
                 leave=False,
@@ -246,14 +291,35 @@ class BaseDeepDetector(BaseDetector):
                 rows = X[start : start + block]
                 padded[: len(rows)] = torch.from_numpy(self._standardize(rows))
                 padded[len(rows) :] = 0
-                block_scores = self._score_batch(padded.to(device))
-                scores[start : start + len(rows)] = block_scores[: len(rows)].cpu().numpy()
-        return scores
+                result = batch_function(padded.to(device))
+                out[start : start + len(rows)] = result[: len(rows)].double().cpu().numpy()
+        return out
 
     def _scoring_block_rows(self) -> int:
         # As many rows as fit scikit-learn's working_memory (MiB), at most 1024.
         budget = get_config()["working_memory"] * 2**20
         return int(max(1, min(1024, budget // self._scoring_row_bytes())))
+
+    def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of each feature: per column for rows, per channel for images."""
+        n_features = X.shape[1]
+        if not self._standardizes():
+            return np.zeros(n_features), np.ones(n_features)
+        if self.image_shape_ is None:
+            scaler = StandardScaler().fit(X)
+            return scaler.mean_, scaler.scale_
+        # One mean and scale per channel: per-pixel scaling would blow up the
+        # near-constant border pixels and break the convolutions' shared weights.
+        channels = X.reshape(len(X), self.image_shape_[0], -1).transpose(1, 0, 2)
+        channels = channels.reshape(self.image_shape_[0], -1)
+        mean, std = channels.mean(axis=1), channels.std(axis=1)
+        scale = np.where(std > 0, std, 1.0)
+        pixels = n_features // self.image_shape_[0]
+        return np.repeat(mean, pixels), np.repeat(scale, pixels)
+
+    def _standardizes(self) -> bool:
+        """Whether inputs are standardised; subclasses whose likelihood needs raw values say no."""
+        return bool(self.fitted_params_["standardize"])
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # beyond float32's range becomes inf: scored -inf
@@ -271,18 +337,130 @@ class BaseDeepDetector(BaseDetector):
         """Checks on the trained network (e.g. generator collapse); none by default."""
 
     def _hidden_sizes(self) -> list[int]:
-        """The fitted ``hidden_sizes``, checked: every detector's backbone has them."""
-        hidden = list(self.fitted_params_["hidden_sizes"])
-        if not all(isinstance(width, Integral) and width >= 1 for width in hidden):
+        """The fitted ``hidden_sizes``, checked: every detector's MLP backbone has them."""
+        return _positive_widths("hidden_sizes", self.fitted_params_["hidden_sizes"])
+
+    def _conv_channels(self) -> list[int]:
+        """The fitted ``conv_channels``, checked (at least one stage)."""
+        channels = _positive_widths("conv_channels", self.fitted_params_["conv_channels"])
+        if not channels:
+            raise ValueError("conv_channels must name at least one convolution stage.")
+        return channels
+
+    # --- backbones, chosen by the fitted input (rows or images) ---------------------------
+
+    def _encoder(self, out_features: int) -> nn.Module:
+        """Input (flattened) to ``out_features``: an MLP, or strided convolutions for images."""
+        if self.backbone_ == "conv":
+            return ConvEncoder(self.image_shape_, self._conv_channels(), out_features)
+        return MLP(self.n_features_in_, self._hidden_sizes(), out_features)
+
+    def _decoder(self, in_features: int, outputs_per_value: int) -> nn.Module:
+        """``in_features`` to ``outputs_per_value`` values per input value."""
+        if self.backbone_ == "conv":
+            channels = outputs_per_value * self.image_shape_[0]
+            return ConvDecoder(in_features, self._conv_channels(), self.image_shape_, channels)
+        hidden = self._hidden_sizes()[::-1]
+        return MLP(in_features, hidden, outputs_per_value * self.n_features_in_)
+
+    def _discriminator(self) -> Discriminator | ConvDiscriminator:
+        """A spectral-normalised critic over the input, with ``features``."""
+        if self.backbone_ == "conv":
+            return ConvDiscriminator(self.image_shape_, self._conv_channels())
+        return Discriminator(self.n_features_in_, self._hidden_sizes())
+
+    def _backbone_width(self) -> int:
+        """Activations of one row through the encoder's hidden layers (to size blocks)."""
+        if self.backbone_ == "conv":
+            channels = self._conv_channels()
+            sizes = stage_sizes(*self.image_shape_[1:], len(channels))[1:]
+            # The decoder's upsampled maps are as large again as the encoder's.
+            return 2 * sum(c * h * w for c, (h, w) in zip(channels, sizes))
+        return sum(self._hidden_sizes())
+
+    # --- input shapes ----------------------------------------------------------------------
+
+    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Rows, or images flattened to rows; at fit, ``image_shape_`` and ``backbone_``."""
+        ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
+        given_shape = None
+        if ndim > 4:
             raise ValueError(
-                "hidden_sizes must hold positive integer widths, "
-                f"got {self.fitted_params_['hidden_sizes']!r}."
+                "X must be 2-D (n_samples, n_features), 3-D (n_samples, height, width) or "
+                f"4-D (n_samples, channels, height, width); got a {ndim}-D array of shape "
+                f"{np.shape(X)}."
             )
-        return [int(width) for width in hidden]
+        if ndim in (3, 4):
+            X = np.asarray(X)
+            given_shape = X.shape[1:] if ndim == 4 else (1, *X.shape[1:])
+            X = X.reshape(len(X), prod(given_shape))
+            if not reset:
+                self._check_image_shape(given_shape)
+        X = super()._validate_input(X, reset=reset)
+        if reset:
+            self.image_shape_ = self._fit_image_shape(given_shape)
+            self.backbone_ = self._fit_backbone()
+        return X
+
+    def _fit_image_shape(self, given_shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if self.image_shape is None:
+            return None if given_shape is None else tuple(int(n) for n in given_shape)
+        declared = tuple(int(n) for n in self.image_shape)
+        if len(declared) == 2:
+            declared = (1, *declared)
+        if len(declared) != 3 or min(declared) < 1:
+            raise ValueError(
+                "image_shape must be (height, width) or (channels, height, width) of "
+                f"positive sizes, got {self.image_shape!r}."
+            )
+        if given_shape is not None and tuple(given_shape) != declared:
+            raise ValueError(
+                f"X holds images of shape {tuple(given_shape)} (channels, height, width) but "
+                f"image_shape is {declared}."
+            )
+        if prod(declared) != self.n_features_in_:
+            raise ValueError(
+                f"image_shape {declared} holds {prod(declared)} values but X has "
+                f"{self.n_features_in_} features per sample."
+            )
+        return declared
+
+    def _fit_backbone(self) -> str:
+        if self.backbone == "conv" and self.image_shape_ is None:
+            raise ValueError(
+                "backbone='conv' needs images: pass X of shape (n_samples, height, width) or "
+                "(n_samples, channels, height, width), or flattened rows with image_shape."
+            )
+        if self.backbone == "auto":
+            return "mlp" if self.image_shape_ is None else "conv"
+        return self.backbone
+
+    def _check_image_shape(self, given_shape: tuple[int, ...]) -> None:
+        if self.image_shape_ is None:
+            raise ValueError(
+                f"X holds images of shape {tuple(given_shape)} (channels, height, width) but "
+                f"{type(self).__name__} was fitted on rows of {self.n_features_in_} features; "
+                "pass X of shape (n_samples, n_features)."
+            )
+        expected = tuple(self.image_shape_)
+        if tuple(given_shape) == expected:
+            return
+        if given_shape[0] != expected[0]:
+            problem = f"{given_shape[0]} channels where the detector expects {expected[0]}"
+        else:
+            problem = f"{given_shape[1:]} pixels where the detector expects {expected[1:]}"
+        raise ValueError(
+            f"X holds images of shape {tuple(given_shape)} (channels, height, width) but "
+            f"{type(self).__name__} was fitted on {expected}: {problem}."
+        )
 
     @abstractmethod
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Scores of one standardised batch already on the network's device."""
+
+    @abstractmethod
+    def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Abnormality of every value of one standardised batch, shape (batch, n_features)."""
 
     @abstractmethod
     def _scoring_row_bytes(self) -> int:
@@ -333,3 +511,10 @@ class BaseDeepDetector(BaseDetector):
             network = self._build_network()
         network.load_state_dict(network_state, assign=True)
         self.network_ = network.to(target).eval()
+
+
+def _positive_widths(name: str, widths: Any) -> list[int]:
+    widths = list(widths)
+    if not all(isinstance(width, Integral) and width >= 1 for width in widths):
+        raise ValueError(f"{name} must hold positive integer widths, got {widths!r}.")
+    return [int(width) for width in widths]

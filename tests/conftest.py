@@ -67,3 +67,23 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
     return SHARED_DATASETS
+
+
+def bar_images(n_normal: int = 200, n_anomalous: int = 20, size=(12, 10), channels=None, seed=0):
+    """Images in [0, 1]: a bright horizontal bar at a random row; anomalies also hold a
+    bright 3x3 square away from the bar. Returns images, labels and the squares' masks."""
+    rng = np.random.default_rng(seed)
+    n, (height, width) = n_normal + n_anomalous, size
+    images = 0.05 * rng.uniform(size=(n, height, width))
+    rows = rng.integers(1, height - 1, size=n)
+    images[np.arange(n), rows, :] = 0.9
+    masks = np.zeros((n, height, width), dtype=bool)
+    for i in range(n_normal, n):
+        top = rng.choice([t for t in range(height - 2) if abs(t + 1 - rows[i]) > 2])
+        left = rng.integers(0, width - 2)
+        masks[i, top : top + 3, left : left + 3] = True
+    images[masks] = 1.0
+    if channels is not None:
+        images = np.repeat(images[:, None], channels, axis=1)
+    labels = np.r_[np.zeros(n_normal, dtype=int), np.ones(n_anomalous, dtype=int)]
+    return images, labels, masks

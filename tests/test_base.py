@@ -69,7 +69,8 @@ BAD_INPUTS = {
     "strings": (np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert string"),
     "object": (np.array([[{"a": 1}, 2.0], [3.0, 4.0]], dtype=object), TypeError, "dict"),
     "complex": (np.array([[1 + 1j, 2.0], [3.0, 4.0]]), ValueError, "Complex data not supported"),
-    "3-D": (np.zeros((4, 3, 2)), ValueError, "dim 3"),
+    "5-D": (np.zeros((4, 1, 3, 2, 2)), ValueError, "got a 5-D array"),
+    "NaN pixel": (np.where(np.eye(3)[None] > 0, np.nan, 0.5).repeat(4, 0), ValueError, "NaN"),
     "1-D": (np.zeros(4), ValueError, "Expected 2D array"),
 }
 
@@ -87,7 +88,7 @@ SCORING_BAD_INPUTS = {
     "empty": (np.empty((0, 4)), ValueError, "0 sample"),
     "strings": (np.array([["a", "b", "c", "d"]]), ValueError, "could not convert string"),
     "complex": (np.array([[1j, 0.0, 0.0, 0.0]]), ValueError, "Complex data not supported"),
-    "3-D": (np.zeros((2, 4, 2)), ValueError, "dim 3"),
+    "images": (np.zeros((2, 2, 2)), ValueError, "fitted on rows of 4 features"),
     "1-D": (np.zeros(4), ValueError, "Expected 2D array"),
     "object": (np.array([[{"a": 1}, 0.0, 0.0, 0.0]], dtype=object), TypeError, "dict"),
 }

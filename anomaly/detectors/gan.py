@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
 from anomaly.base import BaseDeepDetector
-from anomaly.networks import GAN, MLP, Discriminator
+from anomaly.networks import GAN, ConvDiscriminator, Discriminator
 from anomaly.training import Objective, Phase
 
 __all__ = [
@@ -22,10 +22,12 @@ __all__ = [
     "discriminator_median",
     "discriminator_score",
     "discriminator_loss",
+    "encoder_residual",
     "generator_diversity",
     "generator_loss",
     "izif_residual",
     "latent_search",
+    "search_latents",
 ]
 
 # A generator whose samples spread less than this fraction of the data's has collapsed.
@@ -43,6 +45,11 @@ def generator_loss(gan: GAN, batch_size: int, device: torch.device) -> torch.Ten
     """Non-saturating GAN loss of the generator: make generated rows look real."""
     z = torch.randn(batch_size, gan.latent_dim, device=device)
     return F.softplus(-gan.discriminator(gan.generator(z))).mean()
+
+
+def encoder_residual(gan: GAN, x: torch.Tensor) -> torch.Tensor:
+    """Squared difference of each value from its reconstruction G(E(x))."""
+    return (x - gan.generator(gan.encoder(x))).square()
 
 
 def izif_residual(gan: GAN, x: torch.Tensor, kappa: float) -> torch.Tensor:
@@ -67,7 +74,7 @@ def anogan_residual(gan: GAN, x: torch.Tensor, z: torch.Tensor, weight: float) -
     return (1 - weight) * residual + weight * discrimination
 
 
-def latent_search(
+def search_latents(
     gan: GAN,
     x: torch.Tensor,
     z_start: torch.Tensor,
@@ -76,7 +83,7 @@ def latent_search(
     weight: float,
     learning_rate: float,
 ) -> torch.Tensor:
-    """AnoGAN's latent search for a whole batch at once; returns the final loss per row.
+    """AnoGAN's latent search for a whole batch at once; returns each row's z.
 
     Every row's z starts at ``z_start`` (shape ``(latent_dim,)``) and takes
     ``steps`` Adam steps down :func:`anogan_residual`. The batch is one
@@ -92,7 +99,21 @@ def latent_search(
             loss = anogan_residual(gan, x, z, weight).sum()
             (z.grad,) = torch.autograd.grad(loss, [z])  # no gradients for the network itself
             optimizer.step()
-    return anogan_residual(gan, x, z.detach(), weight)
+    return z.detach()
+
+
+def latent_search(
+    gan: GAN,
+    x: torch.Tensor,
+    z_start: torch.Tensor,
+    *,
+    steps: int,
+    weight: float,
+    learning_rate: float,
+) -> torch.Tensor:
+    """The AnoGAN loss per row at the end of :func:`search_latents`."""
+    z = search_latents(gan, x, z_start, steps=steps, weight=weight, learning_rate=learning_rate)
+    return anogan_residual(gan, x, z, weight)
 
 
 def generator_diversity(
@@ -120,25 +141,28 @@ def check_generator(
     return diversity
 
 
-def discriminator_median(discriminator: Discriminator, X: torch.Tensor) -> float:
+def discriminator_median(
+    discriminator: Discriminator | ConvDiscriminator, X: torch.Tensor
+) -> float:
     """Median logit of the discriminator over ``X`` (the centre of its two-sided score)."""
     return torch.cat([discriminator(block) for block in X.split(4096)]).median().item()
 
 
 def discriminator_score(
-    discriminator: Discriminator, x: torch.Tensor, center: float
+    discriminator: Discriminator | ConvDiscriminator, x: torch.Tensor, center: float
 ) -> torch.Tensor:
     """Minus the distance of each row's logit from ``center``: both tails are abnormal."""
     return -(discriminator(x).double() - center).abs()
 
 
 class GANDetector(BaseDeepDetector):
-    """Generative adversarial network anomaly detector for tabular data.
+    """Generative adversarial network anomaly detector for tabular rows and images.
 
-    An MLP generator and a spectral-normalised MLP discriminator are trained
-    with the non-saturating GAN loss (Adam with beta1 = 0.5); an MLP encoder
-    is then trained against the frozen GAN to map rows back to the latent
-    space (f-AnoGAN's izi_f training). A warning is raised if the generator
+    A generator and a spectral-normalised discriminator (MLPs for rows,
+    convolutional networks for images, see ``backbone``) are trained with the
+    non-saturating GAN loss (Adam with beta1 = 0.5); an encoder is then
+    trained against the frozen GAN to map inputs back to the latent space
+    (f-AnoGAN's izi_f training). A warning is raised if the generator
     collapses (its samples spread less than a tenth as much as the data).
 
     Parameters
@@ -197,6 +221,13 @@ class GANDetector(BaseDeepDetector):
         Seeds initialisation, batches, latent draws and the search's start.
     verbose : bool or int, default=False
         Show progress bars.
+    backbone : {"auto", "mlp", "conv"}, default="auto"
+        Network type, as in :class:`anomaly.VAEDetector`.
+    image_shape : tuple of int or None, default=None
+        Shape of images given flattened as rows, as in :class:`anomaly.VAEDetector`.
+    conv_channels : tuple of int, default=(32, 64)
+        Channels of the convolutional stages of the discriminator and the
+        encoder; the generator mirrors them.
 
     Attributes
     ----------
@@ -217,6 +248,10 @@ class GANDetector(BaseDeepDetector):
         Standardisation of each feature.
     scoring_seed_ : int
         Seed of the latent search's starting point.
+    image_shape_ : tuple of int or None
+        ``(channels, height, width)`` of the fitted images; None for rows.
+    backbone_ : {"mlp", "conv"}
+        The network type in use.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -285,6 +320,9 @@ class GANDetector(BaseDeepDetector):
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
+        backbone: str = "auto",
+        image_shape: Sequence[int] | None = None,
+        conv_channels: Sequence[int] = (32, 64),
     ) -> None:
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
@@ -305,15 +343,16 @@ class GANDetector(BaseDeepDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.backbone = backbone
+        self.image_shape = image_shape
+        self.conv_channels = conv_channels
 
     def _build_network(self) -> GAN:
-        params = self.fitted_params_
-        hidden = self._hidden_sizes()
-        latent_dim, n_features = params["latent_dim"], self.n_features_in_
+        latent_dim = self.fitted_params_["latent_dim"]
         return GAN(
-            generator=MLP(latent_dim, hidden[::-1], n_features),
-            discriminator=Discriminator(n_features, hidden),
-            encoder=MLP(n_features, hidden, latent_dim),
+            generator=self._decoder(latent_dim, 1),
+            discriminator=self._discriminator(),
+            encoder=self._encoder(latent_dim),
             latent_dim=latent_dim,
         )
 
@@ -353,19 +392,30 @@ class GANDetector(BaseDeepDetector):
             return discriminator_score(gan.discriminator, batch, self.discriminator_center_)
         if params["score"] == "encoder":
             return -izif_residual(gan, batch, params["encoder_weight"]).double()
+        return -anogan_residual(gan, batch, self._search(batch), params["anogan_weight"]).double()
+
+    def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each value's residual from its reconstruction: |x - G(z)| after the latent
+        search with ``score="anogan"``, else (x - G(E(x)))**2, f-AnoGAN's data term
+        (the discriminator has no pixels)."""
+        if self.fitted_params_["score"] == "anogan":
+            return (batch - self.network_.generator(self._search(batch))).abs()
+        return encoder_residual(self.network_, batch)
+
+    def _search(self, batch: torch.Tensor) -> torch.Tensor:
+        params = self.fitted_params_
         z_start = torch.randn(
             params["latent_dim"], generator=torch.Generator().manual_seed(self.scoring_seed_)
         ).to(batch.device)
-        residual = latent_search(
-            gan,
+        return search_latents(
+            self.network_,
             batch,
             z_start,
             steps=params["anogan_steps"],
             weight=params["anogan_weight"],
             learning_rate=params["anogan_learning_rate"],
         )
-        return -residual.double()
 
     def _scoring_row_bytes(self) -> int:
         # float32 activations of G and D, kept for one backward pass of the search.
-        return 4 * 4 * (2 * sum(self._hidden_sizes()) + 3 * self.n_features_in_)
+        return 4 * 4 * (2 * self._backbone_width() + 3 * self.n_features_in_)

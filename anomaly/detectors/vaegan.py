@@ -12,8 +12,15 @@ from torch.nn import functional as F
 
 from anomaly.base import BaseDeepDetector
 from anomaly.detectors.gan import check_generator, discriminator_median, discriminator_score
-from anomaly.detectors.vae import kl_to_standard_normal, reconstruction_log_prob, scoring_draws
-from anomaly.networks import MLP, VAE, VAEGAN, Discriminator
+from anomaly.detectors.vae import (
+    LikelihoodMixin,
+    kl_to_standard_normal,
+    reconstruction_log_prob,
+    reconstruction_log_prob_map,
+    scoring_draws,
+)
+from anomaly.networks import VAE, VAEGAN
+from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
 __all__ = [
@@ -83,11 +90,13 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
     return -_feature_residual(model, repeated_x, decoded).view(len(noise), len(x)).mean(dim=0)
 
 
-class VAEGANDetector(BaseDeepDetector):
-    """VAE-GAN anomaly detector for tabular data (Larsen et al., 2016).
+class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
+    """VAE-GAN anomaly detector for tabular rows and images (Larsen et al., 2016).
 
-    An MLP VAE with a Gaussian decoder (mean and standard deviation per
-    feature) and a spectral-normalised MLP discriminator are trained together,
+    A VAE whose decoder outputs a distribution (by default a Gaussian: mean
+    and standard deviation per value) and a spectral-normalised discriminator
+    (MLPs for rows, convolutional networks for images, see ``backbone``) are
+    trained together,
     each batch stepping three objectives in turn:
 
     - discriminator: tell real rows from reconstructions and from decoded
@@ -111,6 +120,8 @@ class VAEGANDetector(BaseDeepDetector):
         Size of the latent space.
     beta : float, default=1.0
         Weight of the KL term.
+    likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
+        Family of the decoder's p(x|z), as in :class:`anomaly.VAEDetector`.
     feature_weight : float, default=1.0
         Weight of the feature-space likelihood in the decoder's loss (gamma).
     adversarial_weight : float, default=1.0
@@ -153,6 +164,13 @@ class VAEGANDetector(BaseDeepDetector):
         Seeds initialisation, batches, sampling and the scoring draws.
     verbose : bool or int, default=False
         Show progress bars.
+    backbone : {"auto", "mlp", "conv"}, default="auto"
+        Network type, as in :class:`anomaly.VAEDetector`.
+    image_shape : tuple of int or None, default=None
+        Shape of images given flattened as rows, as in :class:`anomaly.VAEDetector`.
+    conv_channels : tuple of int, default=(32, 64)
+        Channels of the convolutional stages of the encoder and the
+        discriminator; the decoder mirrors them.
 
     Attributes
     ----------
@@ -173,6 +191,10 @@ class VAEGANDetector(BaseDeepDetector):
         Standardisation of each feature.
     scoring_seed_ : int
         Seed of the Monte-Carlo draws used by ``score_samples``.
+    image_shape_ : tuple of int or None
+        ``(channels, height, width)`` of the fitted images; None for rows.
+    backbone_ : {"mlp", "conv"}
+        The network type in use.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -206,6 +228,7 @@ class VAEGANDetector(BaseDeepDetector):
         "hidden_sizes": ["array-like"],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "likelihood": [StrOptions(set(LIKELIHOOD_OUTPUTS))],
         "feature_weight": [Interval(Real, 0, None, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
         "score": [
@@ -226,6 +249,7 @@ class VAEGANDetector(BaseDeepDetector):
         hidden_sizes: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         beta: float = 1.0,
+        likelihood: str = "gaussian",
         feature_weight: float = 1.0,
         adversarial_weight: float = 1.0,
         score: str = "reconstruction_probability",
@@ -242,10 +266,14 @@ class VAEGANDetector(BaseDeepDetector):
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
+        backbone: str = "auto",
+        image_shape: Sequence[int] | None = None,
+        conv_channels: Sequence[int] = (32, 64),
     ) -> None:
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
         self.beta = beta
+        self.likelihood = likelihood
         self.feature_weight = feature_weight
         self.adversarial_weight = adversarial_weight
         self.score = score
@@ -262,15 +290,19 @@ class VAEGANDetector(BaseDeepDetector):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.backbone = backbone
+        self.image_shape = image_shape
+        self.conv_channels = conv_channels
 
     def _build_network(self) -> VAEGAN:
-        hidden = self._hidden_sizes()
-        latent_dim, n_features = self.fitted_params_["latent_dim"], self.n_features_in_
+        params = self.fitted_params_
+        latent_dim, likelihood = params["latent_dim"], params["likelihood"]
         vae = VAE(
-            encoder=MLP(n_features, hidden, 2 * latent_dim),
-            decoder=MLP(latent_dim, hidden[::-1], 2 * n_features),
+            encoder=self._encoder(2 * latent_dim),
+            decoder=self._decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
+            likelihood=likelihood,
         )
-        return VAEGAN(vae, Discriminator(n_features, hidden), latent_dim)
+        return VAEGAN(vae, self._discriminator(), latent_dim)
 
     def _phases(self, model: VAEGAN) -> list[Phase]:
         params = self.fitted_params_
@@ -319,8 +351,17 @@ class VAEGANDetector(BaseDeepDetector):
             return feature_log_prob(model, batch, noise).double()
         return reconstruction_log_prob(model.vae, batch, noise).double()
 
+    def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Minus each value's data-space reconstruction log-probability, whatever the
+        ``score`` (the discriminator's features and logit have no pixels)."""
+        params = self.fitted_params_
+        noise = scoring_draws(
+            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+        )
+        return -reconstruction_log_prob_map(self.network_.vae, batch, noise)
+
     def _scoring_row_bytes(self) -> int:
         # float32 activations of every Monte-Carlo draw through decoder and discriminator.
         params = self.fitted_params_
-        widths = 2 * sum(self._hidden_sizes()) + params["latent_dim"] + 4 * self.n_features_in_
+        widths = 2 * self._backbone_width() + params["latent_dim"] + 4 * self.n_features_in_
         return 4 * params["n_samples"] * widths

@@ -1,7 +1,18 @@
 """Pure ``torch.nn.Module`` networks: no training logic, no scoring rules."""
 
+from anomaly.networks.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.gan import GAN, VAEGAN, Discriminator
 from anomaly.networks.mlp import MLP
 from anomaly.networks.vae import VAE, VAEOutput
 
-__all__ = ["GAN", "MLP", "VAE", "VAEGAN", "Discriminator", "VAEOutput"]
+__all__ = [
+    "GAN",
+    "MLP",
+    "VAE",
+    "VAEGAN",
+    "ConvDecoder",
+    "ConvDiscriminator",
+    "ConvEncoder",
+    "Discriminator",
+    "VAEOutput",
+]

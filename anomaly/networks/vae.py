@@ -6,8 +6,11 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution, Normal
 from torch.nn import functional as F
+
+# Decoder outputs per input value for each likelihood: a mean and a scale, or one logit.
+LIKELIHOOD_OUTPUTS = {"gaussian": 2, "bernoulli": 1, "continuous_bernoulli": 1}
 
 
 class VAEOutput(NamedTuple):
@@ -17,17 +20,18 @@ class VAEOutput(NamedTuple):
     """q(z|x), one diagonal Gaussian per row."""
     z: torch.Tensor
     """One reparameterised draw from the posterior."""
-    likelihood: Normal
-    """p(x|z) at that draw, one diagonal Gaussian per row."""
+    likelihood: Distribution
+    """p(x|z) at that draw, independent over the values of a row."""
 
 
 class VAE(nn.Module):
-    """Gaussian VAE over any encoder and decoder backbones.
+    """VAE over any encoder and decoder backbones, with a choice of likelihood.
 
-    The encoder maps a batch ``x`` to ``2 * latent_dim`` channels (mean and
-    scale of q(z|x)); the decoder maps ``z`` to twice the channels of ``x``
-    (mean and scale of p(x|z) for every input value). Both are split along
-    dimension 1, so convolutional backbones fit the same contract.
+    The encoder maps a batch ``x`` to ``2 * latent_dim`` values (mean and
+    scale of q(z|x)). The decoder maps ``z`` to ``LIKELIHOOD_OUTPUTS[likelihood]``
+    values per input value: for ``"gaussian"`` a mean and a scale, split
+    along dimension 1; for ``"bernoulli"`` and ``"continuous_bernoulli"``
+    (values in [0, 1], e.g. pixels) one logit.
 
     Parameters
     ----------
@@ -35,10 +39,14 @@ class VAE(nn.Module):
         ``x -> (batch, 2 * latent_dim)``.
     decoder : torch.nn.Module
         ``z -> (batch, 2 * channels, ...)`` matching the shape of ``x``.
+    likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
+        Family of p(x|z). The Bernoulli log-probability of a grey level is
+        minus the binary cross-entropy (not a normalised density on [0, 1]);
+        the continuous Bernoulli (Loaiza-Ganem & Cunningham, 2019) is one.
     min_std : float, default=1e-2
-        Floor on the decoder's standard deviation. Without it the likelihood of
-        a value the decoder reproduces exactly (a constant column, a discrete
-        level) grows without bound and training diverges.
+        Floor on the Gaussian decoder's standard deviation. Without it the
+        likelihood of a value the decoder reproduces exactly (a constant
+        column, a discrete level) grows without bound and training diverges.
 
     Examples
     --------
@@ -50,10 +58,20 @@ class VAE(nn.Module):
     (torch.Size([4, 3]), torch.Size([4, 5]))
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, *, min_std: float = 1e-2) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        *,
+        likelihood: str = "gaussian",
+        min_std: float = 1e-2,
+    ) -> None:
         super().__init__()
+        if likelihood not in LIKELIHOOD_OUTPUTS:
+            raise ValueError(f"likelihood must be one of {sorted(LIKELIHOOD_OUTPUTS)}")
         self.encoder = encoder
         self.decoder = decoder
+        self.likelihood_kind = likelihood
         self.min_std = min_std
 
     def posterior(self, x: torch.Tensor) -> Normal:
@@ -61,9 +79,14 @@ class VAE(nn.Module):
         mean, raw_scale = self.encoder(x).chunk(2, dim=1)
         return Normal(mean, F.softplus(raw_scale) + 1e-4, validate_args=False)
 
-    def likelihood(self, z: torch.Tensor) -> Normal:
+    def likelihood(self, z: torch.Tensor) -> Distribution:
         """p(x|z)."""
-        mean, raw_scale = self.decoder(z).chunk(2, dim=1)
+        out = self.decoder(z)
+        if self.likelihood_kind == "bernoulli":
+            return Bernoulli(logits=out, validate_args=False)
+        if self.likelihood_kind == "continuous_bernoulli":
+            return ContinuousBernoulli(logits=out, validate_args=False)
+        mean, raw_scale = out.chunk(2, dim=1)
         return Normal(mean, F.softplus(raw_scale) + self.min_std, validate_args=False)
 
     def forward(self, x: torch.Tensor) -> VAEOutput:

@@ -1,0 +1,179 @@
+"""Convolutional backbones for images, on flattened input and output.
+
+Detectors hand every network a 2-D batch (rows of flattened values), so the
+same standardisation, batching and scoring code serves rows and images. These
+backbones therefore unflatten their input to ``(batch, channels, height,
+width)`` first and flatten their output last, channel-major, so a decoder's
+``2 * channels`` output maps split in two along dimension 1 exactly as an
+MLP's output does.
+
+Every stage halves the height and width (stride-2 convolution, rounding up);
+the decoder upsamples to the exact sizes the encoder passed through, so any
+image size works, not only powers of two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+__all__ = ["ConvDecoder", "ConvDiscriminator", "ConvEncoder", "stage_sizes"]
+
+
+def stage_sizes(height: int, width: int, n_stages: int) -> list[tuple[int, int]]:
+    """Spatial size after each stride-2 stage, the input's first.
+
+    Examples
+    --------
+    >>> stage_sizes(28, 17, 2)
+    [(28, 17), (14, 9), (7, 5)]
+    """
+    sizes = [(height, width)]
+    for _ in range(n_stages):
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes
+
+
+def _downsampling(
+    image_shape: Sequence[int], channels: Sequence[int], *, normalized: bool
+) -> nn.Sequential:
+    """Unflatten, then one stride-2 3x3 convolution per entry of ``channels``."""
+    widths = [image_shape[0], *channels]
+    layers: list[nn.Module] = [nn.Unflatten(1, tuple(image_shape))]
+    for width_in, width_out in zip(widths[:-1], widths[1:]):
+        conv = nn.Conv2d(width_in, width_out, kernel_size=3, stride=2, padding=1)
+        # The critic is spectral-normalised and uses LeakyReLU, as its MLP counterpart.
+        layers += [spectral_norm(conv), nn.LeakyReLU(0.2)] if normalized else [conv, nn.ReLU()]
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers)
+
+
+def _flat_size(image_shape: Sequence[int], channels: Sequence[int]) -> int:
+    height, width = stage_sizes(image_shape[1], image_shape[2], len(channels))[-1]
+    return channels[-1] * height * width
+
+
+class ConvEncoder(nn.Sequential):
+    """Strided convolutions, then a linear layer: flattened images to ``out_features``.
+
+    Parameters
+    ----------
+    image_shape : (channels, height, width)
+        Shape of one image.
+    channels : sequence of int
+        Output channels of each stride-2 stage (at least one).
+    out_features : int
+        Width of the output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> ConvEncoder((1, 28, 28), (8, 16), 4)(torch.zeros(2, 784)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(
+        self, image_shape: Sequence[int], channels: Sequence[int], out_features: int
+    ) -> None:
+        super().__init__(
+            *_downsampling(image_shape, channels, normalized=False),
+            nn.Linear(_flat_size(image_shape, channels), out_features),
+        )
+
+
+class ConvDecoder(nn.Module):
+    """A linear layer, then upsampling convolutions: ``in_features`` to flattened images.
+
+    The mirror of :class:`ConvEncoder`: each stage upsamples (nearest) to the
+    size the encoder's matching stage had and applies a 3x3 convolution, so
+    the output has exactly the image's height and width.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the input (the latent code).
+    channels : sequence of int
+        The encoder's stage channels, in the encoder's order.
+    image_shape : (channels, height, width)
+        Shape of one image.
+    out_channels : int
+        Channels of the output maps (e.g. twice the image's for a mean and a
+        scale per pixel).
+
+    Examples
+    --------
+    >>> import torch
+    >>> ConvDecoder(4, (8, 16), (1, 28, 17), 2)(torch.zeros(3, 4)).shape
+    torch.Size([3, 952])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        channels: Sequence[int],
+        image_shape: Sequence[int],
+        out_channels: int,
+    ) -> None:
+        super().__init__()
+        sizes = stage_sizes(image_shape[1], image_shape[2], len(channels))
+        self.project = nn.Sequential(
+            nn.Linear(in_features, _flat_size(image_shape, channels)),
+            nn.ReLU(),
+            nn.Unflatten(1, (channels[-1], *sizes[-1])),
+        )
+        widths = list(channels[::-1])
+        layers: list[nn.Module] = []
+        for i, size in enumerate(sizes[-2:0:-1]):  # back up through the inner stages
+            layers += [
+                nn.Upsample(size=size, mode="nearest"),
+                nn.Conv2d(widths[i], widths[i + 1], kernel_size=3, padding=1),
+                nn.ReLU(),
+            ]
+        layers += [
+            nn.Upsample(size=sizes[0], mode="nearest"),
+            nn.Conv2d(widths[-1], out_channels, kernel_size=3, padding=1),
+            nn.Flatten(),
+        ]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z))
+
+
+class ConvDiscriminator(nn.Module):
+    """Convolutional critic with spectral-normalised layers, for flattened images.
+
+    Same interface as :class:`anomaly.networks.Discriminator`: ``features(x)``
+    is the flattened output of the last convolution, ``forward(x)`` one
+    real-vs-generated logit per image.
+
+    Parameters
+    ----------
+    image_shape : (channels, height, width)
+        Shape of one image.
+    channels : sequence of int
+        Output channels of each stride-2 stage.
+
+    Examples
+    --------
+    >>> import torch
+    >>> critic = ConvDiscriminator((1, 12, 12), (4, 8))
+    >>> critic(torch.zeros(2, 144)).shape, critic.features(torch.zeros(2, 144)).shape
+    (torch.Size([2]), torch.Size([2, 72]))
+    """
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int]) -> None:
+        super().__init__()
+        self.body = _downsampling(image_shape, channels, normalized=True)
+        self.head = spectral_norm(nn.Linear(_flat_size(image_shape, channels), 1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened last feature maps of ``x``."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)).squeeze(1)
