@@ -6,16 +6,30 @@ catalogue (``datasets/README.md``), e.g. ``adbench/4_breastw.npz``.
 """
 
 from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, fetch, get_data_home, registry
+from anomaly.datasets.images import (
+    FASHION_MNIST_CLASSES,
+    MAGNETIC_TILE_DEFECTS,
+    load_fashion_mnist,
+    load_magnetic_tile,
+    read_idx,
+    read_images,
+)
 from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
 
 __all__ = [
     "ADBENCH_DATASETS",
     "DATA_HOME_ENV",
+    "FASHION_MNIST_CLASSES",
+    "MAGNETIC_TILE_DEFECTS",
     "ODDS_DATASETS",
     "dataset_path",
     "fetch",
     "get_data_home",
     "load_adbench",
+    "load_fashion_mnist",
+    "load_magnetic_tile",
     "load_odds",
+    "read_idx",
+    "read_images",
     "registry",
 ]
