@@ -261,6 +261,29 @@ class BaseDeepDetector(BaseDetector):
         maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
 
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """The model's reconstruction of each sample, in the input's units.
+
+        The decoded mean of the posterior mean for the VAE-type detectors,
+        G(E(x)) for :class:`anomaly.GANDetector`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+            Samples as at fit time.
+
+        Returns
+        -------
+        reconstructions : ndarray
+            Shape (n_samples, n_features) for rows, (n_samples, channels,
+            height, width) for images.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing", self.n_features_in_)
+        flat = flat * self.feature_scale_ + self.feature_mean_
+        return flat if self.image_shape_ is None else flat.reshape(len(X), *self.image_shape_)
+
     def _blockwise(
         self,
         X: np.ndarray,
@@ -457,6 +480,10 @@ class BaseDeepDetector(BaseDetector):
     @abstractmethod
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Scores of one standardised batch already on the network's device."""
+
+    @abstractmethod
+    def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of one standardised batch, in standardised units."""
 
     @abstractmethod
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:

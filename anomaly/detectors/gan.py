@@ -394,6 +394,9 @@ class GANDetector(BaseDeepDetector):
             return -izif_residual(gan, batch, params["encoder_weight"]).double()
         return -anogan_residual(gan, batch, self._search(batch), params["anogan_weight"]).double()
 
+    def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network_.generator(self.network_.encoder(batch))
+
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Each value's residual from its reconstruction: |x - G(z)| after the latent
         search with ``score="anogan"``, else (x - G(E(x)))**2, f-AnoGAN's data term

@@ -20,6 +20,7 @@ __all__ = [
     "VAEDetector",
     "kl_to_standard_normal",
     "negative_elbo",
+    "reconstruction",
     "reconstruction_error",
     "reconstruction_log_prob",
     "reconstruction_log_prob_map",
@@ -76,9 +77,14 @@ def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device
     )
 
 
+def reconstruction(vae: VAE, x: torch.Tensor) -> torch.Tensor:
+    """The decoded mean of the posterior mean of each row."""
+    return vae.likelihood(vae.posterior(x).loc).mean
+
+
 def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     """Squared difference of each value from the decoded mean of its posterior mean."""
-    return (x - vae.likelihood(vae.posterior(x).loc).mean).square()
+    return (x - reconstruction(vae, x)).square()
 
 
 def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -341,6 +347,9 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         if params["score"] == "elbo":
             scores = scores - kl_to_standard_normal(self.network_.posterior(batch))
         return scores.double()
+
+    def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return reconstruction(self.network_, batch)
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's reconstruction log-probability (its squared residual with

@@ -15,6 +15,7 @@ from anomaly.detectors.gan import check_generator, discriminator_median, discrim
 from anomaly.detectors.vae import (
     LikelihoodMixin,
     kl_to_standard_normal,
+    reconstruction,
     reconstruction_log_prob,
     reconstruction_log_prob_map,
     scoring_draws,
@@ -350,6 +351,9 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         if params["score"] == "feature_reconstruction":
             return feature_log_prob(model, batch, noise).double()
         return reconstruction_log_prob(model.vae, batch, noise).double()
+
+    def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return reconstruction(self.network_.vae, batch)
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's data-space reconstruction log-probability, whatever the
