@@ -8,8 +8,8 @@ width)`` first and flatten their output last, channel-major, so a decoder's
 MLP's output does.
 
 Every stage halves the height and width (stride-2 convolution, rounding up);
-the decoder upsamples to the exact sizes the encoder passed through, so any
-image size works, not only powers of two.
+the decoder's transposed convolutions return through the exact sizes the
+encoder passed through, so any image size works, not only powers of two.
 """
 
 from __future__ import annotations
@@ -86,11 +86,12 @@ class ConvEncoder(nn.Sequential):
 
 
 class ConvDecoder(nn.Module):
-    """A linear layer, then upsampling convolutions: ``in_features`` to flattened images.
+    """A linear layer, then transposed convolutions: ``in_features`` to flattened images.
 
-    The mirror of :class:`ConvEncoder`: each stage upsamples (nearest) to the
-    size the encoder's matching stage had and applies a 3x3 convolution, so
-    the output has exactly the image's height and width.
+    The mirror of :class:`ConvEncoder`: each stride-2 transposed convolution
+    doubles the height and width, with the output padding chosen per stage
+    so that the output has exactly the sizes the encoder's stages had (odd
+    sizes included).
 
     Parameters
     ----------
@@ -119,25 +120,25 @@ class ConvDecoder(nn.Module):
         out_channels: int,
     ) -> None:
         super().__init__()
-        sizes = stage_sizes(image_shape[1], image_shape[2], len(channels))
+        sizes = stage_sizes(image_shape[1], image_shape[2], len(channels))[::-1]
         self.project = nn.Sequential(
             nn.Linear(in_features, _flat_size(image_shape, channels)),
             nn.ReLU(),
-            nn.Unflatten(1, (channels[-1], *sizes[-1])),
+            nn.Unflatten(1, (channels[-1], *sizes[0])),
         )
-        widths = list(channels[::-1])
+        widths = [*channels[::-1], out_channels]
         layers: list[nn.Module] = []
-        for i, size in enumerate(sizes[-2:0:-1]):  # back up through the inner stages
-            layers += [
-                nn.Upsample(size=size, mode="nearest"),
-                nn.Conv2d(widths[i], widths[i + 1], kernel_size=3, padding=1),
-                nn.ReLU(),
-            ]
-        layers += [
-            nn.Upsample(size=sizes[0], mode="nearest"),
-            nn.Conv2d(widths[-1], out_channels, kernel_size=3, padding=1),
-            nn.Flatten(),
-        ]
+        for i, ((h_in, w_in), (h_out, w_out)) in enumerate(zip(sizes[:-1], sizes[1:])):
+            # A stride-2, 3x3, padding-1 transposed convolution gives 2n - 1 + output_padding.
+            padding = (h_out - (2 * h_in - 1), w_out - (2 * w_in - 1))
+            layers.append(
+                nn.ConvTranspose2d(
+                    widths[i], widths[i + 1], 3, stride=2, padding=1, output_padding=padding
+                )
+            )
+            if i < len(sizes) - 2:
+                layers.append(nn.ReLU())
+        layers.append(nn.Flatten())
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
