@@ -428,10 +428,10 @@ class BaseDeepDetector(BaseDetector):
     def _fit_image_shape(self, given_shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
         if self.image_shape is None:
             return None if given_shape is None else tuple(int(n) for n in given_shape)
-        declared = tuple(int(n) for n in self.image_shape)
+        declared = tuple(_positive_widths("image_shape", self.image_shape))
         if len(declared) == 2:
             declared = (1, *declared)
-        if len(declared) != 3 or min(declared) < 1:
+        if len(declared) != 3:
             raise ValueError(
                 "image_shape must be (height, width) or (channels, height, width) of "
                 f"positive sizes, got {self.image_shape!r}."

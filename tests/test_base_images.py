@@ -175,7 +175,12 @@ def test_conv_backbone_needs_images(make, blobs):
 
 @pytest.mark.parametrize(
     ("image_shape", "message"),
-    [((2, 3), "holds 6 values but X has 120 features"), ((1, 2, 3, 4), "image_shape must be")],
+    [
+        ((2, 3), "holds 6 values but X has 120 features"),
+        ((1, 2, 3, 4), "image_shape must be"),
+        ((12, "10"), "image_shape must hold positive integer"),
+        ((0, 120), "image_shape must hold positive integer"),
+    ],
 )
 def test_bad_image_shape_parameter(make, bars, image_shape, message):
     flat = bars[0].reshape(len(bars[0]), -1)
