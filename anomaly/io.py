@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
-FORMAT_VERSION = 1
+# 2: image support (fitted image_shape_ and backbone_; parameters backbone,
+# image_shape, conv_channels, likelihood). Version 1 files hold MLP models of
+# rows fitted with those parameters' defaults, which load fills in.
+FORMAT_VERSION = 2
+_VERSION_1_ATTRIBUTES = {"image_shape_": None, "backbone_": "mlp"}
 _FORMAT_NAME = "anomaly-detector"
 _NETWORK_PREFIX = "network."
 _ATTRIBUTE_PREFIX = "attribute."
@@ -146,7 +150,10 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
         detector = cls(**params)
     except (KeyError, TypeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} has a corrupted header: {err}") from None
-    detector.fitted_params_ = params
+    # Parameters added after the file was written keep their defaults.
+    detector.fitted_params_ = {**detector.get_params(deep=False), **params}
+    if int(version) == 1:
+        attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
     network_state = {}
     for key, tensor in tensors.items():
         if key.startswith(_ATTRIBUTE_PREFIX):

@@ -38,7 +38,7 @@ import io
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -102,11 +102,12 @@ def _fit_and_score(
 
 def fmnist(
     classes: list[int], detectors: list[str], seeds: list[int], data_home: Path, device: str
-) -> pd.DataFrame:
+) -> Iterator[pd.DataFrame]:
+    """One frame of rows per normal class, so a long run can be saved as it goes."""
     train_images, train_labels = load_fashion_mnist("train", data_home=data_home, return_X_y=True)
     test_images, test_labels = load_fashion_mnist("test", data_home=data_home, return_X_y=True)
-    rows = []
     for normal in classes:
+        rows = []
         is_anomaly = test_labels != normal
         for name in detectors:
             for seed in seeds:
@@ -126,7 +127,7 @@ def fmnist(
                 )
                 print(row, flush=True)
                 rows.append(row)
-    return pd.DataFrame(rows)
+        yield pd.DataFrame(rows)
 
 
 def tiles(detectors: list[str], seeds: list[int], data_home: Path, device: str) -> pd.DataFrame:
@@ -253,8 +254,8 @@ def main() -> None:
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.command == "fmnist":
-        new = fmnist(args.classes, args.detectors, args.seeds, args.data_home, args.device)
-        _merge(args.results / "images_fmnist.csv", new, ["normal_class", "detector", "seed"])
+        for new in fmnist(args.classes, args.detectors, args.seeds, args.data_home, args.device):
+            _merge(args.results / "images_fmnist.csv", new, ["normal_class", "detector", "seed"])
     elif args.command == "tiles":
         new = tiles(args.detectors, args.seeds, args.data_home, args.device)
         _merge(args.results / "images_tiles.csv", new, ["detector", "seed"])

@@ -36,7 +36,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -177,9 +177,10 @@ def quality(
     detectors: list[str],
     data_home: Path,
     download: bool = False,
-) -> pd.DataFrame:
-    rows = []
+) -> Iterator[pd.DataFrame]:
+    """One frame of rows per dataset, so a long run can be saved as it goes."""
     for dataset in datasets:
+        rows = []
         X, y = load_adbench(dataset, data_home=data_home, download=download, return_X_y=True)
         fitted: dict[tuple[str, int], object] = {}
         for name in detectors:
@@ -212,7 +213,7 @@ def quality(
                 )
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    return pd.DataFrame(rows)
+        yield pd.DataFrame(rows)
 
 
 # --- speed ---------------------------------------------------------------------------------
@@ -513,8 +514,11 @@ def main() -> None:
         vars(args).update(QUICK, results=RESULTS / "quick")
     args.results.mkdir(parents=True, exist_ok=True)
     if args.what == "quality":
-        new = quality(args.datasets, args.seeds, args.detectors, args.data_home, args.download)
-        _merge(args.results / "tabular_quality.csv", new, KEYS)
+        for new in quality(
+            args.datasets, args.seeds, args.detectors, args.data_home, args.download
+        ):
+            if len(new):
+                _merge(args.results / "tabular_quality.csv", new, KEYS)
     elif args.what == "speed":
         _merge(
             args.results / "tabular_speed.csv",

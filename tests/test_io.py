@@ -105,8 +105,30 @@ def test_edited_header_is_detected(saved, fitted):
 
 def test_future_format_version_is_a_clear_error(saved):
     _rewrite_metadata(saved, format_version=str(io.FORMAT_VERSION + 1))
-    with pytest.raises(ValueError, match="newer than the version 1 this installation reads"):
+    with pytest.raises(ValueError, match="newer than the version 2 this installation reads"):
         anomaly.load(saved)
+
+
+def test_version_1_file_loads_with_the_row_defaults(saved, fitted, blobs):
+    # Version 1 predates images: no image_shape_ / backbone_ attributes and no
+    # backbone, image_shape, conv_channels or likelihood parameters.
+    metadata = _metadata(saved)
+    attributes = json.loads(metadata["attributes"])
+    params = json.loads(metadata["params"])
+    for name in ("image_shape_", "backbone_"):
+        del attributes[name]
+    for name in ("backbone", "image_shape", "conv_channels", "likelihood"):
+        params.pop(name, None)
+    _rewrite_metadata(
+        saved,
+        reseal=True,
+        format_version="1",
+        attributes=json.dumps(attributes),
+        params=json.dumps(params),
+    )
+    loaded = anomaly.load(saved)
+    assert loaded.backbone_ == "mlp" and loaded.image_shape_ is None
+    np.testing.assert_array_equal(loaded.score_samples(blobs), fitted.score_samples(blobs))
 
 
 @pytest.mark.parametrize(
