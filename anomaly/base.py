@@ -29,7 +29,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from tqdm.auto import tqdm
 
-from anomaly.networks import MLP, ConvDecoder, ConvDiscriminator, ConvEncoder, Discriminator
+from anomaly.networks import (
+    MLP,
+    ConvDecoder,
+    ConvDiscriminator,
+    ConvEncoder,
+    Discriminator,
+    GRUDecoder,
+    GRUDiscriminator,
+    GRUEncoder,
+)
 from anomaly.networks.conv import stage_sizes
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
@@ -177,8 +186,9 @@ class BaseDeepDetector(BaseDetector):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
-        "backbone": [StrOptions({"auto", "mlp", "conv"})],
+        "backbone": [StrOptions({"auto", "mlp", "conv", "gru"})],
         "image_shape": [None, "array-like"],
+        "window_shape": [None, "array-like"],
         "conv_channels": ["array-like"],
     }
 
@@ -189,6 +199,7 @@ class BaseDeepDetector(BaseDetector):
     _persisted_attributes: ClassVar[tuple[str, ...]] = (
         "n_features_in_",
         "image_shape_",
+        "window_shape_",
         "backbone_",
         "feature_names_in_",
         "feature_mean_",
@@ -328,17 +339,18 @@ class BaseDeepDetector(BaseDetector):
         n_features = X.shape[1]
         if not self._standardizes():
             return np.zeros(n_features), np.ones(n_features)
-        if self.image_shape_ is None:
+        shape = self._sample_shape()
+        if shape is None:
             scaler = StandardScaler().fit(X)
             return scaler.mean_, scaler.scale_
-        # One mean and scale per channel: per-pixel scaling would blow up the
-        # near-constant border pixels and break the convolutions' shared weights.
-        channels = X.reshape(len(X), self.image_shape_[0], -1).transpose(1, 0, 2)
-        channels = channels.reshape(self.image_shape_[0], -1)
+        # One mean and scale per channel (or a window's variable): per-pixel
+        # scaling would blow up near-constant border pixels, break the
+        # convolutions' shared weights, and make a window's scale depend on its position.
+        channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
         mean, std = channels.mean(axis=1), channels.std(axis=1)
         scale = np.where(std > 0, std, 1.0)
-        pixels = n_features // self.image_shape_[0]
-        return np.repeat(mean, pixels), np.repeat(scale, pixels)
+        values = n_features // shape[0]
+        return np.repeat(mean, values), np.repeat(scale, values)
 
     def _standardizes(self) -> bool:
         """Whether inputs are standardised; subclasses whose likelihood needs raw values say no."""
@@ -370,43 +382,69 @@ class BaseDeepDetector(BaseDetector):
             raise ValueError("conv_channels must name at least one convolution stage.")
         return channels
 
-    # --- backbones, chosen by the fitted input (rows or images) ---------------------------
+    # --- backbones, chosen by the fitted input (rows, images or windows) -----------------
+
+    def _sample_shape(self) -> tuple[int, ...] | None:
+        """(channels, height, width) of an image, (variables, length) of a window, or None."""
+        return self.image_shape_ if self.image_shape_ is not None else self.window_shape_
+
+    def _gru_width(self) -> int:
+        # The recurrent backbone's state is as wide as the MLP's first layer.
+        return max(self._hidden_sizes(), default=64)
 
     def _encoder(self, out_features: int) -> nn.Module:
-        """Input (flattened) to ``out_features``: an MLP, or strided convolutions for images."""
+        """Input (flattened) to ``out_features``: an MLP, strided convolutions or a GRU."""
         if self.backbone_ == "conv":
-            return ConvEncoder(self.image_shape_, self._conv_channels(), out_features)
+            return ConvEncoder(self._sample_shape(), self._conv_channels(), out_features)
+        if self.backbone_ == "gru":
+            return GRUEncoder(self.window_shape_, self._gru_width(), out_features)
         return MLP(self.n_features_in_, self._hidden_sizes(), out_features)
 
     def _decoder(self, in_features: int, outputs_per_value: int) -> nn.Module:
         """``in_features`` to ``outputs_per_value`` values per input value."""
+        shape = self._sample_shape()
         if self.backbone_ == "conv":
-            channels = outputs_per_value * self.image_shape_[0]
-            return ConvDecoder(in_features, self._conv_channels(), self.image_shape_, channels)
+            channels = outputs_per_value * shape[0]
+            return ConvDecoder(in_features, self._conv_channels(), shape, channels)
+        if self.backbone_ == "gru":
+            channels = outputs_per_value * shape[0]
+            return GRUDecoder(in_features, self._gru_width(), shape, channels)
         hidden = self._hidden_sizes()[::-1]
         return MLP(in_features, hidden, outputs_per_value * self.n_features_in_)
 
-    def _discriminator(self) -> Discriminator | ConvDiscriminator:
+    def _discriminator(self) -> Discriminator | ConvDiscriminator | GRUDiscriminator:
         """A spectral-normalised critic over the input, with ``features``."""
         if self.backbone_ == "conv":
-            return ConvDiscriminator(self.image_shape_, self._conv_channels())
+            return ConvDiscriminator(self._sample_shape(), self._conv_channels())
+        if self.backbone_ == "gru":
+            return GRUDiscriminator(self.window_shape_, self._gru_width())
         return Discriminator(self.n_features_in_, self._hidden_sizes())
 
     def _backbone_width(self) -> int:
         """Activations of one row through the encoder's hidden layers (to size blocks)."""
         if self.backbone_ == "conv":
             channels = self._conv_channels()
-            sizes = stage_sizes(*self.image_shape_[1:], len(channels))[1:]
+            stages = stage_sizes(self._sample_shape()[1:], len(channels))[1:]
             # The decoder's upsampled maps are as large again as the encoder's.
-            return 2 * sum(c * h * w for c, (h, w) in zip(channels, sizes))
+            return 2 * sum(c * prod(sizes) for c, sizes in zip(channels, stages))
+        if self.backbone_ == "gru":
+            # A state per step, in the encoder and again in the decoder.
+            return 2 * self._gru_width() * self.window_shape_[1]
         return sum(self._hidden_sizes())
 
     # --- input shapes ----------------------------------------------------------------------
 
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
-        """Rows, or images flattened to rows; at fit, ``image_shape_`` and ``backbone_``."""
+        """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
         ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim
         given_shape = None
+        if ndim > 2 and self.window_shape is not None:
+            # (n, length, variables) windows and (n, height, width) images are both 3-D.
+            raise ValueError(
+                f"window_shape is set, so X must hold flattened windows of shape (n_windows, "
+                f"variables * length), variable-major; got a {ndim}-D array of shape "
+                f"{np.shape(X)}. Series are windowed by anomaly.timeseries.TimeSeriesDetector."
+            )
         if ndim > 4:
             raise ValueError(
                 "X must be 2-D (n_samples, n_features), 3-D (n_samples, height, width) or "
@@ -422,6 +460,7 @@ class BaseDeepDetector(BaseDetector):
         X = super()._validate_input(X, reset=reset)
         if reset:
             self.image_shape_ = self._fit_image_shape(given_shape)
+            self.window_shape_ = self._fit_window_shape()
             self.backbone_ = self._fit_backbone()
         return X
 
@@ -448,14 +487,37 @@ class BaseDeepDetector(BaseDetector):
             )
         return declared
 
-    def _fit_backbone(self) -> str:
-        if self.backbone == "conv" and self.image_shape_ is None:
+    def _fit_window_shape(self) -> tuple[int, int] | None:
+        if self.window_shape is None:
+            return None
+        if self.image_shape is not None:
+            raise ValueError("Pass image_shape or window_shape, not both.")
+        declared = tuple(_positive_widths("window_shape", self.window_shape))
+        if len(declared) != 2:
             raise ValueError(
-                "backbone='conv' needs images: pass X of shape (n_samples, height, width) or "
-                "(n_samples, channels, height, width), or flattened rows with image_shape."
+                f"window_shape must be (variables, length), got {self.window_shape!r}."
+            )
+        if prod(declared) != self.n_features_in_:
+            raise ValueError(
+                f"window_shape {declared} holds {prod(declared)} values but X has "
+                f"{self.n_features_in_} features per sample."
+            )
+        return declared
+
+    def _fit_backbone(self) -> str:
+        if self.backbone == "conv" and self._sample_shape() is None:
+            raise ValueError(
+                "backbone='conv' needs images or windows: pass X of shape (n_samples, height, "
+                "width) or (n_samples, channels, height, width), or flattened rows with "
+                "image_shape or window_shape."
+            )
+        if self.backbone == "gru" and self.window_shape_ is None:
+            raise ValueError(
+                "backbone='gru' needs time-series windows: pass window_shape, or use "
+                "anomaly.timeseries.TimeSeriesDetector."
             )
         if self.backbone == "auto":
-            return "mlp" if self.image_shape_ is None else "conv"
+            return "mlp" if self._sample_shape() is None else "conv"
         return self.backbone
 
     def _check_image_shape(self, given_shape: tuple[int, ...]) -> None:

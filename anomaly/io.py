@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
-# 2: image support (fitted image_shape_ and backbone_; parameters backbone,
-# image_shape, conv_channels, likelihood). Version 1 files hold MLP models of
-# rows fitted with those parameters' defaults, which load fills in.
+# 2: images and windows (fitted image_shape_, window_shape_ and backbone_;
+# parameters backbone, image_shape, window_shape, conv_channels, likelihood).
+# Version 1 files hold MLP models of rows fitted with those parameters'
+# defaults, which load fills in.
 FORMAT_VERSION = 2
-_VERSION_1_ATTRIBUTES = {"image_shape_": None, "backbone_": "mlp"}
+_VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_": "mlp"}
 _FORMAT_NAME = "anomaly-detector"
 _NETWORK_PREFIX = "network."
 _ATTRIBUTE_PREFIX = "attribute."

@@ -115,9 +115,9 @@ def test_version_1_file_loads_with_the_row_defaults(saved, fitted, blobs):
     metadata = _metadata(saved)
     attributes = json.loads(metadata["attributes"])
     params = json.loads(metadata["params"])
-    for name in ("image_shape_", "backbone_"):
+    for name in ("image_shape_", "window_shape_", "backbone_"):
         del attributes[name]
-    for name in ("backbone", "image_shape", "conv_channels", "likelihood"):
+    for name in ("backbone", "image_shape", "window_shape", "conv_channels", "likelihood"):
         params.pop(name, None)
     _rewrite_metadata(
         saved,

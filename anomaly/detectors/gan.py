@@ -221,10 +221,16 @@ class GANDetector(BaseDeepDetector):
         Seeds initialisation, batches, latent draws and the search's start.
     verbose : bool or int, default=False
         Show progress bars.
-    backbone : {"auto", "mlp", "conv"}, default="auto"
-        Network type, as in :class:`anomaly.VAEDetector`.
+    backbone : {"auto", "mlp", "conv", "gru"}, default="auto"
+        Network type: ``"auto"`` takes convolutions for images (3-D or 4-D X,
+        or rows with ``image_shape``) and for windows (``window_shape``), an
+        MLP otherwise; ``"mlp"`` flattens images and windows; ``"gru"`` reads
+        windows with a recurrent network.
     image_shape : tuple of int or None, default=None
         Shape of images given flattened as rows, as in :class:`anomaly.VAEDetector`.
+    window_shape : tuple of int or None, default=None
+        ``(variables, length)`` of time-series windows held flattened as
+        rows, variable-major; set by :class:`anomaly.timeseries.TimeSeriesDetector`.
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional stages of the discriminator and the
         encoder; the generator mirrors them.
@@ -250,7 +256,9 @@ class GANDetector(BaseDeepDetector):
         Seed of the latent search's starting point.
     image_shape_ : tuple of int or None
         ``(channels, height, width)`` of the fitted images; None for rows.
-    backbone_ : {"mlp", "conv"}
+    window_shape_ : tuple of int or None
+        ``(variables, length)`` of the fitted windows; None otherwise.
+    backbone_ : {"mlp", "conv", "gru"}
         The network type in use.
     n_features_in_ : int
         Number of features seen during fit.
@@ -322,6 +330,7 @@ class GANDetector(BaseDeepDetector):
         verbose: bool = False,
         backbone: str = "auto",
         image_shape: Sequence[int] | None = None,
+        window_shape: Sequence[int] | None = None,
         conv_channels: Sequence[int] = (32, 64),
     ) -> None:
         self.hidden_sizes = hidden_sizes
@@ -345,6 +354,7 @@ class GANDetector(BaseDeepDetector):
         self.verbose = verbose
         self.backbone = backbone
         self.image_shape = image_shape
+        self.window_shape = window_shape
         self.conv_channels = conv_channels
 
     def _build_network(self) -> GAN:

@@ -186,13 +186,17 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         draws. With an int, fitting on the CPU is reproducible to the bit.
     verbose : bool or int, default=False
         Show a progress bar with the loss per epoch.
-    backbone : {"auto", "mlp", "conv"}, default="auto"
+    backbone : {"auto", "mlp", "conv", "gru"}, default="auto"
         Network type: ``"auto"`` takes convolutions for images (3-D or 4-D X,
-        or rows with ``image_shape``) and an MLP otherwise; ``"mlp"`` flattens
-        images.
+        or rows with ``image_shape``) and for windows (``window_shape``), an
+        MLP otherwise; ``"mlp"`` flattens images and windows; ``"gru"`` reads
+        windows with a recurrent network.
     image_shape : tuple of int or None, default=None
         ``(height, width)`` or ``(channels, height, width)`` of the images
         when X holds them flattened as rows.
+    window_shape : tuple of int or None, default=None
+        ``(variables, length)`` of time-series windows held flattened as
+        rows, variable-major; set by :class:`anomaly.timeseries.TimeSeriesDetector`.
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional encoder's stride-2 stages (each halves
         the height and width); the decoder mirrors them.
@@ -217,7 +221,9 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         Seed of the Monte-Carlo draws used by ``score_samples``.
     image_shape_ : tuple of int or None
         ``(channels, height, width)`` of the fitted images; None for rows.
-    backbone_ : {"mlp", "conv"}
+    window_shape_ : tuple of int or None
+        ``(variables, length)`` of the fitted windows; None otherwise.
+    backbone_ : {"mlp", "conv", "gru"}
         The network type in use.
     n_features_in_ : int
         Number of features seen during fit (values per image for images).
@@ -296,6 +302,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         verbose: bool = False,
         backbone: str = "auto",
         image_shape: Sequence[int] | None = None,
+        window_shape: Sequence[int] | None = None,
         conv_channels: Sequence[int] = (32, 64),
     ) -> None:
         self.hidden_sizes = hidden_sizes
@@ -318,6 +325,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         self.verbose = verbose
         self.backbone = backbone
         self.image_shape = image_shape
+        self.window_shape = window_shape
         self.conv_channels = conv_channels
 
     def _build_network(self) -> VAE:

@@ -3,6 +3,7 @@
 from anomaly.networks.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.gan import GAN, VAEGAN, Discriminator
 from anomaly.networks.mlp import MLP
+from anomaly.networks.recurrent import GRUDecoder, GRUDiscriminator, GRUEncoder
 from anomaly.networks.vae import VAE, VAEOutput
 
 __all__ = [
@@ -14,5 +15,8 @@ __all__ = [
     "ConvDiscriminator",
     "ConvEncoder",
     "Discriminator",
+    "GRUDecoder",
+    "GRUDiscriminator",
+    "GRUEncoder",
     "VAEOutput",
 ]

@@ -1,4 +1,6 @@
-"""Convolutional backbones: exact output sizes for any image size."""
+"""Convolutional backbones: exact output sizes for any image or window size."""
+
+import math
 
 import pytest
 import torch
@@ -6,13 +8,14 @@ import torch
 from anomaly.networks import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.conv import stage_sizes
 
-SHAPES = [(1, 28, 28), (3, 13, 7), (2, 9, 16), (1, 5, 5)]
+# Images (channels, height, width) and windows (variables, length).
+SHAPES = [(1, 28, 28), (3, 13, 7), (2, 9, 16), (1, 5, 5), (1, 32), (3, 25), (2, 7)]
 
 
 @pytest.mark.parametrize("image_shape", SHAPES)
 @pytest.mark.parametrize("channels", [(4,), (4, 8), (4, 8, 16)])
 def test_round_trip_keeps_any_image_size(image_shape, channels):
-    n_values = image_shape[0] * image_shape[1] * image_shape[2]
+    n_values = math.prod(image_shape)
     x = torch.rand(3, n_values)
     code = ConvEncoder(image_shape, channels, 6)(x)
     assert code.shape == (3, 6)
@@ -20,12 +23,18 @@ def test_round_trip_keeps_any_image_size(image_shape, channels):
     assert out.shape == (3, 2 * n_values)
     critic = ConvDiscriminator(image_shape, channels)
     assert critic(x).shape == (3,)
-    height, width = stage_sizes(*image_shape[1:], len(channels))[-1]
-    assert critic.features(x).shape == (3, channels[-1] * height * width)
+    sizes = stage_sizes(image_shape[1:], len(channels))[-1]
+    assert critic.features(x).shape == (3, channels[-1] * math.prod(sizes))
 
 
 def test_stage_sizes_round_up():
-    assert stage_sizes(7, 1, 3) == [(7, 1), (4, 1), (2, 1), (1, 1)]
+    assert stage_sizes((7, 1), 3) == [(7, 1), (4, 1), (2, 1), (1, 1)]
+    assert stage_sizes((5,), 2) == [(5,), (3,), (2,)]
+
+
+def test_other_sample_ranks_are_refused():
+    with pytest.raises(ValueError, match=r"\(channels, length\) or \(channels, height, width\)"):
+        ConvEncoder((1, 2, 3, 4), (4,), 2)
 
 
 def test_decoder_output_is_channel_major():
