@@ -1,0 +1,99 @@
+"""Sliding windows over a time series, and window scores mapped back to time steps.
+
+A series is an array of shape (n_steps, n_variables). A window is
+``window_size`` consecutive steps; windows start every ``stride`` steps, and
+one more window ends at the last step when the stride does not land there, so
+every step is covered. Windows are numpy views of the series
+(:func:`numpy.lib.stride_tricks.sliding_window_view`), flattened
+variable-major, ``(n_variables, window_size)``, for the detectors'
+``window_shape``; only the windows of one block are copied at a time.
+
+A step's score is the mean of the scores of every window that covers it,
+added in the order of the windows' starts. It depends on those windows'
+scores only, so scoring a series in chunks gives the same numbers to the bit
+as scoring it whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["step_scores", "window_starts", "windows"]
+
+
+def window_starts(n_steps: int, window_size: int, stride: int) -> np.ndarray:
+    """First step of every window of a series of ``n_steps`` steps.
+
+    Examples
+    --------
+    >>> window_starts(10, 4, 3)
+    array([0, 3, 6])
+    >>> window_starts(11, 4, 3)  # one more window, ending at the last step
+    array([0, 3, 6, 7])
+    """
+    if n_steps < window_size:
+        raise ValueError(
+            f"The series has {n_steps} time steps, fewer than window_size={window_size}."
+        )
+    starts = np.arange(0, n_steps - window_size + 1, stride)
+    if starts[-1] != n_steps - window_size:
+        starts = np.append(starts, n_steps - window_size)
+    return starts
+
+
+def windows(series: np.ndarray, starts: np.ndarray, window_size: int) -> np.ndarray:
+    """The windows at ``starts``, flattened variable-major.
+
+    The result, of shape (len(starts), n_variables * window_size), is the
+    only copy made.
+
+    Examples
+    --------
+    >>> series = np.arange(12.0).reshape(6, 2)  # 6 steps, 2 variables
+    >>> windows(series, np.array([0, 3]), 3)
+    array([[ 0.,  2.,  4.,  1.,  3.,  5.],
+           [ 6.,  8., 10.,  7.,  9., 11.]])
+    """
+    view = sliding_window_view(series, window_size, axis=0)  # (steps, variables, window)
+    return view[starts].reshape(len(starts), -1)
+
+
+def step_scores(
+    window_scores: np.ndarray, starts: np.ndarray, window_size: int, steps: np.ndarray
+) -> np.ndarray:
+    """Score of each of ``steps``: the mean score of the windows covering it.
+
+    Parameters
+    ----------
+    window_scores : ndarray of shape (n_windows,)
+        Score of each window.
+    starts : ndarray of shape (n_windows,)
+        First step of each window, increasing.
+    window_size : int
+        Steps per window.
+    steps : ndarray of int
+        The time steps to score; each must be covered by at least one window.
+
+    Returns
+    -------
+    scores : ndarray of shape (len(steps),)
+        ``-inf`` where a covering window scored ``-inf``.
+
+    Examples
+    --------
+    >>> step_scores(np.array([1.0, 3.0]), np.array([0, 2]), 3, np.arange(5))
+    array([1., 1., 2., 3., 3.])
+    """
+    first = np.searchsorted(starts, steps - window_size, side="right")
+    stop = np.searchsorted(starts, steps, side="right")
+    if np.any(stop <= first):
+        raise ValueError("Some steps are covered by no window.")
+    total = np.zeros(len(steps))
+    # One pass per covering window, in the windows' order: the sum's rounding
+    # then depends only on which windows cover a step.
+    for offset in range(int((stop - first).max())):
+        index = first + offset
+        covered = index < stop
+        total += np.where(covered, window_scores[np.minimum(index, len(starts) - 1)], 0.0)
+    return total / (stop - first)

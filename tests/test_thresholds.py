@@ -1,0 +1,38 @@
+"""Peaks-over-threshold (anomaly/thresholds.py)."""
+
+import numpy as np
+import pytest
+from scipy.stats import genpareto
+
+from anomaly.thresholds import pot_threshold
+
+
+@pytest.mark.parametrize("shape", [-0.2, 0.0, 0.3])
+def test_threshold_matches_the_true_tail_quantile(shape):
+    # Scores drawn from a generalised Pareto: the threshold exceeded with
+    # probability risk is its (1 - risk) quantile.
+    scores = genpareto.rvs(shape, size=200_000, random_state=np.random.default_rng(0))
+    risk = 1e-3
+    expected = genpareto.isf(risk, shape)
+    assert pot_threshold(scores, risk=risk) == pytest.approx(expected, rel=0.1)
+
+
+def test_flags_about_risk_of_fresh_normal_scores():
+    rng = np.random.default_rng(1)
+    threshold = pot_threshold(rng.normal(size=100_000), risk=1e-2, level=0.9)
+    assert np.mean(rng.normal(size=100_000) > threshold) == pytest.approx(1e-2, rel=0.2)
+
+
+def test_infinite_scores_are_ignored():
+    scores = np.r_[np.random.default_rng(0).exponential(size=10_000), np.inf, -np.inf]
+    assert np.isfinite(pot_threshold(scores))
+
+
+def test_too_few_scores_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least 10 finite scores above the 0.98 quantile"):
+        pot_threshold(np.arange(100.0))
+
+
+def test_risk_above_the_tail_is_refused():
+    with pytest.raises(ValueError, match="risk must be in"):
+        pot_threshold(np.arange(1000.0), risk=0.05, level=0.98)

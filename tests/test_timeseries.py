@@ -1,0 +1,141 @@
+"""TimeSeriesDetector: windows in, one score per time step out."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from anomaly import timeseries
+from anomaly.timeseries import TimeSeriesDetector
+from tests.conftest import DETECTOR_FACTORIES, fast_vae
+
+
+def sine_series(n_steps=600, seed=0):
+    """Two noisy sines; a test copy with a level shift on two bursts of 12 steps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_steps)
+    series = np.c_[np.sin(2 * np.pi * t / 40), np.cos(2 * np.pi * t / 25)]
+    series += 0.05 * rng.normal(size=series.shape)
+    test = series.copy()
+    labels = np.zeros(n_steps, dtype=int)
+    for start in (200, 450):
+        test[start : start + 12, 0] += 2.0
+        labels[start : start + 12] = 1
+    return series, test, labels
+
+
+@pytest.mark.parametrize("name", list(DETECTOR_FACTORIES))
+@pytest.mark.parametrize("backbone", ["conv", "gru"])
+def test_each_detector_finds_the_bursts(name, backbone):
+    series, test, labels = sine_series()
+    inner = DETECTOR_FACTORIES[name](epochs=15, backbone=backbone, conv_channels=(8, 16))
+    detector = TimeSeriesDetector(inner, window_size=20, stride=2).fit(series)
+    scores = detector.score_samples(test)
+    assert scores.shape == (len(test),) and np.isfinite(scores).all()
+    assert roc_auc_score(labels, -scores) > 0.9
+    assert detector.detector_.backbone_ == backbone
+    assert detector.detector_.window_shape_ == (2, 20) == detector.window_shape_
+
+
+def test_given_detector_is_not_changed():
+    inner = fast_vae()
+    TimeSeriesDetector(inner, window_size=10).fit(sine_series(200)[0])
+    assert inner.window_shape is None and not hasattr(inner, "network_")
+
+
+def test_default_detector_is_a_vae():
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(window_size=10).set_params(detector=None)
+    detector.fit(series[:60])  # default VAEDetector: a slow test would need more steps
+    assert type(detector.detector_).__name__ == "VAEDetector"
+
+
+def test_block_size_does_not_change_scores(monkeypatch):
+    series, test, _ = sine_series(300)
+    detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
+    whole = detector.score_samples(test)
+    monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 7)
+    np.testing.assert_array_equal(detector.score_samples(test), whole)
+
+
+def test_long_series_fit_on_at_most_max_train_windows(monkeypatch):
+    fitted_rows = []
+    real_fit = type(fast_vae()).fit
+
+    def spy(self, X, y=None):
+        fitted_rows.append(len(X))
+        return real_fit(self, X, y)
+
+    monkeypatch.setattr(type(fast_vae()), "fit", spy)
+    series = sine_series(1000)[0]
+    TimeSeriesDetector(fast_vae(epochs=1), window_size=10, max_train_windows=100).fit(series)
+    TimeSeriesDetector(fast_vae(epochs=1), window_size=10, max_train_windows=None).fit(series)
+    assert fitted_rows[0] <= 100 and fitted_rows[1] == 991
+
+
+def test_contamination_sets_the_share_of_flagged_training_steps():
+    series = sine_series(400)[0]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, contamination=0.1).fit(series)
+    assert np.mean(detector.predict(series) == -1) == pytest.approx(0.1, abs=0.01)
+
+
+def test_pot_threshold_flags_the_bursts_and_few_normal_steps():
+    series, test, labels = sine_series(1200)
+    detector = TimeSeriesDetector(
+        fast_vae(epochs=15), window_size=20, threshold="pot", pot_risk=1e-3
+    ).fit(series)
+    flagged = detector.predict(test) == -1
+    assert flagged[labels == 1].mean() > 0.5
+    # Windows that overlap a burst smear it over up to window_size - 1 steps each side.
+    far = np.convolve(labels, np.ones(2 * 20 - 1), mode="same") == 0
+    assert flagged[far].mean() < 0.02
+    assert np.mean(detector.predict(series) == -1) < 0.02
+
+
+def test_dataframe_keeps_variable_names():
+    series = pd.DataFrame(sine_series(200)[0], columns=["cpu", "memory"])
+    detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
+    np.testing.assert_array_equal(detector.feature_names_in_, ["cpu", "memory"])
+    assert detector.score_samples(series).shape == (200,)
+
+
+def test_pickle_and_clone():
+    series = sine_series(200)[0]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
+    restored = pickle.loads(pickle.dumps(detector))
+    np.testing.assert_array_equal(restored.score_samples(series), detector.score_samples(series))
+    assert clone(detector).get_params()["window_size"] == 10
+
+
+@pytest.mark.parametrize(
+    "make_X, message",
+    [
+        (lambda s: s[:5], "5 time steps, fewer than window_size=10"),
+        (lambda s: s[:, 0], "Reshape your data"),
+        (lambda s: np.where(np.arange(len(s))[:, None] == 3, np.nan, s), "NaN"),
+        (lambda s: s.reshape(len(s), 2, 1), "3"),
+    ],
+)
+def test_bad_series_at_fit(make_X, message):
+    series = sine_series(100)[0]
+    with pytest.raises(ValueError, match=message):
+        TimeSeriesDetector(fast_vae(), window_size=10).fit(make_X(series))
+
+
+def test_wrong_number_of_variables_at_scoring():
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
+    with pytest.raises(ValueError, match="3 features, but TimeSeriesDetector is expecting 2"):
+        detector.score_samples(np.c_[series, series[:, :1]])
+    with pytest.raises(ValueError, match="fewer than window_size=10"):
+        detector.score_samples(series[:9])
+
+
+def test_other_detectors_are_refused():
+    from sklearn.ensemble import IsolationForest
+
+    with pytest.raises(ValueError, match="detector"):
+        TimeSeriesDetector(IsolationForest()).fit(sine_series(100)[0])
