@@ -3,7 +3,9 @@
 A model file is a safetensors file: the network's weights and the fitted
 arrays are tensors; the class name, hyper-parameters, other fitted attributes,
 a format version and a SHA-256 of the tensors and the header are strings in its
-header. Loading parses JSON and raw tensors only, unlike pickle.
+header. Loading parses JSON and raw tensors only, unlike pickle. A
+:class:`anomaly.timeseries.TimeSeriesDetector` is saved as the detector it
+wraps, with its own parameters and fitted state in a ``wrapper`` header field.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from anomaly._atomic import atomic_write
 
 if TYPE_CHECKING:
     from anomaly.base import BaseDeepDetector
+    from anomaly.timeseries import TimeSeriesDetector
 
 __all__ = ["FORMAT_VERSION", "load", "save"]
 
@@ -47,9 +51,27 @@ def _detector_classes() -> dict[str, type[BaseDeepDetector]]:
     return {cls.__name__: cls for cls in (GANDetector, VAEDetector, VAEGANDetector)}
 
 
-def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
+# The wrapper's fitted state besides the wrapped detector.
+_WRAPPER_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "window_shape_", "offset_")
+
+
+def save(detector: BaseDeepDetector | TimeSeriesDetector, path: str | os.PathLike) -> None:
     """Write a fitted detector to ``path`` (see :meth:`BaseDeepDetector.save`)."""
+    from anomaly.timeseries import TimeSeriesDetector
+
     check_is_fitted(detector)
+    wrapper = None
+    if isinstance(detector, TimeSeriesDetector):
+        wrapper = {
+            "class": type(detector).__name__,
+            "params": {k: v for k, v in detector.get_params(deep=False).items() if k != "detector"},
+            "attributes": {
+                name: getattr(detector, name)
+                for name in _WRAPPER_ATTRIBUTES
+                if hasattr(detector, name)
+            },
+        }
+        detector = detector.detector_
     tensors = {
         _NETWORK_PREFIX + name: value.detach().cpu().contiguous()
         for name, value in detector.network_.state_dict().items()
@@ -75,13 +97,17 @@ def save(detector: BaseDeepDetector, path: str | os.PathLike) -> None:
         "params": json.dumps(params, default=_to_json),
         "attributes": json.dumps(attributes, default=_to_json),
     }
+    if wrapper is not None:
+        metadata["wrapper"] = json.dumps(wrapper, default=_to_json)
     metadata["sha256"] = _digest(tensors, metadata)
     payload = save_tensors(tensors, metadata=metadata)
     with atomic_write(path) as handle:
         handle.write(payload)
 
 
-def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetector:
+def load(
+    path: str | os.PathLike, *, device: str | None = None
+) -> BaseDeepDetector | TimeSeriesDetector:
     """Load a detector written by ``detector.save(path)``.
 
     Parameters
@@ -171,7 +197,36 @@ def load(path: str | os.PathLike, *, device: str | None = None) -> BaseDeepDetec
             np.asarray(value, dtype=object) if name == "feature_names_in_" else value,
         )
     detector._restore_network(network_state, device)
+    if "wrapper" in metadata:
+        return _load_wrapper(path, metadata["wrapper"], detector)
     return detector
+
+
+def _load_wrapper(path: Path, header: str, detector: BaseDeepDetector) -> TimeSeriesDetector:
+    """The TimeSeriesDetector around the loaded ``detector``."""
+    from anomaly.timeseries import TimeSeriesDetector
+
+    try:
+        wrapper = json.loads(header)
+        if wrapper["class"] != TimeSeriesDetector.__name__:
+            raise ValueError(f"unknown wrapper class {wrapper['class']!r}")
+        attributes = wrapper["attributes"]
+        unexpected = set(attributes) - set(_WRAPPER_ATTRIBUTES)
+        if unexpected:
+            raise ValueError(f"unexpected wrapper attributes {sorted(unexpected)}")
+        # The unfitted detector as the user gave it: the wrapper sets window_shape.
+        template = clone(detector).set_params(window_shape=None)
+        wrapped = TimeSeriesDetector(template, **wrapper["params"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} has a corrupted header: {err}") from None
+    for name, value in attributes.items():
+        if name == "feature_names_in_":
+            value = np.asarray(value, dtype=object)
+        elif name == "window_shape_":
+            value = tuple(value)
+        setattr(wrapped, name, value)
+    wrapped.detector_ = detector
+    return wrapped
 
 
 def _to_json(value: object) -> object:

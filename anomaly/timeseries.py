@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from anomaly.base import BaseDeepDetector, BaseDetector
@@ -66,7 +69,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     detector_ : estimator
         The fitted wrapped detector.
     window_shape_ : tuple of int
-        ``(n_variables, window_size)``.
+        ``(n_variables, window_size)`` at fit time; scoring uses this window
+        size, and the current ``stride``.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     n_features_in_ : int
@@ -132,9 +136,10 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
         # A 1-D X is refused with scikit-learn's "Reshape your data" advice.
         X = super()._validate_input(X, reset=reset)
-        if len(X) < self.window_size:
+        size = self.window_size if reset else self.window_shape_[1]
+        if len(X) < size:
             raise ValueError(
-                f"X has {len(X)} time steps, fewer than window_size={self.window_size}: "
+                f"X has {len(X)} time steps, fewer than window_size={size}: "
                 "a series needs at least one full window."
             )
         return X
@@ -151,7 +156,13 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         self.detector_ = detector.fit(windows(X, starts, self.window_size))
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
-        starts = window_starts(len(X), self.window_size, self.stride)
+        # The fitted window size (window_size may have been set since); any stride.
+        size = self.window_shape_[1]
+        starts = window_starts(len(X), size, self.stride)
+        return step_scores(self._score_windows(X, starts), starts, size, np.arange(len(X)))
+
+    def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Scores of the windows of ``X`` at ``starts``, a block of windows at a time."""
         window_scores = np.empty(len(starts))
         blocks = tqdm(
             range(0, len(starts), _BLOCK_WINDOWS),
@@ -163,9 +174,98 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         for first in blocks:
             block = starts[first : first + _BLOCK_WINDOWS]
             window_scores[first : first + len(block)] = self.detector_.score_samples(
-                windows(X, block, self.window_size)
+                windows(X, block, self.window_shape_[1])
             )
-        return step_scores(window_scores, starts, self.window_size, np.arange(len(X)))
+        return window_scores
+
+    def score_stream(self, chunks: Iterable[Any]) -> Iterator[np.ndarray]:
+        """Score a series that arrives in consecutive chunks of rows, in bounded memory.
+
+        Yields the scores of the steps that are final so far: a step's score
+        needs every window that covers it, so the last ``window_size`` steps
+        of a chunk are held back until the next chunk (or the end) arrives.
+        The concatenated scores equal ``score_samples`` of the whole series
+        exactly, whatever the chunk sizes; memory holds one chunk and
+        ``window_size`` rows.
+
+        Parameters
+        ----------
+        chunks : iterable of array-like of shape (n_rows, n_features_in_)
+            The series in order, cut anywhere (chunks may be empty).
+
+        Yields
+        ------
+        scores : ndarray of shape (n_steps,)
+            Scores of the next steps, in order; one array per chunk and one
+            at the end.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from anomaly import VAEDetector
+        >>> from anomaly.timeseries import TimeSeriesDetector
+        >>> series = np.sin(np.arange(300) / 5)[:, None]
+        >>> detector = TimeSeriesDetector(
+        ...     VAEDetector(epochs=2, random_state=0), window_size=10
+        ... ).fit(series)
+        >>> chunked = np.concatenate(list(detector.score_stream(np.array_split(series, 7))))
+        >>> bool(np.array_equal(chunked, detector.score_samples(series)))
+        True
+        """
+        check_is_fitted(self)
+        size, stride = self.window_shape_[1], self.stride
+        rows = np.empty((0, self.n_features_in_))
+        first_row = 0  # the series' index of rows[0]
+        next_step = next_start = 0  # the first step not yet yielded, window not yet scored
+        starts, scores = np.empty(0, dtype=int), np.empty(0)  # windows that may still count
+        n_rows = 0
+        for chunk in chunks:
+            chunk = self._validate_input_chunk(chunk)
+            rows = np.concatenate([rows, chunk])
+            n_rows += len(chunk)
+            # Every regular window now complete.
+            new = np.arange(next_start, n_rows - size + 1, stride)
+            if len(new):
+                starts = np.r_[starts, new]
+                scores = np.r_[scores, self._score_windows(rows, new - first_row)]
+                next_start = new[-1] + stride
+            # Steps before n_rows - size are covered only by windows scored by
+            # now (the last window, ending at the series' end, starts later).
+            final = max(next_step, n_rows - size)
+            if final > next_step:
+                yield step_scores(scores, starts, size, np.arange(next_step, final))
+                next_step = final
+            keep = starts + size > next_step
+            starts, scores = starts[keep], scores[keep]
+            drop = min(next_start, n_rows - size) - first_row
+            if drop > 0:
+                rows, first_row = rows[drop:], first_row + drop
+        if n_rows < size:
+            raise ValueError(
+                f"The series has {n_rows} time steps, fewer than window_size={size}: a series "
+                "needs at least one full window."
+            )
+        last = n_rows - size
+        if not len(starts) or starts[-1] != last:  # the window ending at the last step
+            starts = np.r_[starts, last]
+            scores = np.r_[scores, self._score_windows(rows, np.array([last - first_row]))]
+        yield step_scores(scores, starts, size, np.arange(next_step, n_rows))
+
+    def _validate_input_chunk(self, chunk: Any) -> np.ndarray:
+        # The window check of _validate_input applies to the whole series, not a chunk.
+        if len(chunk) == 0:
+            return np.empty((0, self.n_features_in_))
+        return BaseDetector._validate_input(self, chunk, reset=False)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted detector to ``path``; open it with :func:`anomaly.load`.
+
+        The wrapped detector's tensors and header, with this wrapper's
+        parameters and fitted state (see :meth:`anomaly.VAEDetector.save`).
+        """
+        from anomaly.io import save
+
+        save(self, path)
 
     def _offset(self, training_scores: np.ndarray) -> float:
         if self.threshold == "pot":

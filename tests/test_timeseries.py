@@ -139,3 +139,73 @@ def test_other_detectors_are_refused():
 
     with pytest.raises(ValueError, match="detector"):
         TimeSeriesDetector(IsolationForest()).fit(sine_series(100)[0])
+
+
+@pytest.mark.parametrize("stride", [1, 3, 7])
+@pytest.mark.parametrize("chunk_size", [1, 5, 9, 10, 11, 64, 1000])
+def test_streamed_scores_equal_whole_scores_to_the_bit(stride, chunk_size):
+    # Chunks smaller than, equal to and larger than the window (10 steps);
+    # 203 steps leave a last window off the stride for strides 3 and 7.
+    series, test, _ = sine_series(203)
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, stride=stride).fit(series)
+    chunks = [test[i : i + chunk_size] for i in range(0, len(test), chunk_size)]
+    streamed = np.concatenate(list(detector.score_stream(chunks)))
+    np.testing.assert_array_equal(streamed, detector.score_samples(test))
+
+
+def test_stream_of_uneven_and_empty_chunks():
+    series, test, _ = sine_series(150)
+    detector = TimeSeriesDetector(fast_vae(), window_size=12, stride=2).fit(series)
+    cuts = [0, 0, 3, 40, 40, 41, 97, 150]
+    chunks = [test[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    streamed = np.concatenate(list(detector.score_stream(chunks)))
+    np.testing.assert_array_equal(streamed, detector.score_samples(test))
+
+
+def test_stream_shorter_than_a_window_is_a_clear_error():
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
+    with pytest.raises(ValueError, match="7 time steps, fewer than window_size=10"):
+        list(detector.score_stream([series[:3], series[3:7]]))
+
+
+def test_save_and_load_give_identical_scores(tmp_path):
+    import anomaly
+
+    series, test, _ = sine_series(200)
+    frame = pd.DataFrame(series, columns=["a", "b"])
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, stride=3, contamination=0.05)
+    detector.fit(frame)
+    detector.save(tmp_path / "model.safetensors")
+    loaded = anomaly.load(tmp_path / "model.safetensors")
+    assert type(loaded) is TimeSeriesDetector
+    assert loaded.get_params()["stride"] == 3 and loaded.detector.window_shape is None
+    assert loaded.offset_ == detector.offset_ and loaded.window_shape_ == (2, 10)
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b"])
+    test_frame = pd.DataFrame(test, columns=["a", "b"])
+    np.testing.assert_array_equal(
+        loaded.score_samples(test_frame), detector.score_samples(test_frame)
+    )
+
+
+def test_forged_wrapper_header_is_refused(tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    import anomaly
+    from anomaly import io
+
+    path = tmp_path / "model.safetensors"
+    TimeSeriesDetector(fast_vae(), window_size=10).fit(sine_series(100)[0]).save(path)
+    with safe_open(path, framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    wrapper = json.loads(metadata["wrapper"])
+    wrapper["attributes"]["__class__"] = 1
+    metadata["wrapper"] = json.dumps(wrapper)
+    metadata["sha256"] = io._digest(tensors, metadata)
+    save_file(tensors, path, metadata=metadata)
+    with pytest.raises(ValueError, match="unexpected wrapper attributes"):
+        anomaly.load(path)

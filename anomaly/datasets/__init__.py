@@ -15,6 +15,15 @@ from anomaly.datasets.images import (
     read_images,
 )
 from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
+from anomaly.datasets.timeseries import (
+    asd_entities,
+    load_asd,
+    load_nab,
+    load_smd,
+    nab_series,
+    read_series_csv,
+    smd_machines,
+)
 
 __all__ = [
     "ADBENCH_DATASETS",
@@ -22,14 +31,21 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "MAGNETIC_TILE_DEFECTS",
     "ODDS_DATASETS",
+    "asd_entities",
     "dataset_path",
     "fetch",
     "get_data_home",
     "load_adbench",
+    "load_asd",
     "load_fashion_mnist",
     "load_magnetic_tile",
+    "load_nab",
     "load_odds",
+    "load_smd",
+    "nab_series",
     "read_idx",
     "read_images",
+    "read_series_csv",
     "registry",
+    "smd_machines",
 ]

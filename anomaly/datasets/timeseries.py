@@ -1,0 +1,472 @@
+"""Time-series datasets: NAB series, SMD and ASD server metrics, and any timestamped CSV."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Bunch
+
+from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, get_data_home, registry
+
+__all__ = [
+    "asd_entities",
+    "load_asd",
+    "load_nab",
+    "load_smd",
+    "nab_series",
+    "read_series_csv",
+    "smd_machines",
+]
+
+TIMESTAMP_NAMES = ("timestamp", "datetime", "time", "date")
+_NAB_WINDOWS = "nab/labels/combined_windows"
+
+
+def read_series_csv(
+    path: str | os.PathLike,
+    *,
+    timestamp_column: str | None = None,
+    value_columns: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read a CSV file of one timestamp column and numeric value columns.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file with a header row.
+    timestamp_column : str, optional
+        The column of timestamps; by default the first column whose
+        lower-cased name is one of ``timestamp``, ``datetime``, ``time`` or
+        ``date``.
+    value_columns : str or sequence of str, optional
+        The value columns, in the order wanted; by default every other column.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The timestamp column (``datetime64``; time-zone aware if the file
+        gives one offset) followed by the value columns (float64), one row per
+        data row of the file, in file order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is empty or holds a header only; if no timestamp column is
+        found or a named column is missing; if a value is not a number, is
+        missing or is infinite; if a timestamp cannot be parsed or is missing;
+        or if timestamps repeat or go back in time.
+
+    Notes
+    -----
+    Errors name the file, the column and the *line* of the file where the
+    first problem is, counting the header as line 1: the first data row is
+    line 2, as a spreadsheet or a text editor numbers it. Blank lines inside
+    the data count as rows with missing values (blank lines at the end are
+    ignored), so line numbers stay exact unless a quoted field spans lines.
+
+    Timestamps must be strictly increasing: the file is refused if a
+    timestamp repeats or is earlier than the one before, because detectors
+    map their scores to time order, and sorting or de-duplicating silently
+    would change which value a score belongs to. Fix the file, or read it
+    with :func:`pandas.read_csv` and decide yourself. ISO 8601 timestamps
+    (``2014-02-19 10:50:00``, ``2014-02-19T10:50:00Z``, dates alone) are
+    read as such; other formats are inferred by pandas from the first value
+    and must be used throughout; plain numbers (such as Unix seconds) are
+    refused, convert them first. Missing values are refused too (fill or
+    drop them first): empty cells and pandas' NA markers (``NA``, ``NaN``,
+    ``null``, ...) count as missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp() + "/cpu.csv"
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("time,cpu,memory\\n2024-01-01 00:00,0.5,10\\n2024-01-01 00:05,0.7,12\\n")
+    >>> read_series_csv(path)
+                     time  cpu  memory
+    0 2024-01-01 00:00:00  0.5    10.0
+    1 2024-01-01 00:05:00  0.7    12.0
+    """
+    if isinstance(value_columns, str):
+        value_columns = [value_columns]
+    return _read_series(path, timestamp_column, value_columns, ordered=True)
+
+
+def nab_series(data_home: str | os.PathLike | None = None, *, download: bool = False) -> list[str]:
+    """Names of the 58 NAB series, ``"<category>/<file stem>"``, sorted.
+
+    They are the keys of NAB's ``labels/combined_windows.json`` (the series
+    the benchmark scores), read from the data home and checksum-verified.
+
+    Parameters
+    ----------
+    data_home : str or path-like, optional
+        Data directory holding ``nab/``; defaults to ``$ANOMALY_DATA``, then
+        ``~/anomaly_data``.
+    download : bool, default=False
+        Fetch the label file from upstream if it is missing.
+
+    Examples
+    --------
+    >>> from anomaly.datasets import nab_series
+    >>> names = nab_series()  # doctest: +SKIP
+    >>> len(names), names[0]  # doctest: +SKIP
+    (58, 'artificialNoAnomaly/art_daily_no_noise')
+    """
+    return sorted(key.removesuffix(".csv") for key in _nab_windows(data_home, download))
+
+
+def load_nab(
+    name: str, *, data_home: str | os.PathLike | None = None, download: bool = False
+) -> Bunch:
+    """Load one series of the Numenta Anomaly Benchmark (NAB v1.1) with point labels.
+
+    A row is anomalous (1) when its timestamp lies inside one of NAB's
+    anomaly windows for the series (``labels/combined_windows.json``), ends
+    included.
+
+    Parameters
+    ----------
+    name : str
+        ``"<category>/<file stem>"`` as listed by :func:`nab_series`
+        (e.g. ``"realKnownCause/nyc_taxi"``), or the file stem alone
+        (``"nyc_taxi"``); a ``.csv`` suffix is allowed.
+    data_home : str or path-like, optional
+        Data directory holding ``nab/data/`` and ``nab/labels/``; defaults to
+        ``$ANOMALY_DATA``, then ``~/anomaly_data``.
+    download : bool, default=False
+        Fetch missing files from upstream (NAB on GitHub, pinned commit).
+
+    Returns
+    -------
+    data : Bunch
+        ``frame`` (DataFrame with ``timestamp``, datetime64, and ``value``,
+        float64), ``target`` (int, 1 = inside an anomaly window, one per
+        row), ``windows`` (list of ``(start, end)`` Timestamps) and ``name``
+        (the ``"<category>/<file stem>"`` form).
+
+    Notes
+    -----
+    Rows are kept in upstream's file order, which NAB's own scorer takes as
+    time order. Unlike :func:`read_series_csv`, repeated timestamps are
+    therefore accepted: 8 of the 58 files repeat some (an hour logged twice
+    when clocks went back, or two rows in the same second), and in
+    ``realKnownCause/machine_temperature_system_failure`` the repeated hour
+    makes the timestamps step back once. Each row is labelled by its own
+    timestamp.
+
+    Examples
+    --------
+    >>> from anomaly.datasets import load_nab
+    >>> taxi = load_nab("realKnownCause/nyc_taxi")  # doctest: +SKIP
+    >>> taxi.frame.shape, int(taxi.target.sum()), len(taxi.windows)  # doctest: +SKIP
+    ((10320, 2), 1035, 5)
+    """
+    key = _nab_key(name)
+    windows = _nab_windows(data_home, download)
+    path = dataset_path(f"nab/{key}", data_home, download=download)
+    if f"{key}.csv" not in windows:
+        raise ValueError(f"{key}.csv has no entry in NAB's combined_windows.json.")
+    frame = _read_series(path, "timestamp", ["value"], ordered=False)
+    spans = [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in windows[f"{key}.csv"]]
+    target = np.zeros(len(frame), dtype=int)
+    for start, end in spans:
+        target[frame["timestamp"].between(start, end, inclusive="both").to_numpy()] = 1
+    return Bunch(frame=frame, target=target, windows=spans, name=key)
+
+
+def smd_machines() -> list[str]:
+    """The SMD machines the catalogue has files for (``"machine-1-6"``, ...)."""
+    return _names("smd")
+
+
+def asd_entities() -> list[str]:
+    """The ASD entities the catalogue has files for (``"omi-1"``, ...)."""
+    return _names("asd")
+
+
+def load_smd(machine: str, *, data_home: str | os.PathLike | None = None) -> Bunch:
+    """Load one machine of the Server Machine Dataset (Su et al., KDD 2019, OmniAnomaly).
+
+    38 metrics of one server, min-max scaled to [0, 1] upstream, about
+    23,700 time steps for training (unlabelled, taken as normal) and as many
+    for testing, with a label per test step.
+
+    Parameters
+    ----------
+    machine : str
+        One of :func:`smd_machines`, e.g. ``"machine-1-6"``.
+    data_home : str or path-like, optional
+        Data directory holding ``smd/<machine>.npz``; defaults to
+        ``$ANOMALY_DATA``, then ``~/anomaly_data``.
+
+    Returns
+    -------
+    data : Bunch
+        ``train`` (float32, T1 x 38), ``test`` (float32, T2 x 38),
+        ``test_labels`` (int, T2, 1 = anomaly) and ``name``.
+
+    Notes
+    -----
+    The ``.npz`` files are upstream's preprocessed arrays (InterFusion's
+    pickles, converted without executing pickle code, see
+    ``datasets/README.md``); they have no upstream copy to download, so
+    there is no ``download`` option: put them in the data home.
+
+    Examples
+    --------
+    >>> from anomaly.datasets import load_smd
+    >>> smd = load_smd("machine-1-6")  # doctest: +SKIP
+    >>> smd.train.shape, smd.test.shape, int(smd.test_labels.sum())  # doctest: +SKIP
+    ((23688, 38), (23689, 38), 3708)
+    """
+    return _load_server_metrics("smd", machine, data_home)
+
+
+def load_asd(entity: str, *, data_home: str | os.PathLike | None = None) -> Bunch:
+    """Load one entity of the Application Server Dataset (Li et al., KDD 2021, InterFusion).
+
+    19 metrics at 5-minute intervals, scaled to [0, 1] upstream: 8,640 steps
+    for training (unlabelled, taken as normal) and 4,320 labelled test steps.
+
+    Parameters
+    ----------
+    entity : str
+        One of :func:`asd_entities`, e.g. ``"omi-1"``.
+    data_home : str or path-like, optional
+        Data directory holding ``asd/<entity>.npz``.
+
+    Returns
+    -------
+    data : Bunch
+        ``train`` (float32, T1 x 19), ``test`` (float32, T2 x 19),
+        ``test_labels`` (int, T2, 1 = anomaly) and ``name``. As for
+        :func:`load_smd`, the files cannot be downloaded by this package.
+
+    Examples
+    --------
+    >>> from anomaly.datasets import load_asd
+    >>> omi = load_asd("omi-1")  # doctest: +SKIP
+    >>> omi.train.shape, omi.test.shape, int(omi.test_labels.sum())  # doctest: +SKIP
+    ((8640, 19), (4320, 19), 441)
+    """
+    return _load_server_metrics("asd", entity, data_home)
+
+
+# --- NAB --------------------------------------------------------------------------------------
+
+
+def _nab_key(name: str) -> str:
+    """``"<category>/<stem>"`` for a series named with or without its category."""
+    stem = name.removesuffix(".csv")
+    known = _names("nab")
+    if stem in known:
+        return stem
+    matches = [key for key in known if key.split("/")[-1] == stem]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(
+        f"Unknown NAB series {name!r}; pass '<category>/<file stem>', e.g. "
+        "'realKnownCause/nyc_taxi' (nab_series() lists them all)."
+    )
+
+
+def _nab_windows(data_home, download: bool) -> dict[str, list[list[str]]]:
+    path = dataset_path(_NAB_WINDOWS, data_home, download=download)
+    try:
+        windows = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a JSON file ({err}).") from err
+    if not isinstance(windows, dict) or not all(
+        isinstance(spans, list) and all(len(span) == 2 for span in spans)
+        for spans in windows.values()
+    ):
+        raise ValueError(f"{path} does not map series to lists of [start, end] windows.")
+    return windows
+
+
+# --- SMD and ASD ------------------------------------------------------------------------------
+
+
+def _names(collection: str) -> list[str]:
+    prefix = f"{collection}/"
+    names = (name.removeprefix(prefix) for name in registry() if name.startswith(prefix))
+    return sorted(name for name in names if not name.startswith("labels/"))
+
+
+def _load_server_metrics(collection: str, name: str, data_home) -> Bunch:
+    if name not in _names(collection):
+        raise ValueError(
+            f"Unknown {collection.upper()} name {name!r}; known: {', '.join(_names(collection))}."
+        )
+    entry = registry()[f"{collection}/{name}"]
+    path = get_data_home(data_home) / entry.path
+    if not path.exists():  # dataset_path would suggest a download that cannot work
+        raise FileNotFoundError(
+            f"Dataset {entry.name!r} not found at {path}. Set {DATA_HOME_ENV} or data_home to the "
+            f"directory holding {collection}/. This file is converted from upstream's arrays "
+            f"({entry.url}) and cannot be downloaded by this package."
+        )
+    path = dataset_path(entry.name, data_home)  # verifies the checksum
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{path} cannot be read as a .npz file ({err}).") from err
+    missing = {"train", "test", "test_label"} - set(arrays)
+    if missing:
+        raise ValueError(f"{path} lacks the arrays {sorted(missing)}.")
+    train, test, labels = arrays["train"], arrays["test"], arrays["test_label"]
+    if train.ndim != 2 or test.ndim != 2 or train.shape[1] != test.shape[1]:
+        raise ValueError(
+            f"{path}: train {train.shape} and test {test.shape} are not two tables of the "
+            "same metrics."
+        )
+    if labels.shape != (len(test),) or not np.isin(labels, (0, 1)).all():
+        raise ValueError(
+            f"{path}: test_label {labels.shape} is not one 0/1 label per test step ({len(test)})."
+        )
+    return Bunch(
+        train=train.astype(np.float32),
+        test=test.astype(np.float32),
+        test_labels=labels.astype(int),
+        name=name,
+    )
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _read_series(
+    path: str | os.PathLike,
+    timestamp_column: str | None,
+    value_columns: Sequence[str] | None,
+    *,
+    ordered: bool,
+) -> pd.DataFrame:
+    """The work of :func:`read_series_csv`; ``ordered=False`` accepts repeats and steps back."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No CSV file at {path}.")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=True, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+    if not isinstance(raw.index, pd.RangeIndex):  # pandas took the extra field for an index
+        raise ValueError(f"{path}, line 2: more fields than the {raw.shape[1]} header columns.")
+    raw = raw.iloc[: _last_nonblank(raw) + 1]
+    if raw.empty:
+        raise ValueError(f"{path} has a header but no data rows.")
+
+    columns = [str(column) for column in raw.columns]
+    if timestamp_column is None:
+        timestamp_column = next((c for c in columns if c.strip().lower() in TIMESTAMP_NAMES), None)
+        if timestamp_column is None:
+            raise ValueError(
+                f"{path} has no column named {' / '.join(TIMESTAMP_NAMES)} (columns: "
+                f"{columns}); pass timestamp_column."
+            )
+    if value_columns is None:
+        value_columns = [c for c in columns if c != timestamp_column]
+    value_columns = list(value_columns)
+    for column in [timestamp_column, *value_columns]:
+        if column not in columns:
+            raise ValueError(f"{path} has no column {column!r} (columns: {columns}).")
+    if not value_columns or timestamp_column in value_columns:
+        raise ValueError(
+            f"{path}: value columns {value_columns} must be one or more columns other than "
+            f"the timestamp column {timestamp_column!r}."
+        )
+
+    frame = pd.DataFrame({timestamp_column: _timestamps(raw[timestamp_column], path)})
+    for column in value_columns:
+        frame[column] = _numbers(raw[column], path)
+    if ordered:
+        _check_order(frame[timestamp_column], path)
+    return frame
+
+
+def _last_nonblank(raw: pd.DataFrame) -> int:
+    filled = np.flatnonzero(raw.notna().any(axis=1).to_numpy())
+    return int(filled[-1]) if len(filled) else -1
+
+
+def _line(row: int) -> int:
+    """File line of a 0-based data row: the header is line 1."""
+    return row + 2
+
+
+def _first(mask: pd.Series) -> int:
+    return int(np.flatnonzero(mask.to_numpy())[0])
+
+
+def _check_missing(raw: pd.Series, path: Path) -> None:
+    missing = raw.isna() | (raw.str.strip() == "")
+    if missing.any():
+        raise ValueError(f"{path}, line {_line(_first(missing))}: missing value in {raw.name!r}.")
+
+
+def _numbers(raw: pd.Series, path: Path) -> pd.Series:
+    _check_missing(raw, path)
+    values = pd.to_numeric(raw.str.strip(), errors="coerce").astype(np.float64)
+    bad = values.isna()
+    if bad.any():
+        row = _first(bad)
+        raise ValueError(
+            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not a number."
+        )
+    infinite = ~np.isfinite(values)
+    if infinite.any():
+        row = _first(infinite)
+        raise ValueError(
+            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not finite."
+        )
+    return values
+
+
+def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
+    _check_missing(raw, path)
+    text = raw.str.strip()
+    try:
+        stamps = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        if stamps.isna().any():  # not ISO 8601: let pandas infer one format from the first value
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+                inferred = pd.to_datetime(text, errors="coerce")
+            if inferred.isna().sum() < stamps.isna().sum():
+                stamps = inferred
+    except (ValueError, TypeError) as err:  # e.g. mixed time-zone offsets
+        raise ValueError(
+            f"{path}: column {raw.name!r} cannot be read as timestamps ({err})."
+        ) from err
+    bad = stamps.isna()
+    if bad.any():
+        row = _first(bad)
+        raise ValueError(
+            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not a timestamp."
+        )
+    return stamps
+
+
+def _check_order(stamps: pd.Series, path: Path) -> None:
+    steps = stamps.diff().iloc[1:]
+    bad = steps <= pd.Timedelta(0)
+    if bad.any():
+        row = _first(bad) + 1
+        problem = "repeats" if steps.iloc[row - 1] == pd.Timedelta(0) else "is earlier than"
+        raise ValueError(
+            f"{path}, line {_line(row)}: timestamp {stamps.iloc[row]} {problem} the one on line "
+            f"{_line(row - 1)}; timestamps must be strictly increasing (sort or de-duplicate "
+            "the file first)."
+        )

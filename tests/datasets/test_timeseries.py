@@ -1,0 +1,254 @@
+"""Time-series loaders: NAB, SMD, ASD and timestamped CSV files (anomaly/datasets/timeseries.py)."""
+
+import csv
+import json
+import shutil
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomaly.datasets import (
+    asd_entities,
+    load_asd,
+    load_nab,
+    load_smd,
+    nab_series,
+    read_series_csv,
+    registry,
+    smd_machines,
+)
+
+# Anomalous test steps per file, as given in the SOURCE.md of ../shared/datasets/{smd,asd}.
+SMD_TEST_ANOMALIES = {
+    "machine-1-6": 3708,
+    "machine-1-7": 2398,
+    "machine-2-2": 2833,
+    "machine-2-7": 417,
+    "machine-2-8": 161,
+}
+ASD_TEST_ANOMALIES = {1: 441, 2: 55, 3: 146, 4: 151, 5: 74, 6: 198, 7: 87, 8: 188}
+
+
+# --- read_series_csv, on small files written here ----------------------------------------------
+
+
+def _write(tmp_path, text, name="series.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_read_series_csv_finds_the_timestamp_column_and_reads_values(tmp_path):
+    path = _write(tmp_path, "host,Date,cpu\n1,2024-01-01,0.5\n2,2024-01-02,7\n3,2024-01-03,-1e3\n")
+    frame = read_series_csv(path)
+    assert list(frame.columns) == ["Date", "host", "cpu"]
+    assert pd.api.types.is_datetime64_dtype(frame["Date"])
+    assert frame["Date"].iloc[2] == pd.Timestamp("2024-01-03")
+    assert (frame.dtypes.iloc[1:] == np.float64).all()
+    np.testing.assert_array_equal(frame["cpu"], [0.5, 7.0, -1000.0])
+
+
+def test_read_series_csv_with_named_columns(tmp_path):
+    path = _write(tmp_path, "when,a,b,note\n2024-01-01 00:00,1,2,x\n2024-01-01 00:05,3,4,y\n")
+    frame = read_series_csv(path, timestamp_column="when", value_columns=["b", "a"])
+    assert list(frame.columns) == ["when", "b", "a"]
+    assert list(read_series_csv(path, timestamp_column="when", value_columns="a").columns) == [
+        "when",
+        "a",
+    ]
+
+
+def test_read_series_csv_formats_it_accepts(tmp_path):
+    iso = _write(tmp_path, "time,v\n2024-01-01T00:00:00Z,1\n2024-01-01T00:00:01.5Z,2\n\n\n")
+    frame = read_series_csv(iso)  # time zone kept; trailing blank lines ignored
+    assert len(frame) == 2 and str(frame["time"].dt.tz) == "UTC"
+    us = _write(tmp_path, "date,v\n07/04/2013 00:00,1\n07/04/2013 01:00,2\n", "us.csv")
+    assert read_series_csv(us)["date"].iloc[1] == pd.Timestamp("2013-07-04 01:00")
+    crlf = _write(tmp_path, "timestamp,v\r\n2024-01-01,1\r\n2024-01-02,2\r\n", "crlf.csv")
+    assert read_series_csv(crlf)["v"].tolist() == [1.0, 2.0]
+
+
+HEADER = "timestamp,v,w\n"
+ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("timestamp,v\n", "header but no data rows"),
+        ("timestamp,v\n\n\n", "header but no data rows"),
+        (HEADER + ROWS + "2024-01-03,abc,6\n", r"line 4: 'abc' in 'v' is not a number"),
+        (HEADER + ROWS + "2024-01-03,True,6\n", r"line 4: 'True' in 'v' is not a number"),
+        (HEADER + "2024-01-01,1,\n", r"line 2: missing value in 'w'"),
+        (HEADER + ROWS + "2024-01-03,NaN,6\n", r"line 4: missing value in 'v'"),
+        (HEADER + ROWS + "2024-01-03, ,6\n", r"line 4: missing value in 'v'"),
+        (HEADER + "2024-01-01,1,2\n\n2024-01-03,5,6\n", r"line 3: missing value in 'timestamp'"),
+        (HEADER + "2024-01-01,1,2\n2024-01-02,3\n", r"line 3: missing value in 'w'"),
+        (HEADER + ROWS + "2024-01-03,inf,6\n", r"line 4: 'inf' in 'v' is not finite"),
+        (
+            HEADER + ROWS + "yesterday,5,6\n",
+            r"line 4: 'yesterday' in 'timestamp' is not a timestamp",
+        ),
+        (HEADER + ROWS + ",5,6\n", r"line 4: missing value in 'timestamp'"),
+        ("time,v\n1400000000,1\n", r"line 2: '1400000000' in 'time' is not a timestamp"),
+        (HEADER + ROWS + "2024-01-02,5,6\n", r"line 4: timestamp 2024-01-02 00:00:00 repeats"),
+        (HEADER + ROWS + "2023-12-31,5,6\n", r"line 4: .* is earlier than the one on line 3"),
+        ("v,w\n1,2\n", r"no column named timestamp / datetime / time / date"),
+        (HEADER + "2024-01-01,1,2,3\n", r"line 2: more fields than the 3 header columns"),
+        (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
+        (
+            "time,v\n2024-01-01T00:00:00+01:00,1\n2024-01-02T00:00:00+02:00,2\n",
+            "cannot be read as timestamps",
+        ),
+    ],
+)
+def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match=message) as error:
+        read_series_csv(path)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (dict(timestamp_column="when"), "has no column 'when'"),
+        (dict(value_columns=["v", "x"]), "has no column 'x'"),
+        (dict(value_columns=["timestamp", "v"]), "other than the timestamp column"),
+        (dict(value_columns=[]), "one or more columns"),
+    ],
+)
+def test_read_series_csv_rejects_bad_column_choices(tmp_path, columns, message):
+    with pytest.raises(ValueError, match=message):
+        read_series_csv(_write(tmp_path, HEADER + ROWS), **columns)
+
+
+def test_read_series_csv_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_series_csv(tmp_path / "nope.csv")
+
+
+# --- catalogue entries (no data needed) --------------------------------------------------------
+
+
+def test_catalogue_has_the_time_series_files():
+    names = registry()
+    assert sum(name.startswith("nab/") and "labels" not in name for name in names) == 58
+    assert "nab/labels/combined_windows" in names
+    assert smd_machines() == list(SMD_TEST_ANOMALIES)  # the 5 shared machines, sorted
+    assert asd_entities() == [f"omi-{k}" for k in ASD_TEST_ANOMALIES]
+
+
+def test_unknown_names(tmp_path):
+    with pytest.raises(ValueError, match="Unknown NAB series 'nope'"):
+        load_nab("nope", data_home=tmp_path)
+    with pytest.raises(ValueError, match="Unknown SMD name 'machine-9-9'; known: machine-1-6"):
+        load_smd("machine-9-9", data_home=tmp_path)
+    with pytest.raises(ValueError, match="Unknown ASD name 'omi-12'"):
+        load_asd("omi-12", data_home=tmp_path)
+
+
+def test_missing_files_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        load_nab("nyc_taxi", data_home=tmp_path)
+    with pytest.raises(FileNotFoundError, match="cannot be downloaded by this package"):
+        load_smd("machine-1-6", data_home=tmp_path)
+
+
+# --- real data from ../shared/datasets ---------------------------------------------------------
+
+
+def test_nab_series_are_the_58_labelled_files(shared_datasets):
+    names = nab_series(shared_datasets)
+    assert len(names) == 58 == len(set(names))
+    on_disk = {
+        f"{p.parent.name}/{p.stem}" for p in (shared_datasets / "nab" / "data").glob("*/*.csv")
+    }
+    assert set(names) == on_disk
+    assert len({name.split("/")[0] for name in names}) == 7
+
+
+@pytest.mark.parametrize(
+    "name", ["realKnownCause/nyc_taxi", "realKnownCause/machine_temperature_system_failure"]
+)
+def test_nab_point_labels_follow_the_windows(shared_datasets, name):
+    # Independent reading: csv + json + datetime, no pandas.
+    root = shared_datasets / "nab"
+    with open(root / "data" / f"{name}.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    stamps = [datetime.strptime(row["timestamp"], "%Y-%m-%d %H:%M:%S") for row in rows]
+    windows = json.loads((root / "labels" / "combined_windows.json").read_text())[f"{name}.csv"]
+    spans = [[datetime.strptime(t, "%Y-%m-%d %H:%M:%S.%f") for t in span] for span in windows]
+    expected = [int(any(start <= t <= end for start, end in spans)) for t in stamps]
+
+    data = load_nab(name, data_home=shared_datasets)
+    assert data.name == name and len(data.windows) == len(windows) > 0
+    assert data.target.dtype == int and data.target.tolist() == expected
+    assert 0 < data.target.sum() < len(expected)
+    assert list(data.frame.columns) == ["timestamp", "value"]
+    assert pd.api.types.is_datetime64_dtype(data.frame["timestamp"])
+    assert list(data.frame["timestamp"]) == stamps  # file order kept, repeats included
+    np.testing.assert_allclose(data.frame["value"], [float(row["value"]) for row in rows])
+
+
+def test_nab_by_stem_and_without_anomalies(shared_datasets):
+    taxi = load_nab("nyc_taxi.csv", data_home=shared_datasets)
+    assert taxi.name == "realKnownCause/nyc_taxi" and taxi.frame.shape == (10320, 2)
+    flat = load_nab("artificialNoAnomaly/art_flatline", data_home=shared_datasets)
+    assert flat.windows == [] and flat.target.sum() == 0
+
+
+def test_nab_file_with_repeated_timestamps_is_refused_by_the_strict_reader(shared_datasets):
+    path = shared_datasets / "nab/data/realKnownCause/machine_temperature_system_failure.csv"
+    with pytest.raises(ValueError, match="timestamps must be strictly increasing"):
+        read_series_csv(path)
+
+
+@pytest.mark.parametrize("machine", SMD_TEST_ANOMALIES)
+def test_load_smd(shared_datasets, machine):
+    data = load_smd(machine, data_home=shared_datasets)
+    assert data.train.dtype == data.test.dtype == np.float32
+    assert data.train.shape[1] == data.test.shape[1] == 38 and len(data.train) > 23000
+    assert data.test_labels.shape == (len(data.test),) and data.test_labels.dtype == int
+    assert data.test_labels.sum() == SMD_TEST_ANOMALIES[machine] and data.name == machine
+
+
+@pytest.mark.parametrize("k", ASD_TEST_ANOMALIES)
+def test_load_asd(shared_datasets, k):
+    data = load_asd(f"omi-{k}", data_home=shared_datasets)
+    assert data.train.shape == (8640, 19) and data.test.shape == (4320, 19)
+    assert data.test_labels.shape == (4320,) and data.test_labels.dtype == int
+    assert data.test_labels.sum() == ASD_TEST_ANOMALIES[k]
+
+
+# --- checksums: copies of real files in a temporary data home ----------------------------------
+
+
+def _copy(shared_datasets, home, relative):
+    target = home / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared_datasets / relative, target)
+    return target
+
+
+def test_corrupted_nab_files_are_detected(shared_datasets, tmp_path):
+    series = _copy(shared_datasets, tmp_path, "nab/data/realKnownCause/nyc_taxi.csv")
+    labels = _copy(shared_datasets, tmp_path, "nab/labels/combined_windows.json")
+    assert load_nab("nyc_taxi", data_home=tmp_path).target.sum() > 0  # intact copies load
+    series.write_text(series.read_text().replace("10844", "10845", 1))
+    with pytest.raises(ValueError, match="nyc_taxi.csv does not match the checksum"):
+        load_nab("nyc_taxi", data_home=tmp_path)
+    labels.write_text(labels.read_text()[:-5])
+    with pytest.raises(ValueError, match="combined_windows.json does not match the checksum"):
+        nab_series(tmp_path)
+
+
+def test_corrupted_asd_file_is_detected(shared_datasets, tmp_path):
+    path = _copy(shared_datasets, tmp_path, "asd/omi-2.npz")
+    assert load_asd("omi-2", data_home=tmp_path).test_labels.sum() == 55
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="omi-2.npz does not match the checksum"):
+        load_asd("omi-2", data_home=tmp_path)
