@@ -17,6 +17,7 @@ from anomaly.datasets.images import (
 from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
 from anomaly.datasets.timeseries import (
     asd_entities,
+    iter_series_csv,
     load_asd,
     load_nab,
     load_smd,
@@ -35,6 +36,7 @@ __all__ = [
     "dataset_path",
     "fetch",
     "get_data_home",
+    "iter_series_csv",
     "load_adbench",
     "load_asd",
     "load_fashion_mnist",

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
 from sklearn.utils import Bunch
 
 from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, get_data_home, registry
 
 __all__ = [
     "asd_entities",
+    "iter_series_csv",
     "load_asd",
     "load_nab",
     "load_smd",
@@ -346,6 +351,160 @@ def _load_server_metrics(collection: str, name: str, data_home) -> Bunch:
 # --- CSV --------------------------------------------------------------------------------------
 
 
+def iter_series_csv(
+    path: str | os.PathLike,
+    value_columns: Sequence[str],
+    *,
+    chunk_rows: int | None = None,
+    block_bytes: int = 1 << 24,
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Read a large CSV of a timestamp column and ``value_columns`` in chunks.
+
+    The streaming counterpart of :func:`read_series_csv`, with the same
+    rules (see its Notes) and error messages, for files larger than memory:
+    pyarrow reads blocks of ``block_bytes``; only one is in memory at a time.
+    The file must hold exactly ``value_columns`` and one more column, the
+    timestamps, in any order.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file with a header row.
+    value_columns : sequence of str
+        The numeric columns, in the order wanted (e.g. a model's ``feature_names_in_``).
+    chunk_rows : int, optional
+        Cut blocks into chunks of at most this many rows.
+    block_bytes : int, default=16 MiB
+        Bytes pyarrow parses at a time.
+
+    Yields
+    ------
+    timestamps : pyarrow.Table
+        One column, named as in the file: the timestamps as written there.
+    values : ndarray of shape (n_rows, len(value_columns))
+        The values, float64.
+
+    Raises
+    ------
+    ValueError
+        On the first malformed row, naming its line and column: the file
+        is checked as it is read, so rows before it have been yielded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp() + "/cpu.csv"
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("time,cpu\\n2024-01-01 00:00,0.5\\n2024-01-01 00:05,0.7\\n")
+    >>> [(t.to_pydict(), v.tolist()) for t, v in iter_series_csv(path, ["cpu"])]
+    [({'time': ['2024-01-01 00:00', '2024-01-01 00:05']}, [[0.5], [0.7]])]
+    """
+    path = Path(path)
+    value_columns = list(value_columns)
+    timestamp_column = _stream_columns(path, value_columns)
+    options = pa_csv.ConvertOptions(
+        column_types={timestamp_column: pa.string(), **dict.fromkeys(value_columns, pa.float64())},
+        include_columns=[timestamp_column, *value_columns],
+    )
+    read_options = pa_csv.ReadOptions(block_size=block_bytes)
+    first_row, previous = 0, None  # rows read so far; the last timestamp read
+    reader = None
+    while True:
+        try:
+            # open_csv already parses the first block.
+            reader = reader or pa_csv.open_csv(path, read_options, convert_options=options)
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as err:
+            # pyarrow's message lacks the file's line: find it (this raises).
+            _diagnose(path, timestamp_column, value_columns)
+            raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+        for start in range(0, batch.num_rows, chunk_rows or max(batch.num_rows, 1)):
+            piece = batch.slice(start, chunk_rows)
+            stamps = piece.column(timestamp_column)
+            values = np.column_stack(
+                [piece.column(c).to_numpy(zero_copy_only=False) for c in value_columns]
+            )
+            previous = _check_stream_chunk(
+                path, timestamp_column, value_columns, stamps, values, first_row, previous
+            )
+            first_row += piece.num_rows
+            yield pa.Table.from_batches([piece.select([timestamp_column])]), values
+    if first_row == 0:
+        raise ValueError(f"{path} has a header but no data rows.")
+
+
+def _stream_columns(path: Path, value_columns: list[str]) -> str:
+    """The timestamp column of a streamed file, after checking its header."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No CSV file at {path}.")
+    with open(path, newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    missing = [c for c in value_columns if c not in header]
+    if missing:
+        raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {header}).")
+    others = [c for c in header if c not in value_columns]
+    if len(others) != 1:
+        raise ValueError(
+            f"{path} must hold the value columns {value_columns} and one timestamp column; "
+            f"the other columns are {others}."
+        )
+    return others[0]
+
+
+def _check_stream_chunk(
+    path: Path,
+    timestamp_column: str,
+    value_columns: list[str],
+    stamps: pa.Array,
+    values: np.ndarray,
+    first_row: int,
+    previous: object,
+) -> object:
+    """Missing or infinite values, and timestamps out of order; returns the last timestamp."""
+    if stamps.null_count or np.isnan(values).any() or not np.isfinite(values).all():
+        _diagnose(path, timestamp_column, value_columns)  # raises, naming the line
+    try:
+        times = pc.cast(pc.utf8_trim_whitespace(stamps), pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Not plain ISO 8601: pandas' parsing, with the same rules as read_series_csv.
+        index = pd.RangeIndex(first_row, first_row + len(stamps))
+        raw = pd.Series(stamps.to_pylist(), index=index, name=timestamp_column, dtype=object)
+        times = pa.array(_timestamps(raw, path))
+    ticks = np.asarray(pc.cast(times, pa.int64()))
+    if previous is not None:
+        ticks_before = np.r_[previous, ticks[:-1]]
+    else:
+        ticks_before = np.r_[ticks[0] - 1, ticks[:-1]]
+    bad = np.flatnonzero(ticks <= ticks_before)
+    if len(bad):
+        row = int(bad[0])
+        stamp = times[row].as_py()
+        before = times[row - 1].as_py() if row else pd.Timestamp(int(previous))
+        _order_error(path, pd.Timestamp(stamp), pd.Timestamp(before), _line(first_row + row))
+    return int(ticks[-1])
+
+
+def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> None:
+    """Find the first malformed row of ``path`` with pandas, chunk by chunk, and raise."""
+    try:
+        chunks = pd.read_csv(
+            path,
+            dtype=str,
+            skip_blank_lines=False,
+            chunksize=1 << 16,
+        )
+        for raw in chunks:
+            _timestamps(raw[timestamp_column], path)
+            for column in value_columns:
+                _numbers(raw[column], path)
+    except pd.errors.ParserError as err:
+        raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+
+
 def _read_series(
     path: str | os.PathLike,
     timestamp_column: str | None,
@@ -403,7 +562,7 @@ def _last_nonblank(raw: pd.DataFrame) -> int:
 
 
 def _line(row: int) -> int:
-    """File line of a 0-based data row: the header is line 1."""
+    """File line of a 0-based data row (the index of a row read by pandas): the header is line 1."""
     return row + 2
 
 
@@ -414,7 +573,8 @@ def _first(mask: pd.Series) -> int:
 def _check_missing(raw: pd.Series, path: Path) -> None:
     missing = raw.isna() | (raw.str.strip() == "")
     if missing.any():
-        raise ValueError(f"{path}, line {_line(_first(missing))}: missing value in {raw.name!r}.")
+        line = _line(raw.index[_first(missing)])
+        raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")
 
 
 def _numbers(raw: pd.Series, path: Path) -> pd.Series:
@@ -424,13 +584,15 @@ def _numbers(raw: pd.Series, path: Path) -> pd.Series:
     if bad.any():
         row = _first(bad)
         raise ValueError(
-            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not a number."
+            f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not a "
+            "number."
         )
     infinite = ~np.isfinite(values)
     if infinite.any():
         row = _first(infinite)
         raise ValueError(
-            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not finite."
+            f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not "
+            "finite."
         )
     return values
 
@@ -454,7 +616,8 @@ def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
     if bad.any():
         row = _first(bad)
         raise ValueError(
-            f"{path}, line {_line(row)}: {raw.iloc[row]!r} in {raw.name!r} is not a timestamp."
+            f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not a "
+            "timestamp."
         )
     return stamps
 
@@ -464,9 +627,12 @@ def _check_order(stamps: pd.Series, path: Path) -> None:
     bad = steps <= pd.Timedelta(0)
     if bad.any():
         row = _first(bad) + 1
-        problem = "repeats" if steps.iloc[row - 1] == pd.Timedelta(0) else "is earlier than"
-        raise ValueError(
-            f"{path}, line {_line(row)}: timestamp {stamps.iloc[row]} {problem} the one on line "
-            f"{_line(row - 1)}; timestamps must be strictly increasing (sort or de-duplicate "
-            "the file first)."
-        )
+        _order_error(path, stamps.iloc[row], stamps.iloc[row - 1], _line(stamps.index[row]))
+
+
+def _order_error(path: Path, stamp: object, previous: object, line: int) -> None:
+    problem = "repeats" if stamp == previous else "is earlier than"
+    raise ValueError(
+        f"{path}, line {line}: timestamp {stamp} {problem} the one on line {line - 1}; "
+        "timestamps must be strictly increasing (sort or de-duplicate the file first)."
+    )

@@ -252,3 +252,26 @@ def test_corrupted_asd_file_is_detected(shared_datasets, tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ValueError, match="omi-2.npz does not match the checksum"):
         load_asd("omi-2", data_home=tmp_path)
+
+
+def test_iter_series_csv_streams_what_read_series_csv_reads(tmp_path):
+    from anomaly.datasets import iter_series_csv
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=3000),
+            "stamp": pd.date_range("2024-01-01", periods=3000, freq="s").astype(str),
+            "b": rng.normal(size=3000),
+        }
+    )
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    chunks = list(iter_series_csv(tmp_path / "series.csv", ["b", "a"], block_bytes=4096))
+    assert len(chunks) > 5  # small blocks: many chunks
+    stamps = pd.concat([t.to_pandas() for t, _ in chunks])["stamp"].to_numpy()
+    values = np.concatenate([v for _, v in chunks])
+    whole = read_series_csv(
+        tmp_path / "series.csv", timestamp_column="stamp", value_columns=["b", "a"]
+    )
+    np.testing.assert_array_equal(values, whole[["b", "a"]].to_numpy())
+    np.testing.assert_array_equal(stamps, frame["stamp"].to_numpy())

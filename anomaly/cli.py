@@ -1,0 +1,175 @@
+"""The ``anomaly`` command: fit a time-series detector on a CSV file, score CSV files with it.
+
+Wiring only: reading is :mod:`anomaly.datasets.timeseries`, the model is
+:class:`anomaly.timeseries.TimeSeriesDetector`, files are written by
+:mod:`anomaly.io` and :func:`anomaly._atomic.atomic_write`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pyarrow import csv as pa_csv
+from tqdm.auto import tqdm
+
+from anomaly._atomic import atomic_write
+from anomaly.datasets.timeseries import iter_series_csv, read_series_csv
+from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
+from anomaly.io import load
+from anomaly.timeseries import TimeSeriesDetector
+
+DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
+
+SCORE_HELP = """\
+Writes one row per input row: the timestamp as written in the input, `score`
+(the detector's score_samples: the lower, the more abnormal) and `label`
+(-1 for an anomaly, 1 for a normal step, from the model's threshold).
+
+The input must hold the model's value columns and one timestamp column, with
+strictly increasing timestamps and no missing or non-numeric values; the
+first malformed row stops the run with its line and column. The output is
+written to a temporary file renamed at the end: a failed run leaves none.
+The input is read in blocks, so memory does not grow with the file.
+"""
+
+
+def _contamination(text: str) -> str | float:
+    return text if text == "auto" else float(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anomaly", description="Anomaly detection on time series with deep generative models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a detector on a CSV time series and save it",
+        description="Fit a TimeSeriesDetector on TRAIN.csv (a timestamp column and numeric "
+        "value columns) and save it to --output, to be opened by `anomaly score` or "
+        "anomaly.load.",
+    )
+    fit.add_argument("train", type=Path, help="CSV file: a timestamp column, value columns")
+    fit.add_argument("--output", "-o", type=Path, required=True, help="model file to write")
+    fit.add_argument("--detector", choices=sorted(DETECTORS), default="vae")
+    fit.add_argument("--window-size", type=int, default=32, help="time steps per window")
+    fit.add_argument("--stride", type=int, default=1, help="steps between window starts")
+    fit.add_argument("--epochs", type=int, default=None, help="training epochs (detector default)")
+    fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
+    fit.add_argument(
+        "--columns", nargs="+", default=None, help="value columns (default: all others)"
+    )
+    fit.add_argument("--contamination", type=_contamination, default="auto")
+    fit.add_argument("--threshold", choices=["contamination", "pot"], default="contamination")
+    fit.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    fit.add_argument("--random-state", type=int, default=0)
+    fit.add_argument("--verbose", action="store_true", help="progress bar per epoch")
+
+    score = commands.add_parser(
+        "score",
+        help="score a CSV time series with a saved model",
+        description="Score INPUT.csv with MODEL and write SCORES.csv.\n\n" + SCORE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    score.add_argument("model", type=Path, help="model file written by `anomaly fit`")
+    score.add_argument("input", type=Path, help="CSV file with the model's columns")
+    score.add_argument("--output", "-o", type=Path, required=True, help="CSV file to write")
+    score.add_argument(
+        "--chunk-rows", type=int, default=None, help="rows scored at a time (default: a block)"
+    )
+    score.add_argument("--device", default=None, help="default: the device the model was fit on")
+    return parser
+
+
+def fit_command(args: argparse.Namespace) -> None:
+    frame = read_series_csv(
+        args.train, timestamp_column=args.timestamp_column, value_columns=args.columns
+    )
+    detector_params = dict(device=args.device, random_state=args.random_state)
+    if args.epochs is not None:
+        detector_params["epochs"] = args.epochs
+    detector = TimeSeriesDetector(
+        DETECTORS[args.detector](**detector_params, verbose=args.verbose),
+        window_size=args.window_size,
+        stride=args.stride,
+        contamination=args.contamination,
+        threshold=args.threshold,
+    )
+    detector.fit(frame.iloc[:, 1:])  # the value columns, with their names
+    detector.save(args.output)
+    print(f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}")
+
+
+def score_command(args: argparse.Namespace) -> None:
+    detector = load(args.model, device=args.device)
+    if not isinstance(detector, TimeSeriesDetector):
+        raise ValueError(
+            f"{args.model} holds a {type(detector).__name__}, not a time-series model."
+        )
+    names = getattr(detector, "feature_names_in_", None)
+    if names is None:
+        raise ValueError(
+            f"{args.model} was fitted without column names; fit it with `anomaly fit`."
+        )
+    chunks = iter_series_csv(args.input, [str(n) for n in names], chunk_rows=args.chunk_rows)
+    # score_stream holds back the last window of steps, so their timestamps wait in a queue.
+    pending: list[pa.Table] = []
+    # disable=None: a progress bar on a terminal only.
+    progress = tqdm(desc=f"scoring {args.input.name}", unit=" rows", unit_scale=True, disable=None)
+
+    def values() -> Iterator[pd.DataFrame]:
+        for stamps, rows in chunks:
+            pending.append(stamps)
+            yield pd.DataFrame(rows, columns=names, copy=False)
+
+    n_rows = 0
+    with atomic_write(args.output) as handle, progress:
+        writer = None
+        for scores in detector.score_stream(values()):
+            stamps = _take(pending, len(scores))
+            labels = np.where(scores - detector.offset_ < 0, -1, 1).astype(np.int8)
+            table = stamps.append_column("score", pa.array(scores))
+            table = table.append_column("label", pa.array(labels))
+            if writer is None:
+                writer = pa_csv.CSVWriter(handle, table.schema)
+            writer.write_table(table)
+            n_rows += len(scores)
+            progress.update(len(scores))
+        writer.close()
+    print(f"scored {n_rows} rows; wrote {args.output}")
+
+
+def _take(pending: list[pa.Table], n: int) -> pa.Table:
+    """The first ``n`` queued timestamp rows, removed from the queue."""
+    taken: list[pa.Table] = []
+    while n:
+        head = pending[0]
+        if len(head) <= n:
+            taken.append(pending.pop(0))
+            n -= len(head)
+        else:
+            taken.append(head.slice(0, n))
+            pending[0] = head.slice(n)
+            n = 0
+    return pa.concat_tables(taken)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        {"fit": fit_command, "score": score_command}[args.command](args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"anomaly {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The anomaly command line: fit and streamed score."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import anomaly
+from anomaly.cli import main
+
+WINDOW = 8
+
+
+def write_series(path, n_rows=120, seed=0):
+    rng = np.random.default_rng(seed)
+    steps = np.arange(n_rows)
+    frame = pd.DataFrame(
+        {
+            "time": pd.date_range("2024-01-01", periods=n_rows, freq="min").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+            "cpu": np.sin(steps / 4) + 0.05 * rng.normal(size=n_rows),
+            "memory": np.cos(steps / 9) + 0.05 * rng.normal(size=n_rows),
+        }
+    )
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    write_series(folder / "train.csv")
+    path = folder / "model.safetensors"
+    argv = ["fit", str(folder / "train.csv"), "--window-size", str(WINDOW), "--stride", "3"]
+    assert main([*argv, "--epochs", "3", "--contamination", "0.05", "-o", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, WINDOW, WINDOW + 5, 1000])
+def test_streamed_scores_equal_in_memory_scores(model, tmp_path, chunk_rows):
+    frame = write_series(tmp_path / "input.csv", n_rows=101, seed=1)
+    out = tmp_path / "scores.csv"
+    argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(out)]
+    assert main([*argv, "--chunk-rows", str(chunk_rows)]) == 0
+    scores = pd.read_csv(out, dtype={"time": str})
+    assert list(scores.columns) == ["time", "score", "label"]
+    detector = anomaly.load(model)
+    expected = detector.score_samples(frame[["cpu", "memory"]])
+    np.testing.assert_array_equal(scores["time"], frame["time"])
+    np.testing.assert_array_equal(scores["score"], expected)  # exact, through the CSV text
+    np.testing.assert_array_equal(scores["label"], detector.predict(frame[["cpu", "memory"]]))
+
+
+def test_columns_may_come_in_any_order(model, tmp_path):
+    frame = write_series(tmp_path / "input.csv")
+    frame[["memory", "time", "cpu"]].to_csv(tmp_path / "shuffled.csv", index=False)
+    for name in ("input", "shuffled"):
+        assert (
+            main(
+                [
+                    "score",
+                    str(model),
+                    str(tmp_path / f"{name}.csv"),
+                    "-o",
+                    str(tmp_path / f"{name}.out"),
+                ]
+            )
+            == 0
+        )
+    assert (tmp_path / "input.out").read_text() == (tmp_path / "shuffled.out").read_text()
+
+
+def _good_lines(n_rows=30):
+    lines = ["time,cpu,memory"]
+    lines += [f"2024-01-01 00:{i:02d}:00,{np.sin(i):.3f},{np.cos(i):.3f}" for i in range(n_rows)]
+    return lines
+
+
+def _with(line_number, text, n_rows=30):
+    lines = _good_lines(n_rows)
+    lines[line_number - 1] = text
+    return "\n".join(lines) + "\n"
+
+
+MALFORMED = {
+    "non-numeric": (
+        _with(12, "2024-01-01 00:10:00,abc,0.5"),
+        "line 12: 'abc' in 'cpu' is not a number",
+    ),
+    "missing value": (_with(7, "2024-01-01 00:05:00,,0.5"), "line 7: missing value in 'cpu'"),
+    "infinite": (_with(9, "2024-01-01 00:07:00,inf,0.5"), "line 9: 'inf' in 'cpu' is not finite"),
+    "short row": (_with(20, "2024-01-01 00:18:00,0.5"), "line 20"),
+    "long row": (_with(20, "2024-01-01 00:18:00,0.5,0.5,0.5"), "line 20"),
+    "duplicate timestamp": (
+        _with(5, "2024-01-01 00:02:00,0.1,0.2"),
+        "line 5: timestamp 2024-01-01 00:02:00 repeats",
+    ),
+    "unsorted timestamp": (
+        _with(5, "2024-01-01 00:00:30,0.1,0.2"),
+        "line 5: timestamp 2024-01-01 00:00:30 is earlier than",
+    ),
+    "bad timestamp": (
+        _with(4, "yesterday,0.1,0.2"),
+        "line 4: 'yesterday' in 'time' is not a timestamp",
+    ),
+    "missing column": (
+        "time,cpu\n2024-01-01 00:00:00,1\n",
+        r"lacks the value column\(s\) \['memory'\]",
+    ),
+    "extra column": (
+        "time,cpu,memory,disk\n2024-01-01 00:00:00,1,2,3\n",
+        r"the other columns are \['time', 'disk'\]",
+    ),
+    "header only": ("time,cpu,memory\n", "header but no data rows"),
+    "empty file": ("", "is empty"),
+    "shorter than a window": (
+        "\n".join(_good_lines(WINDOW - 1)) + "\n",
+        f"fewer than window_size={WINDOW}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_input_fails_clearly_and_writes_nothing(model, tmp_path, capsys, case):
+    text, message = MALFORMED[case]
+    (tmp_path / "input.csv").write_text(text)
+    out = tmp_path / "scores.csv"
+    assert (
+        main(
+            ["score", str(model), str(tmp_path / "input.csv"), "-o", str(out), "--chunk-rows", "4"]
+        )
+        == 1
+    )
+    error = capsys.readouterr().err
+    assert error.startswith("anomaly score: error:")
+    assert re.search(message, error), error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.csv"]  # no output, no temp file
+
+
+def test_failed_run_keeps_a_previous_output(model, tmp_path):
+    (tmp_path / "input.csv").write_text(MALFORMED["non-numeric"][0])
+    out = tmp_path / "scores.csv"
+    out.write_text("previous")
+    assert main(["score", str(model), str(tmp_path / "input.csv"), "-o", str(out)]) == 1
+    assert out.read_text() == "previous"
+
+
+def test_missing_files_are_clear_errors(model, tmp_path, capsys):
+    assert (
+        main(["score", str(model), str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.csv")]) == 1
+    )
+    assert "No CSV file at" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "m")]) == 1
+    assert "No CSV file at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["fit"], ["score"]])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: anomaly" in capsys.readouterr().out
+
+
+def test_fit_reads_the_named_columns_and_detector(tmp_path):
+    write_series(tmp_path / "train.csv")
+    path = tmp_path / "gan.safetensors"
+    argv = ["fit", str(tmp_path / "train.csv"), "--columns", "cpu", "--detector", "gan"]
+    assert main([*argv, "--window-size", "6", "--epochs", "1", "-o", str(path)]) == 0
+    detector = anomaly.load(path)
+    assert type(detector.detector_).__name__ == "GANDetector"
+    assert list(detector.feature_names_in_) == ["cpu"]
