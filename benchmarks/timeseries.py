@@ -1,0 +1,302 @@
+"""Time-series benchmark: NAB, SMD and ASD, our windowed detectors against point-wise baselines.
+
+Every detector is fit on normal-looking data and scores the evaluation steps:
+
+- SMD (5 machines) and ASD (8 entities): fit on the train split, score the
+  test split, metrics on the test labels.
+- NAB (58 series, no train split): fit on the first 15 % of each series (NAB's
+  own "probationary period", where it places no anomaly windows), score the
+  whole series, metrics on the remaining 85 %.
+
+Our three detectors run inside :class:`anomaly.timeseries.TimeSeriesDetector`
+with one fixed set of parameters for every series (``OURS``: the defaults,
+window 32, stride 1, fewer epochs); PyOD's IForest, PCA and ECOD score each
+time step (row) alone, run here on the same splits. Metrics: ROC-AUC, PR-AUC
+and VUS-PR (``anomaly.metrics.vus_pr``, max_window=100), per series and mean.
+
+TSB-AD's published VUS-PR (``published_results/tsb_ad``) is shown beside, as
+the mean over its SMD and NAB files, with a caveat: TSB-AD re-curates the
+series (other splits and cuts), so its files are not ours and the numbers are
+context, not a same-data comparison.
+
+Usage::
+
+    python benchmarks/timeseries.py run                     # all collections
+    python benchmarks/timeseries.py run --collections smd asd
+    python benchmarks/timeseries.py run --collections nab --series realTweets/Twitter_volume_AAPL
+    python benchmarks/timeseries.py report
+
+Results are merged into ``benchmarks/results/timeseries.csv`` after every
+series (a rerun replaces the rows it recomputes) and summarised in
+``benchmarks/results/timeseries.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
+from anomaly._atomic import atomic_write  # noqa: E402
+from anomaly.datasets import (  # noqa: E402
+    asd_entities,
+    load_asd,
+    load_nab,
+    load_smd,
+    nab_series,
+    smd_machines,
+)
+from anomaly.metrics import pr_auc, roc_auc, vus_pr  # noqa: E402
+from anomaly.timeseries import TimeSeriesDetector  # noqa: E402
+from benchmarks.tabular import DEFAULT_DATA_HOME, RESULTS, _merge  # noqa: E402
+
+EPOCHS = 20
+NAB_TRAIN_FRACTION = 0.15
+VUS_MAX_WINDOW = 100
+OURS = {cls.__name__: cls for cls in (VAEDetector, GANDetector, VAEGANDetector)}
+
+
+def _ours(name: str, seed: int) -> TimeSeriesDetector:
+    return TimeSeriesDetector(OURS[name](epochs=EPOCHS, random_state=seed))
+
+
+BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
+DETECTORS = [*OURS, *BASELINES]
+COLLECTIONS = ["smd", "asd", "nab"]
+KEYS = ["collection", "series", "detector", "seed"]
+
+
+def _baseline(name: str, seed: int) -> object:
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+    from pyod.models.pca import PCA
+
+    return {
+        "PyOD IForest": lambda: IForest(random_state=seed),
+        "PyOD PCA": lambda: PCA(random_state=seed),
+        "PyOD ECOD": lambda: ECOD(),
+    }[name]()
+
+
+def _splits(collection: str, name: str, data_home: Path) -> tuple[np.ndarray, np.ndarray, slice]:
+    """Training rows, the rows to score, and which scored rows are evaluated."""
+    if collection == "nab":
+        data = load_nab(name, data_home=data_home)
+        series = data.frame[["value"]].to_numpy(dtype=float)
+        n_train = int(NAB_TRAIN_FRACTION * len(series))
+        return series[:n_train], series, slice(n_train, None)
+    load = load_smd if collection == "smd" else load_asd
+    data = load(name, data_home=data_home)
+    return data.train.astype(float), data.test.astype(float), slice(None)
+
+
+def _labels(collection: str, name: str, data_home: Path) -> np.ndarray:
+    if collection == "nab":
+        return load_nab(name, data_home=data_home).target
+    load = load_smd if collection == "smd" else load_asd
+    return load(name, data_home=data_home).test_labels
+
+
+def _names(collection: str, data_home: Path) -> list[str]:
+    if collection == "nab":
+        return nab_series(data_home)
+    return smd_machines() if collection == "smd" else asd_entities()
+
+
+def run(
+    collections: list[str],
+    series: list[str] | None,
+    detectors: list[str],
+    seeds: list[int],
+    data_home: Path,
+) -> Iterator[pd.DataFrame]:
+    """One frame of rows per series, so a long run can be saved as it goes."""
+    for collection in collections:
+        for name in series or _names(collection, data_home):
+            if series and name not in _names(collection, data_home):
+                continue
+            train, scored, evaluated = _splits(collection, name, data_home)
+            labels = _labels(collection, name, data_home)[evaluated]
+            rows = []
+            for detector_name in detectors:
+                for seed in seeds:
+                    np.random.seed(seed)  # noqa: NPY002 (PyOD draws from the global generator)
+                    torch.manual_seed(seed)
+                    if detector_name in OURS:
+                        detector = _ours(detector_name, seed)
+                    else:
+                        detector = _baseline(detector_name, seed)
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        start = time.perf_counter()
+                        detector.fit(train)
+                        fitted = time.perf_counter()
+                        if detector_name in OURS:
+                            scores = -detector.score_samples(scored)
+                        else:
+                            scores = detector.decision_function(scored)
+                        done = time.perf_counter()
+                    scores = scores[evaluated]
+                    # -inf (overflow on extreme steps) ranks first: the metrics need finite numbers.
+                    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
+                    row = dict(
+                        collection=collection,
+                        series=name,
+                        detector=detector_name,
+                        seed=seed,
+                        roc_auc=roc_auc(labels, scores),
+                        pr_auc=pr_auc(labels, scores),
+                        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
+                        fit_seconds=fitted - start,
+                        score_seconds=done - fitted,
+                        n_train=len(train),
+                        n_evaluated=len(labels),
+                        n_variables=train.shape[1],
+                        cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                    )
+                    print(row, flush=True)
+                    rows.append(row)
+            yield pd.DataFrame(rows)
+
+
+def _published(data_home: Path) -> pd.DataFrame:
+    """TSB-AD's mean published VUS-PR per detector over its SMD and NAB files."""
+    folder = data_home / "published_results" / "tsb_ad"
+    frames = []
+    for table, collection, tag in [
+        ("multi_mergedTable_VUS-PR.csv", "smd", "_SMD_"),
+        ("uni_mergedTable_VUS-PR.csv", "nab", "_NAB_"),
+    ]:
+        path = folder / table
+        if not path.exists():
+            continue
+        published = pd.read_csv(path)
+        files = published[published["file"].str.contains(tag)]
+        detectors = [c for c in published.columns[1:] if not c.startswith(("ts_len", "anomaly"))]
+        detectors = [c for c in detectors if c not in {"num_anomaly", "avg_anomaly_len"}]
+        detectors = [c for c in detectors if c not in {"point_anomaly", "seq_anomaly"}]
+        means = files[detectors].mean().sort_values(ascending=False)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "collection": collection,
+                    "detector": means.index,
+                    "vus_pr": means.to_numpy(),
+                    "n_files": len(files),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def report(results: Path, data_home: Path) -> str:
+    path = results / "timeseries.csv"
+    if not path.exists():
+        return "No results yet: run `python benchmarks/timeseries.py run`."
+    frame = pd.read_csv(path)
+    lines = [
+        "# Time-series benchmark",
+        "",
+        "Produced by `benchmarks/timeseries.py` (ours: TimeSeriesDetector, window 32, stride 1, "
+        f"{EPOCHS} epochs, other parameters at their defaults; PyOD IForest / PCA / ECOD "
+        "point-wise at their defaults). SMD and ASD: fit on train, metrics on test; NAB: fit "
+        f"on the first {NAB_TRAIN_FRACTION:.0%} of each series, metrics on the rest. VUS-PR "
+        f"with max_window={VUS_MAX_WINDOW}. Seconds in the CSV (`cpu` column: machine and "
+        "torch threads).",
+        "",
+    ]
+    for collection in COLLECTIONS:
+        part = frame[frame.collection == collection]
+        if part.empty:
+            continue
+        # Only the series every detector ran on, so the means compare like with like.
+        shared = set.intersection(*(set(g.series) for _, g in part.groupby("detector")))
+        part = part[part.series.isin(shared)]
+        means = (
+            part.groupby(["detector", "series"])[["roc_auc", "pr_auc", "vus_pr"]]
+            .mean()
+            .groupby("detector")
+            .mean()
+            .sort_values("pr_auc", ascending=False)
+        )
+        lines += [
+            f"## {collection.upper()}: mean over {len(shared)} series",
+            "",
+            means.to_markdown(floatfmt=".3f"),
+            "",
+        ]
+        best_ours = means.loc[means.index.isin(list(OURS))]
+        best_base = means.loc[means.index.isin(BASELINES)]
+        if len(best_ours) and len(best_base):
+            for metric in ["pr_auc", "vus_pr"]:
+                ours, base = best_ours[metric].max(), best_base[metric].max()
+                verdict = "above" if ours > base else "not above"
+                lines.append(
+                    f"- best of ours {metric}: {ours:.3f} ({best_ours[metric].idxmax()}), "
+                    f"{verdict} the best baseline {base:.3f} ({best_base[metric].idxmax()})."
+                )
+            lines.append("")
+        per_series = part.pivot_table(index="series", columns="detector", values="vus_pr")
+        lines += [
+            f"<details><summary>{collection.upper()} VUS-PR per series</summary>",
+            "",
+            per_series.to_markdown(floatfmt=".3f"),
+            "",
+            "</details>",
+            "",
+        ]
+    published = _published(data_home)
+    if len(published):
+        lines += [
+            "## TSB-AD published VUS-PR (context only: re-curated series, not our files)",
+            "",
+        ]
+        for collection, part in published.groupby("collection"):
+            top = part.head(8)
+            lines += [
+                f"{collection.upper()}: mean over TSB-AD's {int(top.n_files.iloc[0])} files, "
+                "top 8 detectors",
+                "",
+                top[["detector", "vus_pr"]].to_markdown(index=False, floatfmt=".3f"),
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("--collections", nargs="+", default=COLLECTIONS, choices=COLLECTIONS)
+    parser.add_argument("--series", nargs="+", default=None, help="only these series")
+    parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
+    if args.command == "run":
+        for new in run(args.collections, args.series, args.detectors, args.seeds, args.data_home):
+            if len(new):
+                _merge(args.results / "timeseries.csv", new, KEYS)
+    text = report(args.results, args.data_home)
+    with atomic_write(args.results / "timeseries.md", "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
