@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--window-size", type=int, default=32, help="time steps per window")
     fit.add_argument("--stride", type=int, default=1, help="steps between window starts")
     fit.add_argument("--epochs", type=int, default=None, help="training epochs (detector default)")
+    fit.add_argument(
+        "--n-samples",
+        type=int,
+        default=None,
+        help="vae, vaegan: Monte-Carlo draws per window when scoring (default 16; fewer is faster)",
+    )
     fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
     fit.add_argument(
         "--columns", nargs="+", default=None, help="value columns (default: all others)"
@@ -95,6 +101,10 @@ def fit_command(args: argparse.Namespace) -> None:
     detector_params = dict(device=args.device, random_state=args.random_state)
     if args.epochs is not None:
         detector_params["epochs"] = args.epochs
+    if args.n_samples is not None:
+        if args.detector == "gan":
+            raise ValueError("--n-samples applies to --detector vae or vaegan, not gan.")
+        detector_params["n_samples"] = args.n_samples
     detector = TimeSeriesDetector(
         DETECTORS[args.detector](**detector_params, verbose=args.verbose),
         window_size=args.window_size,

@@ -172,3 +172,12 @@ def test_fit_reads_the_named_columns_and_detector(tmp_path):
     detector = anomaly.load(path)
     assert type(detector.detector_).__name__ == "GANDetector"
     assert list(detector.feature_names_in_) == ["cpu"]
+
+
+def test_n_samples_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
+    assert main([*argv, "--n-samples", "2", "-o", str(tmp_path / "vae")]) == 0
+    assert anomaly.load(tmp_path / "vae").detector_.n_samples == 2
+    assert main([*argv, "--detector", "gan", "--n-samples", "2", "-o", str(tmp_path / "gan")]) == 1
+    assert "--n-samples applies to --detector vae or vaegan" in capsys.readouterr().err

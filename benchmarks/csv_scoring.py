@@ -1,0 +1,362 @@
+"""Streaming CSV scoring: `anomaly score` on large files, against pyarrow's bare read.
+
+Generates CSV files of a timestamp column (1 s apart) and 8 float columns of
+seeded noisy sines (1 M and 4 M rows by default; the writing is streamed in
+blocks, so generating a file takes bounded memory), fits one model on a
+20,000-row file from the same generator with ``anomaly fit`` (VAEDetector,
+``--window-size 32 --stride STRIDE``), then for each file, each in a fresh
+process:
+
+- ``anomaly score MODEL FILE -o OUT`` (``python -m anomaly.cli``): its wall
+  time, peak RSS and CPU seconds; the output's row count is checked against
+  the input's;
+- pyarrow's bare read of the same file: ``pyarrow.csv.open_csv`` with the block
+  size and column types that ``anomaly.datasets.iter_series_csv`` uses
+  (timestamps as strings, values as float64), iterating every batch and
+  nothing else, in a process that imports pyarrow only;
+- once per run, ``import anomaly.cli`` alone: the interpreter, torch and the
+  package, i.e. the floor of the scoring process's time and memory.
+
+Peak RSS is what ``/usr/bin/time -v`` prints as "Maximum resident set size"
+(GNU time, Debian package ``time``); CPU seconds are its user plus system
+time. Seconds are the wall time of the whole process, interpreter start,
+imports and model loading included, as a user of the command sees it; the
+report also gives scoring's rows per second net of the ``import anomaly.cli``
+floor, the rate once running. The files are read from the page cache (they
+were just written). The targets: peak RSS of scoring does not grow with the
+file (the largest file within 1.25x of the smallest, and under 1 GiB), and
+scoring reaches at least 0.25 of pyarrow's rows per second.
+
+The stride is the model's (``anomaly score`` scores with the stride the model
+was fitted with), 32 by default: non-overlapping windows of 32 steps, each
+step scored by the one window that covers it. Stride trades time resolution
+for throughput: stride 1 gives every step the mean score of the 32 windows
+around it, at 32 times the network work of stride 32. Likewise ``--n-samples``
+(the VAE's Monte-Carlo draws per window for the reconstruction probability,
+16 by default) multiplies the decoder's work when scoring.
+
+Usage::
+
+    python benchmarks/csv_scoring.py run                       # 1 M and 4 M rows, stride 32
+    python benchmarks/csv_scoring.py run --rows 20000 40000 --results /tmp/csv_smoke
+    python benchmarks/csv_scoring.py run --stride 8 --repeat 3
+    python benchmarks/csv_scoring.py run --n-samples 1          # one Monte-Carlo draw per window
+    python benchmarks/csv_scoring.py report                    # rewrite results/csv_scoring.md
+
+Files go to ``--workdir`` (default ``/tmp/anomaly_csv_bench``; a generated
+file is reused by later runs). Results are merged into
+``benchmarks/results/csv_scoring.csv`` (a rerun replaces the rows it
+recomputes) and summarised in ``benchmarks/results/csv_scoring.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+from pyarrow import csv as pa_csv
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from anomaly._atomic import atomic_write  # noqa: E402
+from anomaly.datasets.timeseries import iter_series_csv  # noqa: E402
+from benchmarks.tabular import RESULTS, _merge  # noqa: E402
+
+WORKDIR = Path("/tmp/anomaly_csv_bench")
+COLUMNS = [f"x{i}" for i in range(8)]
+TIMESTAMP = "time"
+# Periods of the sines, in seconds (steps): from under a window to many windows.
+PERIODS = np.array([20, 45, 97, 150, 233, 377, 610, 987])
+START = np.datetime64("2024-01-01T00:00:00", "s")
+GENERATE_BLOCK = 1 << 16  # rows written at a time
+TRAIN_ROWS = 20_000
+WINDOW_SIZE = 32
+EPOCHS = 30
+# The block size anomaly score reads with: iter_series_csv's default.
+BLOCK_BYTES = inspect.signature(iter_series_csv).parameters["block_bytes"].default
+# GNU time (Debian package "time"): the peak RSS of a command.
+TIME = Path("/usr/bin/time")
+KEYS = ["rows", "what", "stride", "n_samples", "repeat"]
+SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
+
+# The bare read, run with `python -c` so that its process holds pyarrow only.
+PYARROW_READ = """
+import sys
+import pyarrow as pa
+from pyarrow import csv
+path, block_bytes, timestamp, *values = sys.argv[1:]
+reader = csv.open_csv(
+    path,
+    csv.ReadOptions(block_size=int(block_bytes)),
+    convert_options=csv.ConvertOptions(
+        column_types={timestamp: pa.string(), **dict.fromkeys(values, pa.float64())}
+    ),
+)
+print(sum(batch.num_rows for batch in reader))
+"""
+
+
+def generate(path: Path, n_rows: int, seed: int) -> Path:
+    """Write ``n_rows`` of noisy sines to ``path`` (unless there), a block at a time."""
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    phases = rng.uniform(0, 2 * np.pi, len(COLUMNS))
+    schema = pa.schema(
+        [(TIMESTAMP, pa.timestamp("s")), *((name, pa.float64()) for name in COLUMNS)]
+    )
+    options = pa_csv.WriteOptions(quoting_header="none")
+    with (
+        atomic_write(path, "wb") as handle,
+        pa_csv.CSVWriter(handle, schema, write_options=options) as writer,
+    ):
+        for first in range(0, n_rows, GENERATE_BLOCK):
+            steps = np.arange(first, min(first + GENERATE_BLOCK, n_rows))
+            values = np.sin(2 * np.pi * steps[:, None] / PERIODS + phases)
+            values += 0.1 * rng.standard_normal(values.shape)
+            # 4 decimals: shorter files, and pyarrow writes the shortest exact text.
+            columns = [pa.array(START + steps), *np.round(values, 4).T]
+            writer.write_table(pa.table(columns, schema=schema))
+    return path
+
+
+def _run(command: list[str]) -> tuple[str, float, float, float]:
+    """stdout, wall seconds, peak RSS (MiB) and CPU seconds of ``command`` in a fresh process.
+
+    Measured by GNU time, a small process: the ``ru_maxrss`` that ``os.wait4``
+    gives for a child of this process would count this process's own memory
+    (Linux keeps the high-water mark across fork and exec).
+    """
+    start = time.perf_counter()
+    done = subprocess.run([str(TIME), "-v", *command], cwd=REPO, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} failed ({done.returncode}):\n{done.stderr}")
+    usage = dict(re.findall(r"^\s*(.+?): (\S+)$", done.stderr, flags=re.MULTILINE))
+    cpu_seconds = float(usage["User time (seconds)"]) + float(usage["System time (seconds)"])
+    return (
+        done.stdout,
+        seconds,
+        int(usage["Maximum resident set size (kbytes)"]) / 1024,
+        cpu_seconds,
+    )
+
+
+def _count_rows(path: Path) -> int:
+    """Data rows of a CSV file with a header and no line breaks inside values."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            lines += block.count(b"\n")
+    return lines - 1
+
+
+def fit(
+    workdir: Path, stride: int, n_samples: int, epochs: int, train_rows: int
+) -> tuple[Path, float]:
+    """The model file written by ``anomaly fit`` on a training file, and the seconds it took."""
+    train = generate(workdir / f"train_{train_rows}.csv", train_rows, seed=1)
+    model = workdir / f"model_w{WINDOW_SIZE}_s{stride}_n{n_samples}_e{epochs}.safetensors"
+    command = [sys.executable, "-m", "anomaly.cli", "fit", str(train), "-o", str(model)]
+    command += ["--window-size", str(WINDOW_SIZE), "--stride", str(stride)]
+    command += ["--epochs", str(epochs), "--n-samples", str(n_samples), "--device", "cpu"]
+    output, seconds, _, _ = _run(command)
+    print(output.strip(), f"({seconds:.1f} s)", flush=True)
+    return model, seconds
+
+
+def run(
+    sizes: list[int],
+    stride: int,
+    n_samples: int,
+    epochs: int,
+    train_rows: int,
+    workdir: Path,
+    repeats: int,
+) -> pd.DataFrame:
+    if not TIME.exists():
+        raise SystemExit(f"{TIME} not found: install GNU time (Debian: apt-get install time).")
+    workdir.mkdir(parents=True, exist_ok=True)
+    model, fit_seconds = fit(workdir, stride, n_samples, epochs, train_rows)
+    setting = dict(
+        columns=len(COLUMNS),
+        stride=stride,
+        n_samples=n_samples,
+        window_size=WINDOW_SIZE,
+        detector="vae",
+        epochs=epochs,
+        train_rows=train_rows,
+        fit_seconds=fit_seconds,
+        block_bytes=BLOCK_BYTES,
+        cpu=_cpu(),
+        torch_threads=torch.get_num_threads(),
+        pyarrow=pa.__version__,
+        torch=torch.__version__,
+    )
+    rows = []
+
+    def record(n_rows: int, what: str, repeat: int, measured: tuple, **extra) -> None:
+        _, seconds, rss, cpu_seconds = measured
+        rows.append(
+            dict(
+                rows=n_rows,
+                what=what,
+                repeat=repeat,
+                seconds=seconds,
+                rows_per_second=n_rows / seconds if n_rows else np.nan,
+                peak_rss_mib=rss,
+                cpu_seconds=cpu_seconds,
+                **extra,
+                **setting,
+            )
+        )
+        print({k: rows[-1][k] for k in ["rows", "what", "seconds", "peak_rss_mib"]}, flush=True)
+
+    for repeat in range(repeats):
+        record(0, IMPORT, repeat, _run([sys.executable, "-c", "import anomaly.cli"]))
+    for n_rows in sizes:
+        data = generate(workdir / f"series_{n_rows}.csv", n_rows, seed=0)
+        file_mib = data.stat().st_size / 2**20
+        out = workdir / f"scores_{n_rows}.csv"
+        for repeat in range(repeats):
+            read = [sys.executable, "-c", PYARROW_READ, str(data), str(BLOCK_BYTES), TIMESTAMP]
+            measured = _run(read + COLUMNS)
+            if int(measured[0]) != n_rows:
+                raise RuntimeError(f"pyarrow read {measured[0].strip()} rows of {data}")
+            record(n_rows, READ, repeat, measured, file_mib=file_mib)
+
+            score = [sys.executable, "-m", "anomaly.cli", "score", str(model), str(data)]
+            measured = _run([*score, "-o", str(out)])
+            written = _count_rows(out)
+            out.unlink()
+            if written != n_rows:
+                raise RuntimeError(f"anomaly score wrote {written} rows for {n_rows} in {data}")
+            record(n_rows, SCORE, repeat, measured, file_mib=file_mib)
+    return pd.DataFrame(rows)
+
+
+def _cpu() -> str:
+    model = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.exists() else ""
+    names = [line for line in text.splitlines() if line.startswith("model name")]
+    if names:
+        model = names[0].split(":", 1)[1].strip()
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(results: Path) -> str:
+    path = results / "csv_scoring.csv"
+    lines = ["# Streaming CSV scoring", "", "Written by `python benchmarks/csv_scoring.py`.", ""]
+    if not path.exists():
+        return "\n".join([*lines, "No results yet.", ""])
+    frame = pd.read_csv(path)
+    for (stride, n_samples), runs in frame.groupby(["stride", "n_samples"]):
+        first = runs.iloc[0]
+        measures = ["seconds", "rows_per_second", "peak_rss_mib", "cpu_seconds"]
+        median = runs.groupby(["rows", "what"], sort=False)[measures].median().reset_index()
+        order = median["what"].map({IMPORT: 0, READ: 1, SCORE: 2})
+        median = median.iloc[np.lexsort([order, median["rows"]])]
+        # The rate once running: the time to start the interpreter and import taken off.
+        floor = median.loc[median.what == IMPORT, "seconds"].median()
+        net = median.rows / (median.seconds - floor)
+        median.insert(4, "rows_per_second_net_of_start", net.where(median.what == SCORE))
+        repeats = runs["repeat"].nunique()
+        lines += [
+            f"## Stride {stride}, {n_samples} Monte-Carlo draws per window "
+            f"(window {first.window_size})",
+            "",
+            f"{first['columns']} value columns and a timestamp column; a {first.detector} model "
+            f"fitted by `anomaly fit` on {first.train_rows:,} rows with {first.epochs} epochs "
+            f"({first.fit_seconds:.0f} s); pyarrow {first.pyarrow}, torch {first.torch} with "
+            f"{first.torch_threads} threads; {first.cpu}; pyarrow blocks of "
+            f"{first.block_bytes / 2**20:g} MiB; median of {repeats} run(s). Seconds are whole "
+            "processes (start, imports, model loading included); the first row is the floor of "
+            "that, which the net rate takes off.",
+            "",
+            median.astype(object)
+            .where(median.notna(), None)  # blank cells, not "nan"
+            .to_markdown(
+                index=False, intfmt=",", floatfmt=("", "", ".3g", ",.0f", ",.0f", ".0f", ".3g")
+            ),
+            "",
+        ]
+        score = median[median.what == SCORE].set_index("rows")
+        read = median[median.what == READ].set_index("rows")
+        if score.empty:
+            continue
+        small, large = score.index.min(), score.index.max()
+        growth = score.peak_rss_mib[large] / score.peak_rss_mib[small]
+        largest = score.peak_rss_mib.max()
+        ratios = (score.rows_per_second / read.rows_per_second).dropna()
+        net_ratios = score.rows_per_second_net_of_start / read.rows_per_second
+        lines += [
+            f"- Peak RSS of scoring, {large:,} rows against {small:,}: {growth:.2f}x "
+            f"(target <= 1.25x): {_met(growth <= 1.25)}.",
+            f"- Largest peak RSS of scoring: {largest:.0f} MiB (target < 1024 MiB): "
+            f"{_met(largest < 1024)}.",
+        ]
+        for n_rows, ratio in ratios.items():
+            lines.append(
+                f"- {n_rows:,} rows: {score.rows_per_second[n_rows]:,.0f} rows/s scored "
+                f"against {read.rows_per_second[n_rows]:,.0f} read by pyarrow, {ratio:.3f} of "
+                f"it (target >= 0.25): {_met(ratio >= 0.25)}; net of the start, "
+                f"{score.rows_per_second_net_of_start[n_rows]:,.0f} rows/s, "
+                f"{net_ratios[n_rows]:.3f} of it."
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 4_000_000])
+    parser.add_argument("--stride", type=int, default=32, help="the model's, for fit and score")
+    parser.add_argument(
+        "--n-samples", type=int, default=16, help="the VAE's Monte-Carlo draws per window"
+    )
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR, help="generated files, model")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the CSV and .md")
+    args = parser.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
+    if args.command == "run":
+        new = run(
+            args.rows,
+            args.stride,
+            args.n_samples,
+            args.epochs,
+            args.train_rows,
+            args.workdir,
+            args.repeat,
+        )
+        _merge(args.results / "csv_scoring.csv", new, KEYS)
+    text = report(args.results)
+    with atomic_write(args.results / "csv_scoring.md", "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
