@@ -1,0 +1,175 @@
+"""Sign conventions across libraries, and PyOD's API on top of ours.
+
+Three conventions meet in anomaly detection:
+
+- scikit-learn and this package: ``score_samples`` and ``decision_function``
+  are *higher for normal* samples; ``predict`` gives +1 (inlier) / -1 (outlier);
+- PyOD: ``decision_function`` and ``decision_scores_`` are *higher for
+  anomalies*; ``predict`` gives 0 (inlier) / 1 (outlier);
+- metrics (:mod:`anomaly.metrics`, ``sklearn.metrics`` with 1 = anomaly) want
+  scores *higher for anomalies*.
+
+:func:`anomaly_scores` turns any fitted detector of the first two kinds into
+the third. :class:`PyODDetector` runs a PyOD model as a scikit-learn outlier
+detector; :class:`PyODStyle` gives one of ours (or any scikit-learn outlier
+detector) PyOD's attributes and 0/1 labels, for code written against PyOD.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["PyODDetector", "PyODStyle", "anomaly_scores", "is_pyod"]
+
+
+def is_pyod(detector: object) -> bool:
+    """Whether ``detector`` is a PyOD model (PyOD's sign convention)."""
+    try:
+        from pyod.models.base import BaseDetector as PyODBase
+    except ImportError:  # PyOD not installed: nothing can be a PyOD model
+        return False
+    return isinstance(detector, PyODBase)
+
+
+def anomaly_scores(detector: Any, X: Any) -> np.ndarray:
+    """Scores of a fitted detector, higher = more abnormal, whatever its library.
+
+    PyOD models (and :class:`PyODStyle`) give ``decision_function``;
+    scikit-learn outlier detectors and ours give minus ``score_samples`` (or
+    minus ``decision_function`` where there is no ``score_samples``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import IsolationForest
+    >>> X = np.r_[np.zeros((20, 2)), [[5.0, 5.0]]]
+    >>> scores = anomaly_scores(IsolationForest(random_state=0).fit(X), X)
+    >>> int(np.argmax(scores))
+    20
+    """
+    if is_pyod(detector) or isinstance(detector, PyODStyle):
+        return np.asarray(detector.decision_function(X), dtype=float)
+    if hasattr(detector, "score_samples"):
+        return -np.asarray(detector.score_samples(X), dtype=float)
+    return -np.asarray(detector.decision_function(X), dtype=float)
+
+
+class PyODDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
+    """A PyOD model as a scikit-learn outlier detector (higher = more normal).
+
+    Parameters
+    ----------
+    detector : PyOD model
+        Cloned at fit; its ``contamination`` sets the threshold.
+
+    Attributes
+    ----------
+    detector_ : PyOD model
+        The fitted model.
+    offset_ : float
+        ``decision_function = score_samples - offset_``: minus PyOD's ``threshold_``.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyod.models.iforest import IForest
+    >>> X = np.r_[np.random.default_rng(0).normal(size=(50, 2)), [[6.0, 6.0]]]
+    >>> detector = PyODDetector(IForest(random_state=0)).fit(X)
+    >>> int(np.argmin(detector.score_samples(X))), int(detector.predict(X)[-1])
+    (50, -1)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "detector": [HasMethods(["fit", "decision_function"])]
+    }
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    def fit(self, X: Any, y: Any = None) -> PyODDetector:
+        """Fit the PyOD model on ``X``."""
+        self._validate_params()
+        X = np.asarray(X)
+        self.detector_ = clone(self.detector).fit(X)
+        self.n_features_in_ = X.shape[1]
+        self.offset_ = -float(self.detector_.threshold_)
+        return self
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus PyOD's ``decision_function``: the lower, the more abnormal."""
+        check_is_fitted(self)
+        return -np.asarray(self.detector_.decision_function(np.asarray(X)), dtype=float)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """+1 for inliers, -1 for outliers."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+class PyODStyle(MetaEstimatorMixin, BaseEstimator):
+    """One of our detectors (or any scikit-learn outlier detector) with PyOD's API.
+
+    For code written against PyOD: after ``fit``, ``decision_scores_`` (the
+    training scores, higher = more abnormal), ``threshold_`` and ``labels_``
+    (0 inlier / 1 outlier); ``decision_function`` is higher for anomalies and
+    ``predict`` gives 0/1, as in PyOD.
+
+    Parameters
+    ----------
+    detector : estimator
+        A scikit-learn outlier detector with ``score_samples`` and ``offset_``
+        (e.g. :class:`anomaly.VAEDetector`); cloned at fit.
+
+    Attributes
+    ----------
+    detector_ : estimator
+        The fitted detector.
+    decision_scores_ : ndarray of shape (n_samples,)
+        Anomaly scores of the training data (higher = more abnormal).
+    threshold_ : float
+        Scores above it are outliers: minus the detector's ``offset_``.
+    labels_ : ndarray of shape (n_samples,)
+        0 for training inliers, 1 for outliers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomaly import VAEDetector
+    >>> X = np.r_[np.random.default_rng(0).normal(size=(200, 3)), [[8.0, 8.0, 8.0]]]
+    >>> detector = PyODStyle(VAEDetector(epochs=20, random_state=0, contamination=0.01)).fit(X)
+    >>> int(np.argmax(detector.decision_scores_)), int(detector.labels_[-1])
+    (200, 1)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"detector": [HasMethods(["fit", "score_samples"])]}
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+
+    def fit(self, X: Any, y: Any = None) -> PyODStyle:
+        """Fit the detector; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
+        self._validate_params()
+        self.detector_ = clone(self.detector).fit(X)
+        self.threshold_ = -float(self.detector_.offset_)
+        self.decision_scores_ = self.decision_function(X)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly scores: the higher, the more abnormal (PyOD's convention)."""
+        check_is_fitted(self, "detector_")
+        return -np.asarray(self.detector_.score_samples(X), dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """0 for inliers, 1 for outliers (PyOD's convention)."""
+        return (self.decision_function(X) > self.threshold_).astype(int)

@@ -1,0 +1,58 @@
+"""Sign conventions across libraries (anomaly/adapters.py)."""
+
+import numpy as np
+import pytest
+from pyod.models.iforest import IForest
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import roc_auc_score
+
+from anomaly.adapters import PyODDetector, PyODStyle, anomaly_scores, is_pyod
+from tests.conftest import clear_anomalies, fast_vae
+
+
+@pytest.fixture(scope="module")
+def data():
+    return clear_anomalies()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: fast_vae(epochs=30),
+        lambda: IsolationForest(random_state=0),
+        lambda: IForest(random_state=0),
+        lambda: PyODDetector(IForest(random_state=0)),
+        lambda: PyODStyle(fast_vae(epochs=30)),
+    ],
+    ids=["ours", "sklearn", "pyod", "pyod-as-sklearn", "ours-as-pyod"],
+)
+def test_anomaly_scores_are_higher_for_anomalies_on_every_path(make, data):
+    X, y = data
+    assert roc_auc_score(y, anomaly_scores(make().fit(X), X)) > 0.9
+
+
+def test_is_pyod():
+    assert is_pyod(IForest()) and not is_pyod(IsolationForest())
+
+
+def test_pyod_detector_follows_scikit_learn_conventions(data):
+    X, _ = data
+    model = IForest(random_state=0, contamination=0.05).fit(X)
+    wrapped = PyODDetector(IForest(random_state=0, contamination=0.05)).fit(X)
+    np.testing.assert_allclose(wrapped.score_samples(X), -model.decision_function(X))
+    # The same outliers as PyOD's own labels, as -1 / +1.
+    np.testing.assert_array_equal(wrapped.predict(X) == -1, model.labels_ == 1)
+    assert wrapped.n_features_in_ == X.shape[1]
+
+
+def test_pyod_style_gives_pyod_attributes_and_labels(data):
+    X, _ = data
+    detector = fast_vae(epochs=10, contamination=0.05)
+    styled = PyODStyle(detector).fit(X)
+    assert styled.decision_scores_.shape == (len(X),)
+    assert set(np.unique(styled.labels_)) == {0, 1}
+    assert styled.labels_.mean() == pytest.approx(0.05, abs=0.01)
+    np.testing.assert_array_equal(styled.predict(X), styled.labels_)
+    np.testing.assert_array_equal(styled.decision_function(X), -styled.detector_.score_samples(X))
+    assert styled.threshold_ == -styled.detector_.offset_
+    assert not hasattr(detector, "offset_")  # the given detector is cloned, not fitted
