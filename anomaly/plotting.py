@@ -9,13 +9,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from anomaly.base import BaseDeepDetector
+from anomaly.metrics import anomaly_events
 
-__all__ = ["plot_reconstructions", "plot_roc_curves"]
+__all__ = [
+    "plot_comparison",
+    "plot_pr_curves",
+    "plot_reconstructions",
+    "plot_roc_curves",
+    "plot_score_distributions",
+    "plot_timeline",
+]
 
 
 def plot_reconstructions(
@@ -113,11 +127,7 @@ def plot_roc_curves(
     >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     ['perfect (ROC-AUC 1.000)', 'reversed (ROC-AUC 0.000)', 'chance']
     """
-    if ax is None:
-        fig = Figure(figsize=(5, 5), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5, 5))
     y_true = np.asarray(y_true)
     for name, normality in scores.items():
         abnormality = -np.asarray(normality, dtype=float)
@@ -127,4 +137,214 @@ def plot_roc_curves(
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1))
     ax.set_aspect("equal")
     ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = Figure(figsize=size, layout="constrained")
+        return fig, fig.add_subplot()
+    return ax.figure, ax
+
+
+def plot_pr_curves(
+    y_true: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    ax: Axes | None = None,
+) -> Figure:
+    """Precision-recall curves of several detectors on the same labels, with their PR-AUC.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        1 (or True) for an anomaly, 0 for a normal sample.
+    scores : mapping of str to array-like of shape (n_samples,)
+        Each detector's ``score_samples`` output (lower = more abnormal).
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from anomaly.plotting import plot_pr_curves
+    >>> fig = plot_pr_curves([0, 0, 0, 1], {"perfect": [4, 3, 2, 1]})
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['perfect (PR-AUC 1.000)', 'chance (0.250)']
+    """
+    fig, ax = _figure_and_axes(ax, (5, 5))
+    y_true = np.asarray(y_true)
+    for name, normality in scores.items():
+        abnormality = -np.asarray(normality, dtype=float)
+        precision, recall, _ = precision_recall_curve(y_true, abnormality)
+        area = average_precision_score(y_true, abnormality)
+        ax.step(recall, precision, where="post", label=f"{name} (PR-AUC {area:.3f})")
+    rate = float(np.mean(y_true))  # a random ranking's precision
+    ax.axhline(rate, linestyle=":", color="gray", label=f"chance ({rate:.3f})")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_score_distributions(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    *,
+    bins: int = 50,
+    ax: Axes | None = None,
+) -> Figure:
+    """Histograms of the scores of normal and anomalous samples, overlaid.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        1 (or True) for an anomaly, 0 for a normal sample.
+    scores : array-like of shape (n_samples,)
+        A detector's scores (either convention; the axis is labelled "score").
+    bins : int, default=50
+        Shared bins of both histograms.
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomaly.plotting import plot_score_distributions
+    >>> fig = plot_score_distributions([0, 0, 1], np.array([1.0, 1.2, -3.0]))
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['normal (2)', 'anomalous (1)']
+    """
+    fig, ax = _figure_and_axes(ax, (6, 3.5))
+    y_true = np.asarray(y_true).astype(bool)
+    scores = np.asarray(scores, dtype=float)
+    finite = np.isfinite(scores)
+    edges = np.histogram_bin_edges(scores[finite], bins=bins)
+    for mask, name in [(~y_true, "normal"), (y_true, "anomalous")]:
+        ax.hist(
+            scores[mask & finite],
+            bins=edges,
+            alpha=0.6,
+            density=True,
+            label=f"{name} ({int(mask.sum())})",
+        )
+    ax.set(xlabel="score", ylabel="density")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_timeline(
+    series: np.ndarray | pd.DataFrame,
+    scores: np.ndarray,
+    *,
+    labels: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
+    threshold: float | None = None,
+) -> Figure:
+    """A time series (top) and its per-step scores (bottom), labelled windows shaded.
+
+    Parameters
+    ----------
+    series : array-like of shape (n_steps,) or (n_steps, n_variables), or DataFrame
+        The values, one line per variable (named by the DataFrame's columns).
+    scores : array-like of shape (n_steps,)
+        Per-step scores, e.g. ``TimeSeriesDetector.score_samples`` (lower =
+        more abnormal).
+    labels : array-like of shape (n_steps,), optional
+        1 for anomalous steps: their windows are shaded on both panels.
+    timestamps : array-like of shape (n_steps,), optional
+        The x axis; the step index by default.
+    threshold : float, optional
+        Drawn as a horizontal line on the scores (e.g. the detector's ``offset_``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomaly.plotting import plot_timeline
+    >>> labels = np.zeros(100, dtype=int); labels[40:50] = 1
+    >>> fig = plot_timeline(np.sin(np.arange(100) / 5), -labels * 3.0, labels=labels)
+    >>> len(fig.axes), len(fig.axes[0].patches)
+    (2, 1)
+    """
+    frame = series if isinstance(series, pd.DataFrame) else pd.DataFrame(np.asarray(series))
+    x = np.arange(len(frame)) if timestamps is None else np.asarray(timestamps)
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    for column in frame.columns:
+        top.plot(x, frame[column].to_numpy(), linewidth=0.8, label=str(column))
+    bottom.plot(x, np.asarray(scores, dtype=float), color="black", linewidth=0.8)
+    if threshold is not None:
+        bottom.axhline(threshold, color="tab:red", linestyle="--", label="threshold")
+        bottom.legend(fontsize=8, loc="lower left")
+    if labels is not None:
+        for start, stop in anomaly_events(labels):
+            for ax in (top, bottom):
+                ax.axvspan(x[start], x[stop - 1], color="tab:red", alpha=0.2, linewidth=0)
+    if frame.shape[1] <= 10:
+        top.legend(fontsize=8, loc="upper right")
+    top.set(ylabel="value")
+    bottom.set(ylabel="score", xlabel="time" if timestamps is not None else "step")
+    return fig
+
+
+def plot_comparison(
+    table: pd.DataFrame, *, metric: str = "roc_auc", ax: Axes | None = None
+) -> Figure:
+    """Bars of a comparison table: mean ``metric`` per dataset, one bar per detector.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`anomaly.compare` (columns ``detector``,
+        ``dataset``, ``metric``, ``value``); seeds are averaged, with their
+        standard deviation as error bars.
+    metric : str, default="roc_auc"
+        Which metric to draw.
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from anomaly.plotting import plot_comparison
+    >>> table = pd.DataFrame(dict(detector=["a", "b"], dataset="d", metric="roc_auc",
+    ...                           value=[0.9, 0.7]))
+    >>> fig = plot_comparison(table)
+    >>> [round(float(bar.get_height()), 1) for bar in fig.axes[0].patches]
+    [0.9, 0.7]
+    """
+    rows = table[table["metric"] == metric]
+    if rows.empty:
+        raise ValueError(f"The table has no rows for metric {metric!r}.")
+    grouped = rows.groupby(["dataset", "detector"], sort=False)["value"]
+    means = grouped.mean().unstack("detector")
+    spread = grouped.std().unstack("detector").fillna(0.0)
+    fig, ax = _figure_and_axes(ax, (max(5.0, 1.2 * len(means) * len(means.columns) / 2), 4))
+    width = 0.8 / len(means.columns)
+    positions = np.arange(len(means))
+    for i, detector in enumerate(means.columns):
+        ax.bar(
+            positions + i * width,
+            means[detector].to_numpy(),
+            width,
+            yerr=spread[detector].to_numpy(),
+            label=str(detector),
+        )
+    ax.set_xticks(positions + width * (len(means.columns) - 1) / 2, [str(d) for d in means.index])
+    ax.set(ylabel=metric, ylim=(0, 1.05) if means.to_numpy().max() <= 1 else None)
+    ax.legend(fontsize=8, ncols=min(4, len(means.columns)))
     return fig

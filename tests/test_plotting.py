@@ -35,3 +35,55 @@ def test_roc_curves_render_with_their_auc(tmp_path):
     assert labels == ["good (ROC-AUC 1.000)", "bad (ROC-AUC 0.000)", "chance"]
     fig.savefig(tmp_path / "roc.png")
     assert (tmp_path / "roc.png").stat().st_size > 0
+
+
+def test_every_comparison_plot_renders_to_a_file(tmp_path):
+    import pandas as pd
+
+    from anomaly.plotting import (
+        plot_comparison,
+        plot_pr_curves,
+        plot_score_distributions,
+        plot_timeline,
+    )
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(90, dtype=int), np.ones(10, dtype=int)]
+    scores = -(y * 2.0 + rng.normal(size=100))  # lower = more abnormal
+    table = pd.DataFrame(
+        dict(
+            detector=["a", "b", "a", "b"] * 2,
+            dataset=["x", "x", "y", "y"] * 2,
+            seed=[0] * 4 + [1] * 4,
+            metric="roc_auc",
+            value=[0.9, 0.7, 0.8, 0.6, 0.92, 0.72, 0.82, 0.62],
+        )
+    )
+    series = pd.DataFrame({"cpu": np.sin(np.arange(100) / 5), "mem": np.cos(np.arange(100) / 7)})
+    figures = {
+        "pr": plot_pr_curves(y, {"noisy": scores, "perfect": -y.astype(float)}),
+        "hist": plot_score_distributions(y, scores),
+        "timeline": plot_timeline(series, scores, labels=y, threshold=-1.0),
+        "bars": plot_comparison(table),
+    }
+    for name, fig in figures.items():
+        assert isinstance(fig, Figure)
+        fig.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    # The bars are the seed means, with the seeds' spread as error bars.
+    heights = [round(float(bar.get_height()), 2) for bar in figures["bars"].axes[0].patches]
+    assert heights == [0.91, 0.81, 0.71, 0.61]
+    labels = [t.get_text() for t in figures["pr"].axes[0].get_legend().get_texts()]
+    assert labels[1] == "perfect (PR-AUC 1.000)" and labels[2] == "chance (0.100)"
+    # One shaded window (steps 90-99) on each panel of the timeline.
+    assert [len(ax.patches) for ax in figures["timeline"].axes] == [1, 1]
+
+
+def test_comparison_plot_needs_the_metric():
+    import pandas as pd
+
+    from anomaly.plotting import plot_comparison
+
+    table = pd.DataFrame(dict(detector=["a"], dataset="d", metric="roc_auc", value=[0.9]))
+    with pytest.raises(ValueError, match="no rows for metric 'pr_auc'"):
+        plot_comparison(table, metric="pr_auc")
