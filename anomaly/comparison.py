@@ -45,7 +45,8 @@ def compare(
     metrics: Sequence[str | Callable] = ("roc_auc", "pr_auc"),
     seeds: Sequence[int] = (0,),
     progress: bool = True,
-) -> pd.DataFrame:
+    return_scores: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, dict[tuple[str, str, int], np.ndarray]]:
     """Fit and score every detector on every dataset with every seed; one row per metric.
 
     Detectors may be ours, scikit-learn's or PyOD's: each is cloned, seeded
@@ -71,6 +72,9 @@ def compare(
         One fit per seed.
     progress : bool, default=True
         Show a progress bar over the fits.
+    return_scores : bool, default=False
+        Also return every run's anomaly scores (higher = more abnormal), e.g.
+        for ROC curves.
 
     Returns
     -------
@@ -80,6 +84,8 @@ def compare(
         peak of memory traced by Python's ``tracemalloc`` during fit and
         score: numpy and Python objects, not torch's CPU tensors, so it is
         exact for NumPy-based detectors and a lower bound for ours.
+    scores : dict of (detector, dataset, seed) to ndarray
+        With ``return_scores``: the scores of the runs that did not fail.
 
     Examples
     --------
@@ -102,10 +108,12 @@ def compare(
     """
     metric_functions = {_metric_name(m): _metric_function(m) for m in metrics}
     runs = [(d, name, seed) for d in datasets for name in detectors for seed in seeds]
-    rows = []
+    rows, scores = [], {}
     for dataset, name, seed in tqdm(runs, desc="compare", disable=not progress):
         X_train, X_test, y_test = _split(dataset, datasets[dataset])
         outcome = _run(detectors[name], seed, X_train, X_test)
+        if outcome["error"] is None:
+            scores[name, dataset, seed] = outcome["scores"]
         for metric, function in metric_functions.items():
             value, error = np.nan, outcome["error"]
             if error is None:
@@ -126,7 +134,8 @@ def compare(
                     error=error,
                 )
             )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return (table, scores) if return_scores else table
 
 
 def _metric_name(metric: str | Callable) -> str:

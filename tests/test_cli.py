@@ -181,3 +181,23 @@ def test_n_samples_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     assert anomaly.load(tmp_path / "vae").detector_.n_samples == 2
     assert main([*argv, "--detector", "gan", "--n-samples", "2", "-o", str(tmp_path / "gan")]) == 1
     assert "--n-samples applies to --detector vae or vaegan" in capsys.readouterr().err
+
+
+def test_compare_prints_the_table_and_saves_the_roc_plot(tmp_path, capsys, monkeypatch):
+    from anomaly import cli
+    from anomaly.datasets import make_clusters
+
+    # Two small sets instead of the four embedded ones: this checks the wiring, not the numbers.
+    small = {
+        "a": make_clusters(n_normal=150, n_anomalies=8, random_state=1),
+        "b": make_clusters(n_normal=150, n_anomalies=8, random_state=2),
+    }
+    monkeypatch.setattr(cli, "load_embedded", lambda: small)
+    assert main(["compare", "--epochs", "2", "--output-dir", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "ROC-AUC" in printed
+    for name in ["VAEDetector", "GANDetector", "VAEGANDetector", "IForest", "KNN", "LOF", "ECOD"]:
+        assert name in printed
+    table = pd.read_csv(tmp_path / "out" / "comparison.csv")
+    assert len(table) == 7 * 2 * 2  # detectors x datasets x (ROC-AUC, PR-AUC)
+    assert (tmp_path / "out" / "roc_curves.png").stat().st_size > 10_000

@@ -6,6 +6,7 @@ catalogue (``datasets/README.md``), e.g. ``adbench/4_breastw.npz``.
 """
 
 from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, fetch, get_data_home, registry
+from anomaly.datasets.embedded import load_embedded, make_clusters
 from anomaly.datasets.images import (
     FASHION_MNIST_CLASSES,
     MAGNETIC_TILE_DEFECTS,
@@ -38,6 +39,7 @@ __all__ = [
     "get_data_home",
     "iter_series_csv",
     "load_adbench",
+    "load_embedded",
     "load_asd",
     "load_fashion_mnist",
     "load_magnetic_tile",
@@ -45,6 +47,7 @@ __all__ = [
     "load_odds",
     "load_smd",
     "nab_series",
+    "make_clusters",
     "read_idx",
     "read_images",
     "read_series_csv",
