@@ -36,12 +36,18 @@ def is_pyod(detector: object) -> bool:
     return isinstance(detector, PyODBase)
 
 
-def anomaly_scores(detector: Any, X: Any) -> np.ndarray:
+def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarray:
     """Scores of a fitted detector, higher = more abnormal, whatever its library.
 
     PyOD models (and :class:`PyODStyle`) give ``decision_function``;
     scikit-learn outlier detectors and ours give minus ``score_samples`` (or
-    minus ``decision_function`` where there is no ``score_samples``).
+    minus ``decision_function`` where there is no ``score_samples``). With
+    ``training=True`` (``X`` is the data the detector was fitted on), a
+    detector that only scores its training data, such as scikit-learn's
+    ``LocalOutlierFactor()``, gives minus ``negative_outlier_factor_``.
+    Infinite scores (ours give ``-inf`` where arithmetic overflows) become
+    the largest finite floats of their sign, keeping the ranking, so that
+    metrics can take them.
 
     Examples
     --------
@@ -53,10 +59,21 @@ def anomaly_scores(detector: Any, X: Any) -> np.ndarray:
     20
     """
     if is_pyod(detector) or isinstance(detector, PyODStyle):
-        return np.asarray(detector.decision_function(X), dtype=float)
-    if hasattr(detector, "score_samples"):
-        return -np.asarray(detector.score_samples(X), dtype=float)
-    return -np.asarray(detector.decision_function(X), dtype=float)
+        scores = np.asarray(detector.decision_function(X), dtype=float)
+    elif hasattr(detector, "score_samples"):
+        scores = -np.asarray(detector.score_samples(X), dtype=float)
+    elif hasattr(detector, "decision_function"):
+        scores = -np.asarray(detector.decision_function(X), dtype=float)
+    elif training and hasattr(detector, "negative_outlier_factor_"):
+        scores = -np.asarray(detector.negative_outlier_factor_, dtype=float)
+    else:
+        raise TypeError(
+            f"{type(detector).__name__} has neither score_samples nor decision_function for "
+            "new data (a LocalOutlierFactor needs novelty=True to score data it was not fit on)."
+        )
+    return np.nan_to_num(
+        scores, nan=np.nan, posinf=np.finfo(float).max, neginf=-np.finfo(float).max
+    )
 
 
 class PyODDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):

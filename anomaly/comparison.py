@@ -50,8 +50,9 @@ def compare(
     """Fit and score every detector on every dataset with every seed; one row per metric.
 
     Detectors may be ours, scikit-learn's or PyOD's: each is cloned, seeded
-    (every ``random_state`` parameter, nested ones included), fitted, and its
-    scores turned to "higher = more abnormal" by
+    (every ``random_state`` parameter, nested ones included, and NumPy's
+    global generator, which PyOD draws from: the caller's global state
+    changes), fitted, and its scores turned to "higher = more abnormal" by
     :func:`anomaly.adapters.anomaly_scores` before the metrics see them. A
     detector that fails on a dataset gets rows with ``value`` NaN and the
     exception in ``error``; the comparison goes on.
@@ -83,7 +84,8 @@ def compare(
         score_seconds, peak_memory_mib, error``. ``peak_memory_mib`` is the
         peak of memory traced by Python's ``tracemalloc`` during fit and
         score: numpy and Python objects, not torch's CPU tensors, so it is
-        exact for NumPy-based detectors and a lower bound for ours.
+        exact for NumPy-based detectors and a lower bound for ours. Tracing
+        slows allocation-heavy Python code a little, seconds included.
     scores : dict of (detector, dataset, seed) to ndarray
         With ``return_scores``: the scores of the runs that did not fail.
 
@@ -189,7 +191,7 @@ def _run(detector: Any, seed: int, X_train: Any, X_test: Any) -> dict:
         fitted.fit(X_train)
         outcome["fit_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
-        outcome["scores"] = anomaly_scores(fitted, X_test)
+        outcome["scores"] = anomaly_scores(fitted, X_test, training=X_test is X_train)
         outcome["score_seconds"] = time.perf_counter() - start
     except Exception as err:  # noqa: BLE001 (one failure is recorded, not fatal)
         outcome["error"] = f"{type(err).__name__}: {err}"

@@ -287,9 +287,11 @@ def plot_timeline(
         bottom.axhline(threshold, color="tab:red", linestyle="--", label="threshold")
         bottom.legend(fontsize=8, loc="lower left")
     if labels is not None:
+        # A step spans to the next one (the last step: as long as the one before).
+        ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
         for start, stop in anomaly_events(labels):
             for ax in (top, bottom):
-                ax.axvspan(x[start], x[stop - 1], color="tab:red", alpha=0.2, linewidth=0)
+                ax.axvspan(x[start], ends[stop - 1], color="tab:red", alpha=0.2, linewidth=0)
     if frame.shape[1] <= 10:
         top.legend(fontsize=8, loc="upper right")
     top.set(ylabel="value")

@@ -56,3 +56,23 @@ def test_pyod_style_gives_pyod_attributes_and_labels(data):
     np.testing.assert_array_equal(styled.decision_function(X), -styled.detector_.score_samples(X))
     assert styled.threshold_ == -styled.detector_.offset_
     assert not hasattr(detector, "offset_")  # the given detector is cloned, not fitted
+
+
+def test_scikit_learn_lof_scores_its_training_data(data):
+    from sklearn.neighbors import LocalOutlierFactor
+
+    X, y = data
+    lof = LocalOutlierFactor().fit(X)
+    assert roc_auc_score(y, anomaly_scores(lof, X, training=True)) > 0.9
+    with pytest.raises(TypeError, match="needs novelty=True"):
+        anomaly_scores(lof, X)
+
+
+def test_infinite_scores_become_finite_and_keep_their_rank():
+    class Overflowing:
+        def score_samples(self, X):
+            return np.array([0.0, -np.inf, -1.0])
+
+    scores = anomaly_scores(Overflowing(), None)
+    assert np.isfinite(scores).all()
+    np.testing.assert_array_equal(np.argsort(scores), [0, 2, 1])

@@ -115,6 +115,11 @@ MALFORMED = {
     ),
     "header only": ("time,cpu,memory\n", "header but no data rows"),
     "empty file": ("", "is empty"),
+    "blank line": (_with(6, ""), "line 6: missing value"),
+    "duplicate across chunks": (
+        _with(10, "2024-01-01 00:07:00,0.1,0.2"),  # line 9 holds 00:07; chunks of 4 rows end at 9
+        "line 10: timestamp 2024-01-01 00:07:00 repeats",
+    ),
     "shorter than a window": (
         "\n".join(_good_lines(WINDOW - 1)) + "\n",
         f"fewer than window_size={WINDOW}",
@@ -201,3 +206,27 @@ def test_compare_prints_the_table_and_saves_the_roc_plot(tmp_path, capsys, monke
     table = pd.read_csv(tmp_path / "out" / "comparison.csv")
     assert len(table) == 7 * 2 * 2  # detectors x datasets x (ROC-AUC, PR-AUC)
     assert (tmp_path / "out" / "roc_curves.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("chunk_rows", ["1", "2", "1000"])
+def test_timestamp_format_is_fixed_by_the_first_rows(model, tmp_path, capsys, chunk_rows):
+    # Day-first dates: "13/02/2024" cannot be month-first. Whatever the chunks, the format comes
+    # from the first value, as read_series_csv does, and the same line is refused.
+    lines = ["time,cpu,memory"] + [f"{d:02d}/01/2024,0.1,0.2" for d in range(1, 13)]
+    lines.append("13/01/2024,0.1,0.2")
+    (tmp_path / "input.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.csv"
+    argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(out)]
+    code = main([*argv, "--chunk-rows", chunk_rows])
+    error = capsys.readouterr().err
+    # pandas infers month-first from "01/01/2024": the 13th month is refused on line 14.
+    assert code == 1 and "line 14: '13/01/2024' in 'time' is not a timestamp" in error, error
+    assert not out.exists()
+
+
+def test_stride_beyond_the_window_is_a_clear_error(tmp_path, capsys):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "4", "--stride", "5"]
+    assert main([*argv, "-o", str(tmp_path / "m")]) == 1
+    assert "stride=5 is larger than window_size=4" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

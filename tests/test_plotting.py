@@ -87,3 +87,14 @@ def test_comparison_plot_needs_the_metric():
     table = pd.DataFrame(dict(detector=["a"], dataset="d", metric="roc_auc", value=[0.9]))
     with pytest.raises(ValueError, match="no rows for metric 'pr_auc'"):
         plot_comparison(table, metric="pr_auc")
+
+
+def test_timeline_shades_single_steps_and_the_last_step():
+    from anomaly.plotting import plot_timeline
+
+    labels = np.zeros(20, dtype=int)
+    labels[[5, 19]] = 1
+    fig = plot_timeline(np.arange(20.0), np.zeros(20), labels=labels)
+    spans = [patch.get_x() for patch in fig.axes[0].patches]
+    widths = [patch.get_width() for patch in fig.axes[0].patches]
+    assert spans == [5, 19] and widths == [1, 1]

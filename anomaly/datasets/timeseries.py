@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.tseries.api import guess_datetime_format
 from pyarrow import csv as pa_csv
 from sklearn.utils import Bunch
 
@@ -389,6 +390,9 @@ def iter_series_csv(
     ValueError
         On the first malformed row, naming its line and column: the file
         is checked as it is read, so rows before it have been yielded.
+        Blank lines are refused as rows of missing values, at the end of
+        the file too. The timestamps' format is fixed by the first chunk
+        (ISO 8601, else inferred from its first value) for the whole file.
 
     Examples
     --------
@@ -407,12 +411,17 @@ def iter_series_csv(
         include_columns=[timestamp_column, *value_columns],
     )
     read_options = pa_csv.ReadOptions(block_size=block_bytes)
+    # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
+    parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
     first_row, previous = 0, None  # rows read so far; the last timestamp read
+    time_format = None  # the timestamps' format, fixed by the first chunk
     reader = None
     while True:
         try:
             # open_csv already parses the first block.
-            reader = reader or pa_csv.open_csv(path, read_options, convert_options=options)
+            reader = reader or pa_csv.open_csv(
+                path, read_options, parse_options=parse_options, convert_options=options
+            )
             batch = reader.read_next_batch()
         except StopIteration:
             break
@@ -426,8 +435,15 @@ def iter_series_csv(
             values = np.column_stack(
                 [piece.column(c).to_numpy(zero_copy_only=False) for c in value_columns]
             )
-            previous = _check_stream_chunk(
-                path, timestamp_column, value_columns, stamps, values, first_row, previous
+            previous, time_format = _check_stream_chunk(
+                path,
+                timestamp_column,
+                value_columns,
+                stamps,
+                values,
+                first_row,
+                previous,
+                time_format,
             )
             first_row += piece.num_rows
             yield pa.Table.from_batches([piece.select([timestamp_column])]), values
@@ -462,18 +478,20 @@ def _check_stream_chunk(
     stamps: pa.Array,
     values: np.ndarray,
     first_row: int,
-    previous: object,
-) -> object:
-    """Missing or infinite values, and timestamps out of order; returns the last timestamp."""
-    if stamps.null_count or np.isnan(values).any() or not np.isfinite(values).all():
+    previous: int | None,
+    time_format: str | None,
+) -> tuple[int, str]:
+    """Missing or infinite values, and timestamps out of order.
+
+    Returns the last timestamp (in ns) and the timestamps' format, for the next chunk.
+    """
+    if stamps.null_count or not np.isfinite(values).all():
         _diagnose(path, timestamp_column, value_columns)  # raises, naming the line
-    try:
-        times = pc.cast(pc.utf8_trim_whitespace(stamps), pa.timestamp("ns"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # Not plain ISO 8601: pandas' parsing, with the same rules as read_series_csv.
-        index = pd.RangeIndex(first_row, first_row + len(stamps))
-        raw = pd.Series(stamps.to_pylist(), index=index, name=timestamp_column, dtype=object)
-        times = pa.array(_timestamps(raw, path))
+        raise ValueError(
+            f"{path}, lines {_line(first_row)}-{_line(first_row + len(stamps) - 1)}: missing "
+            "or non-finite values."
+        )
+    times, time_format = _parse_times(path, timestamp_column, stamps, first_row, time_format)
     ticks = np.asarray(pc.cast(times, pa.int64()))
     if previous is not None:
         ticks_before = np.r_[previous, ticks[:-1]]
@@ -485,7 +503,39 @@ def _check_stream_chunk(
         stamp = times[row].as_py()
         before = times[row - 1].as_py() if row else pd.Timestamp(int(previous))
         _order_error(path, pd.Timestamp(stamp), pd.Timestamp(before), _line(first_row + row))
-    return int(ticks[-1])
+    return int(ticks[-1]), time_format
+
+
+def _parse_times(
+    path: Path, column: str, stamps: pa.Array, first_row: int, time_format: str | None
+) -> tuple[pa.Array, str]:
+    """Timestamps of one chunk in the format the first chunk fixed (ISO 8601, else inferred)."""
+    text = pc.utf8_trim_whitespace(stamps)
+    if time_format in (None, "ISO8601"):
+        try:
+            return pc.cast(text, pa.timestamp("ns")), "ISO8601"
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass  # an offset ("Z", "+01:00"), a bad value, or another format: pandas decides
+    raw = pd.Series(text.to_pylist(), index=pd.RangeIndex(first_row, first_row + len(text)))
+    if time_format is None:
+        # As read_series_csv: ISO 8601 if it reads, else one format inferred from the first value.
+        iso = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+        guessed = guess_datetime_format(raw.iloc[0])
+        time_format = "ISO8601" if iso.notna().all() or guessed is None else guessed
+    try:
+        parsed = pd.to_datetime(raw, format=time_format, errors="coerce")
+    except (ValueError, TypeError) as err:  # e.g. mixed time-zone offsets
+        raise ValueError(
+            f"{path}: column {column!r} cannot be read as timestamps ({err})."
+        ) from err
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}, line {_line(first_row + row)}: {raw.iloc[row]!r} in {column!r} is not a "
+            f"timestamp (of the file's format, {time_format})."
+        )
+    return pa.array(parsed), time_format
 
 
 def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> None:
