@@ -1,31 +1,26 @@
 """The ``anomaly`` command: compare detectors, fit a time-series detector on a CSV file, score CSVs.
 
 Wiring only: the comparison is :func:`anomaly.compare` on
-:func:`anomaly.datasets.load_embedded`, reading is
-:mod:`anomaly.datasets.timeseries`, the time-series model is
-:class:`anomaly.timeseries.TimeSeriesDetector`, figures are
-:mod:`anomaly.plotting`, files are written by :mod:`anomaly.io` and
-:func:`anomaly._atomic.atomic_write`.
+:func:`anomaly.datasets.load_embedded`, the time-series model is
+:class:`anomaly.timeseries.TimeSeriesDetector`, read by
+:func:`anomaly.datasets.read_series_csv` and batch scoring is
+:func:`anomaly.batch.score_csv`, figures are :mod:`anomaly.plotting`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
 from matplotlib.figure import Figure
-from pyarrow import csv as pa_csv
-from tqdm.auto import tqdm
 
 from anomaly._atomic import atomic_write
+from anomaly.batch import score_csv
 from anomaly.comparison import compare
 from anomaly.datasets.embedded import load_embedded
-from anomaly.datasets.timeseries import iter_series_csv, read_series_csv
+from anomaly.datasets.timeseries import read_series_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.io import load
 from anomaly.plotting import plot_roc_curves
@@ -186,52 +181,8 @@ def score_command(args: argparse.Namespace) -> None:
         raise ValueError(
             f"{args.model} holds a {type(detector).__name__}, not a time-series model."
         )
-    names = getattr(detector, "feature_names_in_", None)
-    if names is None:
-        raise ValueError(
-            f"{args.model} was fitted without column names; fit it with `anomaly fit`."
-        )
-    chunks = iter_series_csv(args.input, [str(n) for n in names], chunk_rows=args.chunk_rows)
-    # score_stream holds back the last window of steps, so their timestamps wait in a queue.
-    pending: list[pa.Table] = []
-    # disable=None: a progress bar on a terminal only.
-    progress = tqdm(desc=f"scoring {args.input.name}", unit=" rows", unit_scale=True, disable=None)
-
-    def values() -> Iterator[pd.DataFrame]:
-        for stamps, rows in chunks:
-            pending.append(stamps)
-            yield pd.DataFrame(rows, columns=names, copy=False)
-
-    n_rows = 0
-    with atomic_write(args.output) as handle, progress:
-        writer = None
-        for scores in detector.score_stream(values()):
-            stamps = _take(pending, len(scores))
-            labels = np.where(scores - detector.offset_ < 0, -1, 1).astype(np.int8)
-            table = stamps.append_column("score", pa.array(scores))
-            table = table.append_column("label", pa.array(labels))
-            if writer is None:
-                writer = pa_csv.CSVWriter(handle, table.schema)
-            writer.write_table(table)
-            n_rows += len(scores)
-            progress.update(len(scores))
-        writer.close()
+    n_rows = score_csv(detector, args.input, args.output, chunk_rows=args.chunk_rows)
     print(f"scored {n_rows} rows; wrote {args.output}")
-
-
-def _take(pending: list[pa.Table], n: int) -> pa.Table:
-    """The first ``n`` queued timestamp rows, removed from the queue."""
-    taken: list[pa.Table] = []
-    while n:
-        head = pending[0]
-        if len(head) <= n:
-            taken.append(pending.pop(0))
-            n -= len(head)
-        else:
-            taken.append(head.slice(0, n))
-            pending[0] = head.slice(n)
-            n = 0
-    return pa.concat_tables(taken)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
