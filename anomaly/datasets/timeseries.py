@@ -9,6 +9,7 @@ import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -363,7 +364,8 @@ def iter_series_csv(
 
     The streaming counterpart of :func:`read_series_csv`, with the same
     rules (see its Notes) and error messages, for files larger than memory:
-    pyarrow reads blocks of ``block_bytes``; only one is in memory at a time.
+    blocks of about ``block_bytes`` of whole lines are parsed by pyarrow one
+    at a time, so only one is in memory. Quoted fields must not span lines.
     The file must hold exactly ``value_columns`` and one more column, the
     timestamps, in any order.
 
@@ -376,7 +378,7 @@ def iter_series_csv(
     chunk_rows : int, optional
         Cut blocks into chunks of at most this many rows.
     block_bytes : int, default=16 MiB
-        Bytes pyarrow parses at a time.
+        Bytes read and parsed at a time (rounded up to a whole line).
 
     Yields
     ------
@@ -405,54 +407,62 @@ def iter_series_csv(
     """
     path = Path(path)
     value_columns = list(value_columns)
-    timestamp_column = _stream_columns(path, value_columns)
+    header, timestamp_column = _stream_columns(path, value_columns)
     options = pa_csv.ConvertOptions(
         column_types={timestamp_column: pa.string(), **dict.fromkeys(value_columns, pa.float64())},
         include_columns=[timestamp_column, *value_columns],
     )
-    read_options = pa_csv.ReadOptions(block_size=block_bytes)
+    read_options = pa_csv.ReadOptions(column_names=header)
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
     parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
     first_row, previous = 0, None  # rows read so far; the last timestamp read
     time_format = None  # the timestamps' format, fixed by the first chunk
-    reader = None
-    while True:
-        try:
-            # open_csv already parses the first block.
-            reader = reader or pa_csv.open_csv(
-                path, read_options, parse_options=parse_options, convert_options=options
-            )
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowInvalid as err:
-            # pyarrow's message lacks the file's line: find it (this raises).
-            _diagnose(path, timestamp_column, value_columns)
-            raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
-        for start in range(0, batch.num_rows, chunk_rows or max(batch.num_rows, 1)):
-            piece = batch.slice(start, chunk_rows)
-            stamps = piece.column(timestamp_column)
-            values = np.column_stack(
-                [piece.column(c).to_numpy(zero_copy_only=False) for c in value_columns]
-            )
-            previous, time_format = _check_stream_chunk(
-                path,
-                timestamp_column,
-                value_columns,
-                stamps,
-                values,
-                first_row,
-                previous,
-                time_format,
-            )
-            first_row += piece.num_rows
-            yield pa.Table.from_batches([piece.select([timestamp_column])]), values
+    with open(path, "rb") as handle:
+        handle.readline()  # the header, read above
+        # Blocks are read here, not by pyarrow's streaming reader, which reads ahead
+        # without bound when its consumer (scoring) is slower than the disk.
+        while block := _next_block(handle, block_bytes):
+            try:
+                table = pa_csv.read_csv(
+                    pa.py_buffer(block),
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=options,
+                ).combine_chunks()
+            except pa.ArrowInvalid as err:
+                # pyarrow's message lacks the file's line: find it (this raises).
+                _diagnose(path, timestamp_column, value_columns)
+                raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+            for start in range(0, table.num_rows, chunk_rows or max(table.num_rows, 1)):
+                piece = table.slice(start, chunk_rows)
+                stamps = piece.column(timestamp_column)
+                values = np.column_stack([piece.column(c).to_numpy() for c in value_columns])
+                previous, time_format = _check_stream_chunk(
+                    path,
+                    timestamp_column,
+                    value_columns,
+                    stamps,
+                    values,
+                    first_row,
+                    previous,
+                    time_format,
+                )
+                first_row += piece.num_rows
+                yield piece.select([timestamp_column]), values
     if first_row == 0:
         raise ValueError(f"{path} has a header but no data rows.")
 
 
-def _stream_columns(path: Path, value_columns: list[str]) -> str:
-    """The timestamp column of a streamed file, after checking its header."""
+def _next_block(handle: BinaryIO, block_bytes: int) -> bytes:
+    """About ``block_bytes`` of whole lines (quoted fields must not span lines)."""
+    block = handle.read(block_bytes)
+    if block and not block.endswith(b"\n"):
+        block += handle.readline()
+    return block
+
+
+def _stream_columns(path: Path, value_columns: list[str]) -> tuple[list[str], str]:
+    """The header and the timestamp column of a streamed file, after checking them."""
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
     with open(path, newline="") as handle:
@@ -468,7 +478,7 @@ def _stream_columns(path: Path, value_columns: list[str]) -> str:
             f"{path} must hold the value columns {value_columns} and one timestamp column; "
             f"the other columns are {others}."
         )
-    return others[0]
+    return header, others[0]
 
 
 def _check_stream_chunk(
