@@ -4,11 +4,19 @@ Each is ``(X, y)`` with ``y`` 1 for the anomalies, built the usual way from a
 classification set: one or more classes are normal and a small seeded sample
 of another class plays the anomalies. They run in seconds, for first looks
 and for ``anomaly compare``; real benchmarks use the loaders of real data.
+
+``python -m anomaly.datasets.embedded DIR`` writes them as CSV files (features,
+then ``label``) into DIR; the repository keeps that output in ``datasets/embedded/``
+for reading without Python, and a test checks it against the generators.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_blobs
 
 __all__ = ["load_embedded", "make_clusters"]
@@ -72,3 +80,20 @@ def load_embedded(random_state: int = 0) -> dict[str, tuple[np.ndarray, np.ndarr
         "digits": _minority(digits.data, digit_labels, [0], 1, 20, seeds[2]),
         "clusters": make_clusters(random_state=int(seeds[3])),
     }
+
+
+def write_embedded(folder: str | Path) -> list[Path]:
+    """Write every set of :func:`load_embedded` to ``folder/<name>.csv``; the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, (X, y) in load_embedded().items():
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]).assign(label=y)
+        paths.append(folder / f"{name}.csv")
+        frame.to_csv(paths[-1], index=False, float_format="%.10g")
+    return paths
+
+
+if __name__ == "__main__":
+    for path in write_embedded(sys.argv[1] if len(sys.argv) > 1 else "datasets/embedded"):
+        print(path)

@@ -27,3 +27,19 @@ def test_generated_anomalies_are_detectable():
     X, y = make_clusters(random_state=3)
     scores = -IsolationForest(random_state=0).fit(X).score_samples(X)
     assert roc_auc_score(y, scores) > 0.9
+
+
+def test_committed_csv_files_match_the_generators(tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    from anomaly.datasets.embedded import write_embedded
+
+    committed = Path(__file__).resolve().parents[2] / "datasets" / "embedded"
+    for path in write_embedded(tmp_path):
+        fresh, kept = pd.read_csv(path), pd.read_csv(committed / path.name)
+        pd.testing.assert_frame_equal(fresh, kept)
+        X, y = load_embedded()[path.stem]
+        np.testing.assert_allclose(kept.drop(columns="label").to_numpy(), X, rtol=1e-9)
+        np.testing.assert_array_equal(kept["label"], y)
