@@ -150,12 +150,15 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
             )
         return X
 
-    def _fit(self, X: np.ndarray) -> None:
-        if self.stride > self.window_size:
+    def _check_stride(self, window_size: int) -> None:
+        if self.stride > window_size:
             raise ValueError(
-                f"stride={self.stride} is larger than window_size={self.window_size}: the steps "
+                f"stride={self.stride} is larger than window_size={window_size}: the steps "
                 "between windows would get no score. Use a stride of at most window_size."
             )
+
+    def _fit(self, X: np.ndarray) -> None:
+        self._check_stride(self.window_size)
         self.window_shape_ = (X.shape[1], self.window_size)
         detector = clone(self.detector) if self.detector is not None else VAEDetector()
         detector.set_params(window_shape=self.window_shape_)
@@ -170,6 +173,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # The fitted window size (window_size may have been set since); any stride.
         size = self.window_shape_[1]
+        self._check_stride(size)
         starts = window_starts(len(X), size, self.stride)
         return step_scores(self._score_windows(X, starts), starts, size, np.arange(len(X)))
 
@@ -226,6 +230,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         """
         check_is_fitted(self)
         size, stride = self.window_shape_[1], self.stride
+        self._check_stride(size)
         rows = np.empty((0, self.n_features_in_))
         first_row = 0  # the series' index of rows[0]
         next_step = next_start = 0  # the first step not yet yielded, window not yet scored

@@ -211,8 +211,16 @@ def test_forged_wrapper_header_is_refused(tmp_path):
 
 
 def test_stride_beyond_the_window_is_refused():
+    series = sine_series(100)[0]
     with pytest.raises(ValueError, match="stride=11 is larger than window_size=10"):
-        TimeSeriesDetector(fast_vae(), window_size=10, stride=11).fit(sine_series(100)[0])
+        TimeSeriesDetector(fast_vae(), window_size=10, stride=11).fit(series)
+    # Also when set after fit (a stride up to the window is fine then).
+    detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
+    assert detector.set_params(stride=10).score_samples(series).shape == (100,)
+    with pytest.raises(ValueError, match="stride=11 is larger than window_size=10"):
+        detector.set_params(stride=11).score_samples(series)
+    with pytest.raises(ValueError, match="stride=11 is larger than window_size=10"):
+        list(detector.score_stream([series]))
 
 
 def test_recurrent_backbone_saves_and_loads(tmp_path):
