@@ -23,6 +23,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     umask), not the 0600 of a temporary file.
     """
     path = Path(path)
+    if not path.parent.is_dir():  # else mkstemp names its temporary file in the error
+        raise FileNotFoundError(f"No folder {path.parent} to write {path.name} into.")
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )

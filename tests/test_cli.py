@@ -230,3 +230,10 @@ def test_stride_beyond_the_window_is_a_clear_error(tmp_path, capsys):
     assert main([*argv, "-o", str(tmp_path / "m")]) == 1
     assert "stride=5 is larger than window_size=4" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_output_into_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
+    assert main([*argv, "-o", str(tmp_path / "no" / "model")]) == 1
+    assert f"No folder {tmp_path / 'no'} to write model into" in capsys.readouterr().err

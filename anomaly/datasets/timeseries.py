@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -519,32 +518,15 @@ def _check_stream_chunk(
 def _parse_times(
     path: Path, column: str, stamps: pa.Array, first_row: int, time_format: str | None
 ) -> tuple[pa.Array, str]:
-    """Timestamps of one chunk in the format the first chunk fixed (ISO 8601, else inferred)."""
-    text = pc.utf8_trim_whitespace(stamps)
+    """Timestamps of one chunk in the format the first chunk fixed (see _timestamps)."""
     if time_format in (None, "ISO8601"):
-        try:
-            return pc.cast(text, pa.timestamp("ns")), "ISO8601"
+        try:  # the fast path: plain ISO 8601, parsed by pyarrow
+            return pc.cast(pc.utf8_trim_whitespace(stamps), pa.timestamp("ns")), "ISO8601"
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass  # an offset ("Z", "+01:00"), a bad value, or another format: pandas decides
-    raw = pd.Series(text.to_pylist(), index=pd.RangeIndex(first_row, first_row + len(text)))
-    if time_format is None:
-        # As read_series_csv: ISO 8601 if it reads, else one format inferred from the first value.
-        iso = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-        guessed = guess_datetime_format(raw.iloc[0])
-        time_format = "ISO8601" if iso.notna().all() or guessed is None else guessed
-    try:
-        parsed = pd.to_datetime(raw, format=time_format, errors="coerce")
-    except (ValueError, TypeError) as err:  # e.g. mixed time-zone offsets
-        raise ValueError(
-            f"{path}: column {column!r} cannot be read as timestamps ({err})."
-        ) from err
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{path}, line {_line(first_row + row)}: {raw.iloc[row]!r} in {column!r} is not a "
-            f"timestamp (of the file's format, {time_format})."
-        )
+    index = pd.RangeIndex(first_row, first_row + len(stamps))
+    raw = pd.Series(stamps.to_pylist(), index=index, name=column, dtype=object)
+    parsed, time_format = _timestamps(raw, path, time_format)
     return pa.array(parsed), time_format
 
 
@@ -557,8 +539,9 @@ def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> No
             skip_blank_lines=False,
             chunksize=1 << 16,
         )
+        time_format = None  # fixed by the first chunk, as when streaming
         for raw in chunks:
-            _timestamps(raw[timestamp_column], path)
+            _, time_format = _timestamps(raw[timestamp_column], path, time_format)
             for column in value_columns:
                 _numbers(raw[column], path)
     except pd.errors.ParserError as err:
@@ -608,7 +591,7 @@ def _read_series(
             f"the timestamp column {timestamp_column!r}."
         )
 
-    frame = pd.DataFrame({timestamp_column: _timestamps(raw[timestamp_column], path)})
+    frame = pd.DataFrame({timestamp_column: _timestamps(raw[timestamp_column], path)[0]})
     for column in value_columns:
         frame[column] = _numbers(raw[column], path)
     if ordered:
@@ -657,17 +640,26 @@ def _numbers(raw: pd.Series, path: Path) -> pd.Series:
     return values
 
 
-def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
+def _timestamps(
+    raw: pd.Series, path: Path, time_format: str | None = None
+) -> tuple[pd.Series, str]:
+    """Timestamps of ``raw`` in ``time_format``; with None, the format is chosen here.
+
+    The chosen format is ISO 8601, or the one pandas infers from the first value if
+    that reads more of the values. Returns the timestamps and the format, so that the
+    chunks of a streamed file are all read in the format of the first.
+    """
     _check_missing(raw, path)
     text = raw.str.strip()
     try:
-        stamps = pd.to_datetime(text, format="ISO8601", errors="coerce")
-        if stamps.isna().any():  # not ISO 8601: let pandas infer one format from the first value
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-                inferred = pd.to_datetime(text, errors="coerce")
-            if inferred.isna().sum() < stamps.isna().sum():
-                stamps = inferred
+        if time_format is None:
+            time_format = "ISO8601"
+            guessed = guess_datetime_format(text.iloc[0])
+            if guessed is not None:
+                iso = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().sum()
+                inferred = pd.to_datetime(text, format=guessed, errors="coerce").isna().sum()
+                time_format = guessed if inferred < iso else "ISO8601"
+        stamps = pd.to_datetime(text, format=time_format, errors="coerce")
     except (ValueError, TypeError) as err:  # e.g. mixed time-zone offsets
         raise ValueError(
             f"{path}: column {raw.name!r} cannot be read as timestamps ({err})."
@@ -677,9 +669,9 @@ def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
         row = _first(bad)
         raise ValueError(
             f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not a "
-            "timestamp."
+            f"timestamp (of the file's format, {time_format})."
         )
-    return stamps
+    return stamps, time_format
 
 
 def _check_order(stamps: pd.Series, path: Path) -> None:
