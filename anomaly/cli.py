@@ -14,16 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
 from anomaly._atomic import atomic_write
 from anomaly.batch import score_csv
-from anomaly.comparison import compare
 from anomaly.datasets.embedded import load_embedded
 from anomaly.datasets.timeseries import read_series_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.io import load
-from anomaly.plotting import plot_roc_curves
 from anomaly.timeseries import TimeSeriesDetector
 
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
@@ -112,10 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def compare_command(args: argparse.Namespace) -> None:
+    # Imported here, so that `anomaly fit` and `anomaly score` start without the harness,
+    # PyOD and matplotlib.
+    from matplotlib.figure import Figure
     from pyod.models.ecod import ECOD
     from pyod.models.iforest import IForest
     from pyod.models.knn import KNN
     from pyod.models.lof import LOF
+
+    from anomaly.comparison import compare
+    from anomaly.plotting import plot_roc_curves
 
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
     detectors = {name: cls(**epochs) for name, cls in DETECTOR_CLASSES.items()}

@@ -27,10 +27,16 @@ Usage::
     python benchmarks/timeseries.py run --collections smd asd
     python benchmarks/timeseries.py run --collections nab --series realTweets/Twitter_volume_AAPL
     python benchmarks/timeseries.py report
+    python benchmarks/timeseries.py draws --collections asd --draws 1 4 16
 
 Results are merged into ``benchmarks/results/timeseries.csv`` after every
 series (a rerun replaces the rows it recomputes) and summarised in
 ``benchmarks/results/timeseries.md``.
+
+``draws`` measures what the VAE's Monte-Carlo draws per window buy: one
+VAEDetector per series, fit as in ``run``, scored with each number of draws
+(``n_samples``) in turn; results in ``timeseries_draws.csv`` and a section of
+``timeseries.md``.
 """
 
 from __future__ import annotations
@@ -79,6 +85,7 @@ BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
 DETECTORS = [*OURS, *BASELINES]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
+DRAWS_KEYS = ["collection", "series", "seed", "n_samples"]
 
 
 def _baseline(name: str, seed: int) -> object:
@@ -174,6 +181,75 @@ def run(
                     print(row, flush=True)
                     rows.append(row)
             yield pd.DataFrame(rows)
+
+
+def draws(
+    collections: list[str],
+    series: list[str] | None,
+    n_draws: list[int],
+    seeds: list[int],
+    data_home: Path,
+) -> Iterator[pd.DataFrame]:
+    """One VAE per series and seed, scored with each number of Monte-Carlo draws."""
+    for collection in collections:
+        for name in series or _names(collection, data_home):
+            if series and name not in _names(collection, data_home):
+                continue
+            train, scored, evaluated = _splits(collection, name, data_home)
+            labels = _labels(collection, name, data_home)[evaluated]
+            if labels.min() == labels.max():
+                continue
+            rows = []
+            for seed in seeds:
+                torch.manual_seed(seed)
+                detector = _ours("VAEDetector", seed).fit(train)
+                for n_samples in n_draws:
+                    # Scoring reads the parameters frozen at fit; the draws only enter scoring,
+                    # so one fit serves every count.
+                    detector.detector_.fitted_params_["n_samples"] = n_samples
+                    start = time.perf_counter()
+                    scores = -detector.score_samples(scored)[evaluated]
+                    seconds = time.perf_counter() - start
+                    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
+                    row = dict(
+                        collection=collection,
+                        series=name,
+                        seed=seed,
+                        n_samples=n_samples,
+                        roc_auc=roc_auc(labels, scores),
+                        pr_auc=pr_auc(labels, scores),
+                        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
+                        score_seconds=seconds,
+                        n_scored=len(scored),
+                        cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                    )
+                    print(row, flush=True)
+                    rows.append(row)
+            yield pd.DataFrame(rows)
+
+
+def _draws_report(results: Path) -> list[str]:
+    path = results / "timeseries_draws.csv"
+    if not path.exists():
+        return []
+    frame = pd.read_csv(path)
+    lines = [
+        "## VAEDetector: Monte-Carlo draws per window when scoring",
+        "",
+        "`python benchmarks/timeseries.py draws`: one fit per series, scored with each number "
+        "of draws; means over the series, score seconds summed.",
+        "",
+    ]
+    for collection, part in frame.groupby("collection", sort=False):
+        table = part.groupby("n_samples").agg(
+            series=("series", "nunique"),
+            roc_auc=("roc_auc", "mean"),
+            pr_auc=("pr_auc", "mean"),
+            vus_pr=("vus_pr", "mean"),
+            score_seconds=("score_seconds", "sum"),
+        )
+        lines += [f"{collection.upper()}", "", table.to_markdown(floatfmt=".3f"), ""]
+    return lines
 
 
 def _published(data_home: Path) -> pd.DataFrame:
@@ -277,18 +353,19 @@ def report(results: Path, data_home: Path) -> str:
                 top[["detector", "vus_pr"]].to_markdown(index=False, floatfmt=".3f"),
                 "",
             ]
-    return "\n".join(lines)
+    return "\n".join(lines + _draws_report(results))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("command", choices=["run", "report", "draws"])
     parser.add_argument("--collections", nargs="+", default=COLLECTIONS, choices=COLLECTIONS)
     parser.add_argument("--series", nargs="+", default=None, help="only these series")
     parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--draws", type=int, nargs="+", default=[1, 4, 16], help="for draws")
     parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -297,6 +374,11 @@ def main() -> None:
         for new in run(args.collections, args.series, args.detectors, args.seeds, args.data_home):
             if len(new):
                 _merge(args.results / "timeseries.csv", new, KEYS)
+    if args.command == "draws":
+        runs = draws(args.collections, args.series, args.draws, args.seeds, args.data_home)
+        for new in runs:
+            if len(new):
+                _merge(args.results / "timeseries_draws.csv", new, DRAWS_KEYS)
     text = report(args.results, args.data_home)
     with atomic_write(args.results / "timeseries.md", "w") as handle:
         handle.write(text)
