@@ -19,13 +19,23 @@ process:
 
 Peak RSS is what ``/usr/bin/time -v`` prints as "Maximum resident set size"
 (GNU time, Debian package ``time``); CPU seconds are its user plus system
-time. Seconds are the wall time of the whole process, interpreter start,
-imports and model loading included, as a user of the command sees it; the
-report also gives scoring's rows per second net of the ``import anomaly.cli``
-floor, the rate once running. The files are read from the page cache (they
-were just written). The targets: peak RSS of scoring does not grow with the
-file (the largest file within 1.25x of the smallest, and under 1 GiB), and
-scoring reaches at least 0.25 of pyarrow's rows per second.
+time. Two times per run:
+
+- *seconds*: the wall time of the whole process, interpreter start, imports
+  and model loading included, as a user of the command sees it;
+- *stream seconds*: the streaming itself, as each process times it: from
+  opening the file to the last batch for pyarrow, the call of
+  :func:`anomaly.batch.score_csv` for ``anomaly score`` (which prints it).
+  Its rows per second is the throughput on files of any size; the whole
+  process adds a constant, about 3 s for ``anomaly score`` (torch and
+  scikit-learn's imports, the ``import anomaly.cli`` row) against 0.2 s for
+  pyarrow alone.
+
+The files are read from the page cache (they were just written). The
+targets: peak RSS of scoring does not grow with the file (the largest file
+within 1.25x of the smallest, and under 1 GiB), and scoring's throughput at
+least 0.25 of pyarrow's, judged on the stream rates; the whole-process ratio
+is reported beside it.
 
 The stride is the model's (``anomaly score`` scores with the stride the model
 was fitted with), 32 by default: non-overlapping windows of 32 steps, each
@@ -90,13 +100,18 @@ BLOCK_BYTES = inspect.signature(iter_series_csv).parameters["block_bytes"].defau
 TIME = Path("/usr/bin/time")
 KEYS = ["rows", "what", "stride", "n_samples", "repeat"]
 SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
+# What `anomaly score` prints last: its rows and the seconds of score_csv.
+SCORED = re.compile(r"scored (\d+) rows in ([\d.]+) s")
 
-# The bare read, run with `python -c` so that its process holds pyarrow only.
+# The bare read, run with `python -c` so that its process holds pyarrow only; prints the rows
+# and the seconds of the read itself.
 PYARROW_READ = """
 import sys
+import time
 import pyarrow as pa
 from pyarrow import csv
 path, block_bytes, timestamp, *values = sys.argv[1:]
+start = time.perf_counter()
 reader = csv.open_csv(
     path,
     csv.ReadOptions(block_size=int(block_bytes)),
@@ -104,7 +119,7 @@ reader = csv.open_csv(
         column_types={timestamp: pa.string(), **dict.fromkeys(values, pa.float64())}
     ),
 )
-print(sum(batch.num_rows for batch in reader))
+print(sum(batch.num_rows for batch in reader), time.perf_counter() - start)
 """
 
 
@@ -207,7 +222,14 @@ def run(
     )
     rows = []
 
-    def record(n_rows: int, what: str, repeat: int, measured: tuple, **extra) -> None:
+    def record(
+        n_rows: int,
+        what: str,
+        repeat: int,
+        measured: tuple,
+        stream_seconds: float = np.nan,
+        file_mib: float = np.nan,
+    ) -> None:
         _, seconds, rss, cpu_seconds = measured
         rows.append(
             dict(
@@ -216,13 +238,16 @@ def run(
                 repeat=repeat,
                 seconds=seconds,
                 rows_per_second=n_rows / seconds if n_rows else np.nan,
+                stream_seconds=stream_seconds,
+                stream_rows_per_second=n_rows / stream_seconds,
                 peak_rss_mib=rss,
                 cpu_seconds=cpu_seconds,
-                **extra,
+                file_mib=file_mib,
                 **setting,
             )
         )
-        print({k: rows[-1][k] for k in ["rows", "what", "seconds", "peak_rss_mib"]}, flush=True)
+        shown = ["rows", "what", "seconds", "stream_seconds", "peak_rss_mib"]
+        print({k: rows[-1][k] for k in shown}, flush=True)
 
     for repeat in range(repeats):
         record(0, IMPORT, repeat, _run([sys.executable, "-c", "import anomaly.cli"]))
@@ -233,9 +258,10 @@ def run(
         for repeat in range(repeats):
             read = [sys.executable, "-c", PYARROW_READ, str(data), str(BLOCK_BYTES), TIMESTAMP]
             measured = _run(read + COLUMNS)
-            if int(measured[0]) != n_rows:
-                raise RuntimeError(f"pyarrow read {measured[0].strip()} rows of {data}")
-            record(n_rows, READ, repeat, measured, file_mib=file_mib)
+            n_read, read_seconds = measured[0].split()
+            if int(n_read) != n_rows:
+                raise RuntimeError(f"pyarrow read {n_read} rows of {data}")
+            record(n_rows, READ, repeat, measured, float(read_seconds), file_mib)
 
             score = [sys.executable, "-m", "anomaly.cli", "score", str(model), str(data)]
             measured = _run([*score, "-o", str(out)])
@@ -243,7 +269,8 @@ def run(
             out.unlink()
             if written != n_rows:
                 raise RuntimeError(f"anomaly score wrote {written} rows for {n_rows} in {data}")
-            record(n_rows, SCORE, repeat, measured, file_mib=file_mib)
+            stream_seconds = float(SCORED.search(measured[0])[2])
+            record(n_rows, SCORE, repeat, measured, stream_seconds, file_mib)
     return pd.DataFrame(rows)
 
 
@@ -269,14 +296,17 @@ def report(results: Path) -> str:
     frame = pd.read_csv(path)
     for (stride, n_samples), runs in frame.groupby(["stride", "n_samples"]):
         first = runs.iloc[0]
-        measures = ["seconds", "rows_per_second", "peak_rss_mib", "cpu_seconds"]
+        measures = [
+            "seconds",
+            "rows_per_second",
+            "stream_seconds",
+            "stream_rows_per_second",
+            "peak_rss_mib",
+            "cpu_seconds",
+        ]
         median = runs.groupby(["rows", "what"], sort=False)[measures].median().reset_index()
         order = median["what"].map({IMPORT: 0, READ: 1, SCORE: 2})
         median = median.iloc[np.lexsort([order, median["rows"]])]
-        # The rate once running: the time to start the interpreter and import taken off.
-        floor = median.loc[median.what == IMPORT, "seconds"].median()
-        net = median.rows / (median.seconds - floor)
-        median.insert(4, "rows_per_second_net_of_start", net.where(median.what == SCORE))
         repeats = runs["repeat"].nunique()
         lines += [
             f"## Stride {stride}, {n_samples} Monte-Carlo draws per window "
@@ -287,13 +317,15 @@ def report(results: Path) -> str:
             f"({first.fit_seconds:.0f} s); pyarrow {first.pyarrow}, torch {first.torch} with "
             f"{first.torch_threads} threads; {first.cpu}; pyarrow blocks of "
             f"{first.block_bytes / 2**20:g} MiB; median of {repeats} run(s). Seconds are whole "
-            "processes (start, imports, model loading included); the first row is the floor of "
-            "that, which the net rate takes off.",
+            "processes (start, imports, model loading included; the first row is the floor of "
+            "that); stream seconds are the streaming alone, timed inside the process.",
             "",
             median.astype(object)
             .where(median.notna(), None)  # blank cells, not "nan"
             .to_markdown(
-                index=False, intfmt=",", floatfmt=("", "", ".3g", ",.0f", ",.0f", ".0f", ".3g")
+                index=False,
+                intfmt=",",
+                floatfmt=("", "", ".3g", ",.0f", ".3g", ",.0f", ".0f", ".3g"),
             ),
             "",
         ]
@@ -304,21 +336,21 @@ def report(results: Path) -> str:
         small, large = score.index.min(), score.index.max()
         growth = score.peak_rss_mib[large] / score.peak_rss_mib[small]
         largest = score.peak_rss_mib.max()
-        ratios = (score.rows_per_second / read.rows_per_second).dropna()
-        net_ratios = score.rows_per_second_net_of_start / read.rows_per_second
+        stream_ratios = (score.stream_rows_per_second / read.stream_rows_per_second).dropna()
+        process_ratios = score.rows_per_second / read.rows_per_second
         lines += [
             f"- Peak RSS of scoring, {large:,} rows against {small:,}: {growth:.2f}x "
             f"(target <= 1.25x): {_met(growth <= 1.25)}.",
             f"- Largest peak RSS of scoring: {largest:.0f} MiB (target < 1024 MiB): "
             f"{_met(largest < 1024)}.",
         ]
-        for n_rows, ratio in ratios.items():
+        for n_rows, ratio in stream_ratios.items():
             lines.append(
-                f"- {n_rows:,} rows: {score.rows_per_second[n_rows]:,.0f} rows/s scored "
-                f"against {read.rows_per_second[n_rows]:,.0f} read by pyarrow, {ratio:.3f} of "
-                f"it (target >= 0.25): {_met(ratio >= 0.25)}; net of the start, "
-                f"{score.rows_per_second_net_of_start[n_rows]:,.0f} rows/s, "
-                f"{net_ratios[n_rows]:.3f} of it."
+                f"- {n_rows:,} rows: {score.stream_rows_per_second[n_rows]:,.0f} rows/s scored "
+                f"against {read.stream_rows_per_second[n_rows]:,.0f} read by pyarrow, "
+                f"{ratio:.3f} of it (target >= 0.25): {_met(ratio >= 0.25)}; whole processes, "
+                f"start included: {score.rows_per_second[n_rows]:,.0f} against "
+                f"{read.rows_per_second[n_rows]:,.0f} rows/s, {process_ratios[n_rows]:.3f}."
             )
         lines.append("")
     return "\n".join(lines)

@@ -39,11 +39,14 @@ def model(tmp_path_factory):
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 3, WINDOW, WINDOW + 5, 1000])
-def test_streamed_scores_equal_in_memory_scores(model, tmp_path, chunk_rows):
+def test_streamed_scores_equal_in_memory_scores(model, tmp_path, capsys, chunk_rows):
     frame = write_series(tmp_path / "input.csv", n_rows=101, seed=1)
     out = tmp_path / "scores.csv"
     argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(out)]
     assert main([*argv, "--chunk-rows", str(chunk_rows)]) == 0
+    assert re.search(
+        r"scored 101 rows in [\d.]+ s \([\d,]+ rows/s\); wrote ", capsys.readouterr().out
+    )
     scores = pd.read_csv(out, dtype={"time": str})
     assert list(scores.columns) == ["time", "score", "label"]
     detector = anomaly.load(model)
