@@ -24,17 +24,18 @@ def score_csv(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
     *,
+    timestamp_column: str | None = None,
     chunk_rows: int | None = None,
     progress: bool | None = None,
 ) -> int:
     """Score a CSV series block by block and write one row of results per input row.
 
     The input holds the detector's value columns (its ``feature_names_in_``)
-    and one timestamp column, under the rules of
-    :func:`anomaly.datasets.iter_series_csv`. The output has the timestamp
-    as written in the input, ``score`` (``score_samples``: the lower, the
-    more abnormal; equal to scoring the whole series in memory) and
-    ``label`` (-1 anomaly, 1 normal, as ``predict``). It is written to a
+    and one timestamp column (other columns too, if ``timestamp_column``
+    names it), under the rules of :func:`anomaly.datasets.iter_series_csv`.
+    The output has the timestamp as written in the input, ``score``
+    (``score_samples``: the lower, the more abnormal; equal to scoring the
+    whole series in memory) and ``label`` (-1 anomaly, 1 normal, as ``predict``). It is written to a
     temporary file renamed at the end: a failure leaves no output file.
 
     Parameters
@@ -43,6 +44,9 @@ def score_csv(
         Fitted on a DataFrame, so that it knows its columns' names.
     input_path, output_path : str or path-like
         The CSV files to read and to write.
+    timestamp_column : str, optional
+        The input's timestamp column; by default the one column besides the
+        detector's, and a file with more columns is refused.
     chunk_rows : int, optional
         Rows scored at a time (default: a pyarrow block, 16 MiB of text).
     progress : bool, optional
@@ -59,7 +63,12 @@ def score_csv(
             "The detector was fitted without column names: fit it on a DataFrame (as "
             "`anomaly fit` does) so that the CSV's columns can be matched."
         )
-    chunks = iter_series_csv(input_path, [str(n) for n in names], chunk_rows=chunk_rows)
+    chunks = iter_series_csv(
+        input_path,
+        [str(n) for n in names],
+        timestamp_column=timestamp_column,
+        chunk_rows=chunk_rows,
+    )
     # score_stream holds back the last window of steps, so their timestamps wait in a queue.
     pending: list[pa.Table] = []
 

@@ -31,9 +31,10 @@ Writes one row per input row: the timestamp as written in the input, `score`
 (the detector's score_samples: the lower, the more abnormal) and `label`
 (-1 for an anomaly, 1 for a normal step, from the model's threshold).
 
-The input must hold the model's value columns and one timestamp column, with
-strictly increasing timestamps and no missing or non-numeric values; the
-first malformed row stops the run with its line and column. The output is
+The input must hold the model's value columns and one timestamp column (or
+more columns, if --timestamp-column names the timestamps: the others are left
+unread), with strictly increasing timestamps and no missing or non-numeric
+values; the first malformed row stops the run with its line and column. The output is
 written to a temporary file renamed at the end: a failed run leaves none.
 The input is read in blocks, so memory does not grow with the file.
 """
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("model", type=Path, help="model file written by `anomaly fit`")
     score.add_argument("input", type=Path, help="CSV file with the model's columns")
     score.add_argument("--output", "-o", type=Path, required=True, help="CSV file to write")
+    score.add_argument(
+        "--timestamp-column",
+        default=None,
+        help="the timestamps; other columns than it and the model's are then ignored "
+        "(default: the one column besides the model's)",
+    )
     score.add_argument(
         "--chunk-rows", type=int, default=None, help="rows scored at a time (default: a block)"
     )
@@ -185,7 +192,13 @@ def score_command(args: argparse.Namespace) -> None:
             f"{args.model} holds a {type(detector).__name__}, not a time-series model."
         )
     start = time.perf_counter()
-    n_rows = score_csv(detector, args.input, args.output, chunk_rows=args.chunk_rows)
+    n_rows = score_csv(
+        detector,
+        args.input,
+        args.output,
+        timestamp_column=args.timestamp_column,
+        chunk_rows=args.chunk_rows,
+    )
     seconds = time.perf_counter() - start
     # The streaming rate, without the start-up (interpreter, torch, model file) before it.
     print(

@@ -114,7 +114,7 @@ MALFORMED = {
     ),
     "extra column": (
         "time,cpu,memory,disk\n2024-01-01 00:00:00,1,2,3\n",
-        r"the other columns are \['time', 'disk'\]",
+        r"the other columns are \['time', 'disk'\] \(name the timestamp column",
     ),
     "header only": ("time,cpu,memory\n", "header but no data rows"),
     "empty file": ("", "is empty"),
@@ -180,6 +180,28 @@ def test_fit_reads_the_named_columns_and_detector(tmp_path):
     detector = anomaly.load(path)
     assert type(detector.detector_).__name__ == "GANDetector"
     assert list(detector.feature_names_in_) == ["cpu"]
+
+
+def test_a_model_of_some_columns_scores_its_training_file_given_the_timestamp_column(
+    tmp_path, capsys
+):
+    frame = write_series(tmp_path / "train.csv")
+    model, out = tmp_path / "cpu.safetensors", tmp_path / "scores.csv"
+    argv = ["fit", str(tmp_path / "train.csv"), "--columns", "cpu", "--window-size", "6"]
+    assert main([*argv, "--epochs", "1", "-o", str(model)]) == 0
+    score = ["score", str(model), str(tmp_path / "train.csv"), "-o", str(out)]
+    assert main(score) == 1  # "memory" might be the timestamps: refused, with the way out
+    assert "name the timestamp column" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*score, "--timestamp-column", "time"]) == 0
+    scores = pd.read_csv(out, dtype={"time": str})
+    assert list(scores.columns) == ["time", "score", "label"]
+    np.testing.assert_array_equal(
+        scores["score"], anomaly.load(model).score_samples(frame[["cpu"]])
+    )
+    for column, message in [("when", "has no column 'when'"), ("cpu", "'cpu' is a value column")]:
+        assert main([*score, "--timestamp-column", column]) == 1
+        assert message in capsys.readouterr().err
 
 
 def test_n_samples_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):

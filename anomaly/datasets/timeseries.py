@@ -356,6 +356,7 @@ def iter_series_csv(
     path: str | os.PathLike,
     value_columns: Sequence[str],
     *,
+    timestamp_column: str | None = None,
     chunk_rows: int | None = None,
     block_bytes: int = 1 << 24,
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
@@ -365,8 +366,10 @@ def iter_series_csv(
     rules (see its Notes) and error messages, for files larger than memory:
     blocks of about ``block_bytes`` of whole lines are parsed by pyarrow one
     at a time, so only one is in memory. Quoted fields must not span lines.
-    The file must hold exactly ``value_columns`` and one more column, the
-    timestamps, in any order.
+    Without ``timestamp_column``, the file must hold exactly
+    ``value_columns`` and one more column, the timestamps, in any order, so
+    that a file with a column too many is refused; with it, other columns
+    are left unread.
 
     Parameters
     ----------
@@ -374,6 +377,8 @@ def iter_series_csv(
         A CSV file with a header row.
     value_columns : sequence of str
         The numeric columns, in the order wanted (e.g. a model's ``feature_names_in_``).
+    timestamp_column : str, optional
+        The column of timestamps; by default the one column besides ``value_columns``.
     chunk_rows : int, optional
         Cut blocks into chunks of at most this many rows.
     block_bytes : int, default=16 MiB
@@ -406,7 +411,7 @@ def iter_series_csv(
     """
     path = Path(path)
     value_columns = list(value_columns)
-    header, timestamp_column = _stream_columns(path, value_columns)
+    header, timestamp_column = _stream_columns(path, value_columns, timestamp_column)
     options = pa_csv.ConvertOptions(
         column_types={timestamp_column: pa.string(), **dict.fromkeys(value_columns, pa.float64())},
         include_columns=[timestamp_column, *value_columns],
@@ -460,7 +465,9 @@ def _next_block(handle: BinaryIO, block_bytes: int) -> bytes:
     return block
 
 
-def _stream_columns(path: Path, value_columns: list[str]) -> tuple[list[str], str]:
+def _stream_columns(
+    path: Path, value_columns: list[str], timestamp_column: str | None
+) -> tuple[list[str], str]:
     """The header and the timestamp column of a streamed file, after checking them."""
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
@@ -471,11 +478,18 @@ def _stream_columns(path: Path, value_columns: list[str]) -> tuple[list[str], st
     missing = [c for c in value_columns if c not in header]
     if missing:
         raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {header}).")
+    if timestamp_column is not None:
+        if timestamp_column not in header:
+            raise ValueError(f"{path} has no column {timestamp_column!r} (columns: {header}).")
+        if timestamp_column in value_columns:
+            raise ValueError(f"{timestamp_column!r} is a value column, not the timestamps.")
+        return header, timestamp_column
     others = [c for c in header if c not in value_columns]
     if len(others) != 1:
         raise ValueError(
             f"{path} must hold the value columns {value_columns} and one timestamp column; "
-            f"the other columns are {others}."
+            f"the other columns are {others} (name the timestamp column to leave the others "
+            "unread)."
         )
     return header, others[0]
 
