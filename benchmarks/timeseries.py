@@ -27,16 +27,17 @@ Usage::
     python benchmarks/timeseries.py run --collections smd asd
     python benchmarks/timeseries.py run --collections nab --series realTweets/Twitter_volume_AAPL
     python benchmarks/timeseries.py report
-    python benchmarks/timeseries.py draws --collections asd --draws 1 4 16
+    python benchmarks/timeseries.py draws --collections asd --draws 1 4 16 [--stride 32]
 
 Results are merged into ``benchmarks/results/timeseries.csv`` after every
 series (a rerun replaces the rows it recomputes) and summarised in
 ``benchmarks/results/timeseries.md``.
 
 ``draws`` measures what the VAE's Monte-Carlo draws per window buy: one
-VAEDetector per series, fit as in ``run``, scored with each number of draws
-(``n_samples``) in turn; results in ``timeseries_draws.csv`` and a section of
-``timeseries.md``.
+VAEDetector per series, fit as in ``run`` but with windows ``--stride``
+apart (1 as in ``run``, or a fast scoring setup's), scored with each number
+of draws (``n_samples``) in turn; results in ``timeseries_draws.csv`` and a
+section of ``timeseries.md``.
 """
 
 from __future__ import annotations
@@ -77,15 +78,15 @@ VUS_MAX_WINDOW = 100
 OURS = {cls.__name__: cls for cls in (VAEDetector, GANDetector, VAEGANDetector)}
 
 
-def _ours(name: str, seed: int) -> TimeSeriesDetector:
-    return TimeSeriesDetector(OURS[name](epochs=EPOCHS, random_state=seed))
+def _ours(name: str, seed: int, stride: int = 1) -> TimeSeriesDetector:
+    return TimeSeriesDetector(OURS[name](epochs=EPOCHS, random_state=seed), stride=stride)
 
 
 BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
 DETECTORS = [*OURS, *BASELINES]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
-DRAWS_KEYS = ["collection", "series", "seed", "n_samples"]
+DRAWS_KEYS = ["collection", "series", "seed", "stride", "n_samples"]
 
 
 def _baseline(name: str, seed: int) -> object:
@@ -187,6 +188,7 @@ def draws(
     collections: list[str],
     series: list[str] | None,
     n_draws: list[int],
+    stride: int,
     seeds: list[int],
     data_home: Path,
 ) -> Iterator[pd.DataFrame]:
@@ -202,7 +204,7 @@ def draws(
             rows = []
             for seed in seeds:
                 torch.manual_seed(seed)
-                detector = _ours("VAEDetector", seed).fit(train)
+                detector = _ours("VAEDetector", seed, stride).fit(train)
                 for n_samples in n_draws:
                     # Scoring reads the parameters frozen at fit; the draws only enter scoring,
                     # so one fit serves every count.
@@ -215,6 +217,7 @@ def draws(
                         collection=collection,
                         series=name,
                         seed=seed,
+                        stride=stride,
                         n_samples=n_samples,
                         roc_auc=roc_auc(labels, scores),
                         pr_auc=pr_auc(labels, scores),
@@ -240,7 +243,9 @@ def _draws_report(results: Path) -> list[str]:
         "of draws; means over the series, score seconds summed.",
         "",
     ]
-    for collection, part in frame.groupby("collection", sort=False):
+    if "stride" not in frame:  # the first run, before --stride
+        frame["stride"] = 1
+    for (collection, stride), part in frame.groupby(["collection", "stride"], sort=False):
         table = part.groupby("n_samples").agg(
             series=("series", "nunique"),
             roc_auc=("roc_auc", "mean"),
@@ -248,7 +253,12 @@ def _draws_report(results: Path) -> list[str]:
             vus_pr=("vus_pr", "mean"),
             score_seconds=("score_seconds", "sum"),
         )
-        lines += [f"{collection.upper()}", "", table.to_markdown(floatfmt=".3f"), ""]
+        lines += [
+            f"{collection.upper()}, stride {stride}",
+            "",
+            table.to_markdown(floatfmt=".3f"),
+            "",
+        ]
     return lines
 
 
@@ -366,6 +376,7 @@ def main() -> None:
     parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 4, 16], help="for draws")
+    parser.add_argument("--stride", type=int, default=1, help="for draws")
     parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -375,7 +386,9 @@ def main() -> None:
             if len(new):
                 _merge(args.results / "timeseries.csv", new, KEYS)
     if args.command == "draws":
-        runs = draws(args.collections, args.series, args.draws, args.seeds, args.data_home)
+        runs = draws(
+            args.collections, args.series, args.draws, args.stride, args.seeds, args.data_home
+        )
         for new in runs:
             if len(new):
                 _merge(args.results / "timeseries_draws.csv", new, DRAWS_KEYS)
