@@ -21,7 +21,7 @@ from anomaly.datasets.embedded import load_embedded
 from anomaly.datasets.timeseries import read_series_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.io import load
-from anomaly.timeseries import TimeSeriesDetector
+from anomaly.timeseries import WINDOW_DRAWS, TimeSeriesDetector
 
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-samples",
         type=int,
         default=None,
-        help="vae, vaegan: Monte-Carlo draws per window when scoring (default 16; fewer is faster)",
+        help=f"vae, vaegan: Monte-Carlo draws per window when scoring (default {WINDOW_DRAWS}; "
+        "each costs a decoder pass)",
     )
     fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
     fit.add_argument(
@@ -169,10 +170,11 @@ def fit_command(args: argparse.Namespace) -> None:
     detector_params = dict(device=args.device, random_state=args.random_state)
     if args.epochs is not None:
         detector_params["epochs"] = args.epochs
-    if args.n_samples is not None:
-        if args.detector == "gan":
+    if args.detector == "gan":
+        if args.n_samples is not None:
             raise ValueError("--n-samples applies to --detector vae or vaegan, not gan.")
-        detector_params["n_samples"] = args.n_samples
+    else:
+        detector_params["n_samples"] = WINDOW_DRAWS if args.n_samples is None else args.n_samples
     detector = TimeSeriesDetector(
         DETECTORS[args.detector](**detector_params, verbose=args.verbose),
         window_size=args.window_size,

@@ -43,14 +43,15 @@ step scored by the one window that covers it. Stride trades time resolution
 for throughput: stride 1 gives every step the mean score of the 32 windows
 around it, at 32 times the network work of stride 32. Likewise ``--n-samples``
 (the VAE's Monte-Carlo draws per window for the reconstruction probability,
-16 by default) multiplies the decoder's work when scoring.
+``anomaly fit``'s default of 1 unless given) multiplies the decoder's work
+when scoring.
 
 Usage::
 
     python benchmarks/csv_scoring.py run                       # 1 M and 4 M rows, stride 32
     python benchmarks/csv_scoring.py run --rows 20000 40000 --results /tmp/csv_smoke
     python benchmarks/csv_scoring.py run --stride 8 --repeat 3
-    python benchmarks/csv_scoring.py run --n-samples 1          # one Monte-Carlo draw per window
+    python benchmarks/csv_scoring.py run --n-samples 16         # 16 Monte-Carlo draws per window
     python benchmarks/csv_scoring.py report                    # rewrite results/csv_scoring.md
 
 Files go to ``--workdir`` (default ``/tmp/anomaly_csv_bench``; a generated
@@ -82,6 +83,7 @@ sys.path.insert(0, str(REPO))
 
 from anomaly._atomic import atomic_write  # noqa: E402
 from anomaly.datasets.timeseries import iter_series_csv  # noqa: E402
+from anomaly.timeseries import WINDOW_DRAWS  # noqa: E402
 from benchmarks.tabular import RESULTS, _merge  # noqa: E402
 
 WORKDIR = Path("/tmp/anomaly_csv_bench")
@@ -364,7 +366,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--stride", type=int, default=32, help="the model's, for fit and score")
     parser.add_argument(
-        "--n-samples", type=int, default=16, help="the VAE's Monte-Carlo draws per window"
+        "--n-samples",
+        type=int,
+        default=WINDOW_DRAWS,
+        help="the VAE's Monte-Carlo draws per window (default: anomaly fit's)",
     )
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)

@@ -256,7 +256,7 @@ def _draws_report(results: Path) -> list[str]:
         lines += [
             f"{collection.upper()}, stride {stride}",
             "",
-            table.to_markdown(floatfmt=".3f"),
+            table.to_markdown(floatfmt=("g", "g", ".3f", ".3f", ".3f", ".1f")),
             "",
         ]
     return lines
@@ -295,7 +295,13 @@ def _published(data_home: Path) -> pd.DataFrame:
 def report(results: Path, data_home: Path) -> str:
     path = results / "timeseries.csv"
     if not path.exists():
-        return "No results yet: run `python benchmarks/timeseries.py run`."
+        return "\n".join(
+            [
+                "No results yet: run `python benchmarks/timeseries.py run`.",
+                "",
+                *_draws_report(results),
+            ]
+        )
     frame = pd.read_csv(path)
     lines = [
         "# Time-series benchmark",

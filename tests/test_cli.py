@@ -209,6 +209,12 @@ def test_n_samples_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
     assert main([*argv, "--n-samples", "2", "-o", str(tmp_path / "vae")]) == 0
     assert anomaly.load(tmp_path / "vae").detector_.n_samples == 2
+    assert main([*argv, "--detector", "vaegan", "-o", str(tmp_path / "default")]) == 0
+    assert anomaly.load(tmp_path / "default").detector_.n_samples == 1  # the time-series default
+    assert main([*argv, "--n-samples", "0", "-o", str(tmp_path / "none")]) == 1
+    assert "'n_samples' parameter of VAEDetector must be an int in the range [1, inf)" in (
+        capsys.readouterr().err
+    )
     assert main([*argv, "--detector", "gan", "--n-samples", "2", "-o", str(tmp_path / "gan")]) == 1
     assert "--n-samples applies to --detector vae or vaegan" in capsys.readouterr().err
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from anomaly import timeseries
+from anomaly import VAEDetector, timeseries
 from anomaly.timeseries import TimeSeriesDetector
 from tests.conftest import DETECTOR_FACTORIES, fast_vae
 
@@ -46,10 +46,17 @@ def test_given_detector_is_not_changed():
     assert inner.window_shape is None and not hasattr(inner, "network_")
 
 
-def test_default_detector_is_a_vae():
+def test_default_detector_is_a_vae_of_one_draw_per_window():
     series = sine_series(100)[0]
     detector = TimeSeriesDetector(window_size=10).fit(series[:60])
     assert type(detector.detector_).__name__ == "VAEDetector"
+    assert detector.detector_.n_samples == timeseries.WINDOW_DRAWS == 1
+
+
+def test_the_wrapped_detectors_parameters_are_checked():
+    # scikit-learn skips nested estimators' checks inside fit: the wrapper must not lose them.
+    with pytest.raises(ValueError, match="'n_samples' parameter of VAEDetector must be an int"):
+        TimeSeriesDetector(VAEDetector(n_samples=0), window_size=10).fit(sine_series(100)[0])
 
 
 def test_block_size_does_not_change_scores(monkeypatch):
