@@ -126,14 +126,10 @@ def _names(collection: str, data_home: Path) -> list[str]:
     return smd_machines() if collection == "smd" else asd_entities()
 
 
-def run(
-    collections: list[str],
-    series: list[str] | None,
-    detectors: list[str],
-    seeds: list[int],
-    data_home: Path,
-) -> Iterator[pd.DataFrame]:
-    """One frame of rows per series, so a long run can be saved as it goes."""
+def _evaluations(
+    collections: list[str], series: list[str] | None, data_home: Path
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, slice, np.ndarray]]:
+    """Each series' collection, name, training rows, scored rows, evaluated part and its labels."""
     for collection in collections:
         for name in series or _names(collection, data_home):
             if series and name not in _names(collection, data_home):
@@ -143,45 +139,65 @@ def run(
             if labels.min() == labels.max():  # e.g. NAB's artificialNoAnomaly series
                 print(f"skipped {collection}/{name}: no anomalies among the evaluated steps")
                 continue
-            rows = []
-            for detector_name in detectors:
-                for seed in seeds:
-                    np.random.seed(seed)  # noqa: NPY002 (PyOD draws from the global generator)
-                    torch.manual_seed(seed)
+            yield collection, name, train, scored, evaluated, labels
+
+
+def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """ROC-AUC, PR-AUC and VUS-PR of anomaly scores (higher = more abnormal)."""
+    # -inf (overflow on extreme steps) ranks first: the metrics need finite numbers.
+    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
+    return dict(
+        roc_auc=roc_auc(labels, scores),
+        pr_auc=pr_auc(labels, scores),
+        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
+    )
+
+
+def run(
+    collections: list[str],
+    series: list[str] | None,
+    detectors: list[str],
+    seeds: list[int],
+    data_home: Path,
+) -> Iterator[pd.DataFrame]:
+    """One frame of rows per series, so a long run can be saved as it goes."""
+    for collection, name, train, scored, evaluated, labels in _evaluations(
+        collections, series, data_home
+    ):
+        rows = []
+        for detector_name in detectors:
+            for seed in seeds:
+                np.random.seed(seed)  # noqa: NPY002 (PyOD draws from the global generator)
+                torch.manual_seed(seed)
+                if detector_name in OURS:
+                    detector = _ours(detector_name, seed)
+                else:
+                    detector = _baseline(detector_name, seed)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    start = time.perf_counter()
+                    detector.fit(train)
+                    fitted = time.perf_counter()
                     if detector_name in OURS:
-                        detector = _ours(detector_name, seed)
+                        scores = -detector.score_samples(scored)
                     else:
-                        detector = _baseline(detector_name, seed)
-                    with contextlib.redirect_stdout(io.StringIO()):
-                        start = time.perf_counter()
-                        detector.fit(train)
-                        fitted = time.perf_counter()
-                        if detector_name in OURS:
-                            scores = -detector.score_samples(scored)
-                        else:
-                            scores = detector.decision_function(scored)
-                        done = time.perf_counter()
-                    scores = scores[evaluated]
-                    # -inf (overflow on extreme steps) ranks first: the metrics need finite numbers.
-                    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
-                    row = dict(
-                        collection=collection,
-                        series=name,
-                        detector=detector_name,
-                        seed=seed,
-                        roc_auc=roc_auc(labels, scores),
-                        pr_auc=pr_auc(labels, scores),
-                        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
-                        fit_seconds=fitted - start,
-                        score_seconds=done - fitted,
-                        n_train=len(train),
-                        n_evaluated=len(labels),
-                        n_variables=train.shape[1],
-                        cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
-                    )
-                    print(row, flush=True)
-                    rows.append(row)
-            yield pd.DataFrame(rows)
+                        scores = detector.decision_function(scored)
+                    done = time.perf_counter()
+                row = dict(
+                    collection=collection,
+                    series=name,
+                    detector=detector_name,
+                    seed=seed,
+                    **_metrics(labels, scores[evaluated]),
+                    fit_seconds=fitted - start,
+                    score_seconds=done - fitted,
+                    n_train=len(train),
+                    n_evaluated=len(labels),
+                    n_variables=train.shape[1],
+                    cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                )
+                print(row, flush=True)
+                rows.append(row)
+        yield pd.DataFrame(rows)
 
 
 def draws(
@@ -193,42 +209,34 @@ def draws(
     data_home: Path,
 ) -> Iterator[pd.DataFrame]:
     """One VAE per series and seed, scored with each number of Monte-Carlo draws."""
-    for collection in collections:
-        for name in series or _names(collection, data_home):
-            if series and name not in _names(collection, data_home):
-                continue
-            train, scored, evaluated = _splits(collection, name, data_home)
-            labels = _labels(collection, name, data_home)[evaluated]
-            if labels.min() == labels.max():
-                continue
-            rows = []
-            for seed in seeds:
-                torch.manual_seed(seed)
-                detector = _ours("VAEDetector", seed, stride).fit(train)
-                for n_samples in n_draws:
-                    # Scoring reads the parameters frozen at fit; the draws only enter scoring,
-                    # so one fit serves every count.
-                    detector.detector_.fitted_params_["n_samples"] = n_samples
-                    start = time.perf_counter()
-                    scores = -detector.score_samples(scored)[evaluated]
-                    seconds = time.perf_counter() - start
-                    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
-                    row = dict(
-                        collection=collection,
-                        series=name,
-                        seed=seed,
-                        stride=stride,
-                        n_samples=n_samples,
-                        roc_auc=roc_auc(labels, scores),
-                        pr_auc=pr_auc(labels, scores),
-                        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
-                        score_seconds=seconds,
-                        n_scored=len(scored),
-                        cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
-                    )
-                    print(row, flush=True)
-                    rows.append(row)
-            yield pd.DataFrame(rows)
+    for collection, name, train, scored, evaluated, labels in _evaluations(
+        collections, series, data_home
+    ):
+        rows = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            detector = _ours("VAEDetector", seed, stride).fit(train)
+            for n_samples in n_draws:
+                # Scoring reads the parameters frozen at fit; the draws only enter scoring,
+                # so one fit serves every count.
+                detector.detector_.fitted_params_["n_samples"] = n_samples
+                start = time.perf_counter()
+                scores = -detector.score_samples(scored)[evaluated]
+                seconds = time.perf_counter() - start
+                row = dict(
+                    collection=collection,
+                    series=name,
+                    seed=seed,
+                    stride=stride,
+                    n_samples=n_samples,
+                    **_metrics(labels, scores),
+                    score_seconds=seconds,
+                    n_scored=len(scored),
+                    cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                )
+                print(row, flush=True)
+                rows.append(row)
+        yield pd.DataFrame(rows)
 
 
 def _draws_report(results: Path) -> list[str]:
