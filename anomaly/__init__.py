@@ -17,3 +17,7 @@ def __getattr__(name: str) -> Any:
 
         return compare
     raise AttributeError(f"module 'anomaly' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,7 +9,9 @@ process:
 
 - ``anomaly score MODEL FILE -o OUT`` (``python -m anomaly.cli``): its wall
   time, peak RSS and CPU seconds; the output's row count is checked against
-  the input's;
+  the input's and, on the first run, its scores against the whole file
+  scored in memory (``score_samples``, here): equal to the bit, over many
+  16 MiB blocks;
 - pyarrow's bare read of the same file: ``pyarrow.csv.open_csv`` with the block
   size and column types that ``anomaly.datasets.iter_series_csv`` uses
   (timestamps as strings, values as float64), iterating every batch and
@@ -81,6 +83,7 @@ from pyarrow import csv as pa_csv
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import anomaly  # noqa: E402
 from anomaly._atomic import atomic_write  # noqa: E402
 from anomaly.datasets.timeseries import iter_series_csv  # noqa: E402
 from anomaly.timeseries import WINDOW_DRAWS  # noqa: E402
@@ -180,6 +183,18 @@ def _count_rows(path: Path) -> int:
     return lines - 1
 
 
+def _check_scores(model: Path, data: Path, out: Path) -> None:
+    """The streamed scores equal the whole series' scored in memory, to the bit."""
+    detector = anomaly.load(model, device="cpu")
+    values = pa_csv.read_csv(data).select(COLUMNS).to_pandas()
+    expected = detector.score_samples(values)
+    streamed = pa_csv.read_csv(out).column("score").to_numpy()
+    if not np.array_equal(streamed, expected):
+        differ = int(np.sum(streamed != expected))
+        raise RuntimeError(f"{differ} streamed scores of {data} differ from in-memory scoring")
+    print(f"{out.name}: {len(streamed):,} streamed scores equal in-memory scoring", flush=True)
+
+
 def fit(
     workdir: Path, stride: int, n_samples: int, epochs: int, train_rows: int
 ) -> tuple[Path, float]:
@@ -268,9 +283,11 @@ def run(
             score = [sys.executable, "-m", "anomaly.cli", "score", str(model), str(data)]
             measured = _run([*score, "-o", str(out)])
             written = _count_rows(out)
-            out.unlink()
             if written != n_rows:
                 raise RuntimeError(f"anomaly score wrote {written} rows for {n_rows} in {data}")
+            if repeat == 0:
+                _check_scores(model, data, out)
+            out.unlink()
             stream_seconds = float(SCORED.search(measured[0])[2])
             record(n_rows, SCORE, repeat, measured, stream_seconds, file_mib)
     return pd.DataFrame(rows)

@@ -96,6 +96,14 @@ MALFORMED = {
     "infinite": (_with(9, "2024-01-01 00:07:00,inf,0.5"), "line 9: 'inf' in 'cpu' is not finite"),
     "short row": (_with(20, "2024-01-01 00:18:00,0.5"), "line 20"),
     "long row": (_with(20, "2024-01-01 00:18:00,0.5,0.5,0.5"), "line 20"),
+    "long first row": (
+        "time,cpu,memory\n2024-01-01 00:00:00,1,2,3\n",
+        "line 2: more fields than the 3 header columns",
+    ),
+    "repeated column name": (
+        "time,cpu,cpu,memory\n2024-01-01 00:00:00,1,2,3\n",
+        r"repeats the column name\(s\) \['cpu'\]",
+    ),
     "duplicate timestamp": (
         _with(5, "2024-01-01 00:02:00,0.1,0.2"),
         "line 5: timestamp 2024-01-01 00:02:00 repeats",
@@ -145,6 +153,13 @@ def test_malformed_input_fails_clearly_and_writes_nothing(model, tmp_path, capsy
     assert error.startswith("anomaly score: error:")
     assert re.search(message, error), error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.csv"]  # no output, no temp file
+
+
+def test_chunk_rows_must_be_positive(model, tmp_path, capsys):
+    (tmp_path / "input.csv").write_text("\n".join(_good_lines()) + "\n")
+    argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(tmp_path / "o.csv")]
+    assert main([*argv, "--chunk-rows", "0"]) == 1
+    assert "chunk_rows must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_failed_run_keeps_a_previous_output(model, tmp_path):

@@ -396,8 +396,9 @@ def iter_series_csv(
     ValueError
         On the first malformed row, naming its line and column: the file
         is checked as it is read, so rows before it have been yielded.
-        Blank lines are refused as rows of missing values, at the end of
-        the file too. The timestamps' format is fixed by the first chunk
+        Blank lines are refused as rows of missing values, except at the
+        end of the file, which are ignored as by :func:`read_series_csv`;
+        so is a header that repeats a name. The timestamps' format is fixed by the first chunk
         (ISO 8601, else inferred from its first value) for the whole file.
 
     Examples
@@ -411,6 +412,8 @@ def iter_series_csv(
     """
     path = Path(path)
     value_columns = list(value_columns)
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}.")
     header, timestamp_column = _stream_columns(path, value_columns, timestamp_column)
     options = pa_csv.ConvertOptions(
         column_types={timestamp_column: pa.string(), **dict.fromkeys(value_columns, pa.float64())},
@@ -422,10 +425,12 @@ def iter_series_csv(
     first_row, previous = 0, None  # rows read so far; the last timestamp read
     time_format = None  # the timestamps' format, fixed by the first chunk
     with open(path, "rb") as handle:
+        # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
+        end = _content_end(handle)
         handle.readline()  # the header, read above
         # Blocks are read here, not by pyarrow's streaming reader, which reads ahead
         # without bound when its consumer (scoring) is slower than the disk.
-        while block := _next_block(handle, block_bytes):
+        while block := _next_block(handle, block_bytes, end):
             try:
                 table = pa_csv.read_csv(
                     pa.py_buffer(block),
@@ -457,12 +462,29 @@ def iter_series_csv(
         raise ValueError(f"{path} has a header but no data rows.")
 
 
-def _next_block(handle: BinaryIO, block_bytes: int) -> bytes:
-    """About ``block_bytes`` of whole lines (quoted fields must not span lines)."""
-    block = handle.read(block_bytes)
+def _next_block(handle: BinaryIO, block_bytes: int, end: int) -> bytes:
+    """About ``block_bytes`` of whole lines before byte ``end`` (quoted fields must not span
+    lines)."""
+    block = handle.read(max(0, min(block_bytes, end - handle.tell())))
     if block and not block.endswith(b"\n"):
         block += handle.readline()
     return block
+
+
+def _content_end(handle: BinaryIO) -> int:
+    """The offset just after the last byte that is not a line break; the position is kept."""
+    position = handle.tell()
+    end = handle.seek(0, os.SEEK_END)
+    while end:
+        start = max(0, end - 4096)
+        handle.seek(start)
+        tail = handle.read(end - start).rstrip(b"\r\n")
+        if tail:
+            end = start + len(tail)
+            break
+        end = start
+    handle.seek(position)
+    return end
 
 
 def _stream_columns(
@@ -471,10 +493,7 @@ def _stream_columns(
     """The header and the timestamp column of a streamed file, after checking them."""
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
-    with open(path, newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    header = _header(path)
     missing = [c for c in value_columns if c not in header]
     if missing:
         raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {header}).")
@@ -492,6 +511,19 @@ def _stream_columns(
             "unread)."
         )
     return header, others[0]
+
+
+def _header(path: Path) -> list[str]:
+    """The column names of a CSV file, checked: there are some, and none repeats."""
+    # utf-8-sig: a byte-order mark is not part of the first column's name (pandas agrees).
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{path} repeats the column name(s) {repeated} in its header.")
+    return header
 
 
 def _check_stream_chunk(
@@ -555,6 +587,7 @@ def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> No
         )
         time_format = None  # fixed by the first chunk, as when streaming
         for raw in chunks:
+            _check_index(raw, path)
             _, time_format = _timestamps(raw[timestamp_column], path, time_format)
             for column in value_columns:
                 _numbers(raw[column], path)
@@ -574,13 +607,13 @@ def _read_series(
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
     try:
+        _header(path)  # pandas would rename a repeated name rather than refuse it
         raw = pd.read_csv(path, dtype=str, keep_default_na=True, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty: expected a header row and data rows.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
-    if not isinstance(raw.index, pd.RangeIndex):  # pandas took the extra field for an index
-        raise ValueError(f"{path}, line 2: more fields than the {raw.shape[1]} header columns.")
+    _check_index(raw, path)
     raw = raw.iloc[: _last_nonblank(raw) + 1]
     if raw.empty:
         raise ValueError(f"{path} has a header but no data rows.")
@@ -611,6 +644,12 @@ def _read_series(
     if ordered:
         _check_order(frame[timestamp_column], path)
     return frame
+
+
+def _check_index(raw: pd.DataFrame, path: Path) -> None:
+    """pandas takes the fields of a first data row longer than the header for an index."""
+    if not isinstance(raw.index, pd.RangeIndex):
+        raise ValueError(f"{path}, line 2: more fields than the {raw.shape[1]} header columns.")
 
 
 def _last_nonblank(raw: pd.DataFrame) -> int:

@@ -98,6 +98,7 @@ ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
         (HEADER + ROWS + "2023-12-31,5,6\n", r"line 4: .* is earlier than the one on line 3"),
         ("v,w\n1,2\n", r"no column named timestamp / datetime / time / date"),
         (HEADER + "2024-01-01,1,2,3\n", r"line 2: more fields than the 3 header columns"),
+        ("timestamp,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
         (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
         (
             "time,v\n2024-01-01T00:00:00+01:00,1\n2024-01-02T00:00:00+02:00,2\n",
@@ -275,3 +276,37 @@ def test_iter_series_csv_streams_what_read_series_csv_reads(tmp_path):
     )
     np.testing.assert_array_equal(values, whole[["b", "a"]].to_numpy())
     np.testing.assert_array_equal(stamps, frame["stamp"].to_numpy())
+
+
+@pytest.mark.parametrize("block_bytes", [16, 4096])
+def test_iter_series_csv_reads_what_read_series_csv_reads_at_the_edges(tmp_path, block_bytes):
+    # A byte-order mark, CRLF line ends and blank lines at the end: both readers agree.
+    from anomaly.datasets import iter_series_csv
+
+    text = "\ufefftime,v\r\n2024-01-01,1\r\n2024-01-02,2\r\n2024-01-03,3\r\n\r\n\r\n"
+    path = tmp_path / "edges.csv"
+    path.write_bytes(text.encode())
+    whole = read_series_csv(path)
+    assert list(whole.columns) == ["time", "v"]
+    chunks = list(iter_series_csv(path, ["v"], block_bytes=block_bytes))
+    assert [t.column_names for t, _ in chunks] == [["time"]] * len(chunks)
+    np.testing.assert_array_equal(np.concatenate([v for _, v in chunks])[:, 0], whole["v"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("time,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
+        ("time,v\n2024-01-01,1,2\n", r"line 2: more fields than the 2 header columns"),
+        ("time,v\n\n2024-01-01,1\n", r"line 2: missing value"),  # blank, but not at the end
+        ("time,v\n\n\n", "header but no data rows"),
+    ],
+)
+def test_iter_series_csv_rejects_malformed_files(tmp_path, text, message):
+    from anomaly.datasets import iter_series_csv
+
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError, match=message):
+        list(iter_series_csv(path, ["v"]))
+    with pytest.raises(ValueError, match="chunk_rows must be at least 1, got 0"):
+        list(iter_series_csv(_write(tmp_path, HEADER + ROWS), ["v"], chunk_rows=0))
