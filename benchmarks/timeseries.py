@@ -33,11 +33,11 @@ Results are merged into ``benchmarks/results/timeseries.csv`` after every
 series (a rerun replaces the rows it recomputes) and summarised in
 ``benchmarks/results/timeseries.md``.
 
-``draws`` measures what the VAE's Monte-Carlo draws per window buy: one
-VAEDetector per series, fit as in ``run`` but with windows ``--stride``
-apart (1 as in ``run``, or a fast scoring setup's), scored with each number
-of draws (``n_samples``) in turn; results in ``timeseries_draws.csv`` and a
-section of ``timeseries.md``.
+``draws`` measures what the Monte-Carlo draws per window buy: one
+VAEDetector (or ``--draws-detectors VAEGANDetector``) per series, fit as in
+``run`` but with windows ``--stride`` apart (1 as in ``run``, or a fast
+scoring setup's), scored with each number of draws (``n_samples``) in turn;
+results in ``timeseries_draws.csv`` and a section of ``timeseries.md``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import platform
 import sys
 import time
@@ -86,7 +87,8 @@ BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
 DETECTORS = [*OURS, *BASELINES]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
-DRAWS_KEYS = ["collection", "series", "seed", "stride", "n_samples"]
+DRAWS_KEYS = ["collection", "series", "detector", "seed", "stride", "n_samples"]
+SAMPLING = ["VAEDetector", "VAEGANDetector"]  # ours with Monte-Carlo draws when scoring
 
 
 def _baseline(name: str, seed: int) -> object:
@@ -203,19 +205,20 @@ def run(
 def draws(
     collections: list[str],
     series: list[str] | None,
+    detectors: list[str],
     n_draws: list[int],
     stride: int,
     seeds: list[int],
     data_home: Path,
 ) -> Iterator[pd.DataFrame]:
-    """One VAE per series and seed, scored with each number of Monte-Carlo draws."""
+    """One fit per series, detector and seed, scored with each number of Monte-Carlo draws."""
     for collection, name, train, scored, evaluated, labels in _evaluations(
         collections, series, data_home
     ):
         rows = []
-        for seed in seeds:
+        for detector_name, seed in itertools.product(detectors, seeds):
             torch.manual_seed(seed)
-            detector = _ours("VAEDetector", seed, stride).fit(train)
+            detector = _ours(detector_name, seed, stride).fit(train)
             for n_samples in n_draws:
                 # Scoring reads the parameters frozen at fit; the draws only enter scoring,
                 # so one fit serves every count.
@@ -226,6 +229,7 @@ def draws(
                 row = dict(
                     collection=collection,
                     series=name,
+                    detector=detector_name,
                     seed=seed,
                     stride=stride,
                     n_samples=n_samples,
@@ -245,15 +249,14 @@ def _draws_report(results: Path) -> list[str]:
         return []
     frame = pd.read_csv(path)
     lines = [
-        "## VAEDetector: Monte-Carlo draws per window when scoring",
+        "## Monte-Carlo draws per window when scoring",
         "",
         "`python benchmarks/timeseries.py draws`: one fit per series, scored with each number "
         "of draws; means over the series, score seconds summed.",
         "",
     ]
-    if "stride" not in frame:  # the first run, before --stride
-        frame["stride"] = 1
-    for (collection, stride), part in frame.groupby(["collection", "stride"], sort=False):
+    groups = frame.groupby(["detector", "collection", "stride"], sort=False)
+    for (detector, collection, stride), part in groups:
         table = part.groupby("n_samples").agg(
             series=("series", "nunique"),
             roc_auc=("roc_auc", "mean"),
@@ -262,7 +265,7 @@ def _draws_report(results: Path) -> list[str]:
             score_seconds=("score_seconds", "sum"),
         )
         lines += [
-            f"{collection.upper()}, stride {stride}",
+            f"{detector}, {collection.upper()}, stride {stride}",
             "",
             table.to_markdown(floatfmt=("g", "g", ".3f", ".3f", ".3f", ".1f")),
             "",
@@ -399,6 +402,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--draws", type=int, nargs="+", default=[1, 4, 16], help="for draws")
     parser.add_argument("--stride", type=int, default=1, help="for draws")
+    parser.add_argument(
+        "--draws-detectors", nargs="+", default=SAMPLING[:1], choices=SAMPLING, help="for draws"
+    )
     parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -409,7 +415,13 @@ def main() -> None:
                 _merge(args.results / "timeseries.csv", new, KEYS)
     if args.command == "draws":
         runs = draws(
-            args.collections, args.series, args.draws, args.stride, args.seeds, args.data_home
+            args.collections,
+            args.series,
+            args.draws_detectors,
+            args.draws,
+            args.stride,
+            args.seeds,
+            args.data_home,
         )
         for new in runs:
             if len(new):
