@@ -382,7 +382,7 @@ def report(results: Path, data_home: Path) -> str:
             )
             lines += [
                 f"{collection.upper()}: mean over TSB-AD's {int(part.n_files.iloc[0])} files, "
-                "top 8 detectors and its IForest and PCA",
+                "top 8 detectors, and its IForest and PCA where it lists them",
                 "",
                 shown[["detector", "vus_pr"]].to_markdown(index=False, floatfmt=".3f"),
                 "",
