@@ -23,7 +23,7 @@ __all__ = ["TimeSeriesDetector"]
 # Windows scored per call of the wrapped detector: bounds the copies of windows.
 _BLOCK_WINDOWS = 4096
 # Monte-Carlo draws per window of the default VAE (and of `anomaly fit`): a step's score averages
-# the windows over it, and on ASD and NAB one draw ranked as well as 16 at 1/16 of the scoring
+# the windows over it, and on SMD, ASD and NAB one draw ranked as well as 16 at 1/16 of the scoring
 # time (benchmarks/results/timeseries.md, "draws").
 WINDOW_DRAWS = 1
 
