@@ -23,8 +23,8 @@ __all__ = ["TimeSeriesDetector"]
 # Windows scored per call of the wrapped detector: bounds the copies of windows.
 _BLOCK_WINDOWS = 4096
 # Monte-Carlo draws per window of the default VAE (and of `anomaly fit`): a step's score averages
-# the windows over it, and on SMD, ASD and NAB one draw ranked as well as 16 at 1/16 of the scoring
-# time (benchmarks/results/timeseries.md, "draws").
+# the windows over it, and on SMD, ASD and NAB one draw ranked as well as 16 in 1/22 to 1/35 of
+# the scoring time (benchmarks/results/timeseries.md, "draws").
 WINDOW_DRAWS = 1
 
 
@@ -46,8 +46,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         A :class:`anomaly.VAEDetector`, :class:`anomaly.GANDetector` or
         :class:`anomaly.VAEGANDetector` (cloned, not changed);
         ``VAEDetector(n_samples=1)`` when None: one Monte-Carlo draw per
-        window, as good as 16 on the time-series benchmarks at a sixteenth
-        of the scoring time.
+        window, as good as 16 on the time-series benchmarks in 1/22 to
+        1/35 of the scoring time.
     window_size : int, default=32
         Time steps per window.
     stride : int, default=1

@@ -29,7 +29,7 @@ time. Two times per run:
   opening the file to the last batch for pyarrow, the call of
   :func:`anomaly.batch.score_csv` for ``anomaly score`` (which prints it).
   Its rows per second is the throughput on files of any size; the whole
-  process adds a constant, about 3 s for ``anomaly score`` (torch and
+  process adds a constant, 3.5 to 4 s for ``anomaly score`` (torch and
   scikit-learn's imports, the ``import anomaly.cli`` row) against 0.2 s for
   pyarrow alone.
 

@@ -78,6 +78,8 @@ def read_series_csv(
     line 2, as a spreadsheet or a text editor numbers it. Blank lines inside
     the data count as rows with missing values (blank lines at the end are
     ignored), so line numbers stay exact unless a quoted field spans lines.
+    The file must be UTF-8 text (a byte-order mark is allowed) with lines
+    ended by ``\\n`` or ``\\r\\n``, and no column name may repeat.
 
     Timestamps must be strictly increasing: the file is refused if a
     timestamp repeats or is earlier than the one before, because detectors
@@ -396,10 +398,13 @@ def iter_series_csv(
     ValueError
         On the first malformed row, naming its line and column: the file
         is checked as it is read, so rows before it have been yielded.
-        Blank lines are refused as rows of missing values, except at the
-        end of the file, which are ignored as by :func:`read_series_csv`;
-        so is a header that repeats a name. The timestamps' format is fixed by the first chunk
-        (ISO 8601, else inferred from its first value) for the whole file.
+        Blank lines are refused as rows of missing values, except empty
+        lines at the end of the file, which are no rows (as for
+        :func:`read_series_csv`, which also drops trailing rows of missing
+        values). A header that repeats a name, a file that is not UTF-8 and
+        lines ended by a lone carriage return are refused. The timestamps'
+        format is fixed by the first chunk (ISO 8601, else inferred from its
+        first value) for the whole file.
 
     Examples
     --------
@@ -515,9 +520,18 @@ def _stream_columns(
 
 def _header(path: Path) -> list[str]:
     """The column names of a CSV file, checked: there are some, and none repeats."""
-    # utf-8-sig: a byte-order mark is not part of the first column's name (pandas agrees).
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), None)
+    with open(path, "rb") as handle:
+        line = handle.readline(1 << 20)  # bounded: a file of lone \r has no \n to stop at
+    if b"\r" in line.rstrip(b"\r\n"):
+        raise ValueError(
+            f"{path} ends its lines with a lone carriage return (\\r): convert them to \\n or "
+            "\\r\\n."
+        )
+    try:
+        # utf-8-sig: a byte-order mark is not part of the first column's name (pandas agrees).
+        header = next(csv.reader([line.decode("utf-8-sig")]), None)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err}).") from err
     if not header:
         raise ValueError(f"{path} is empty: expected a header row and data rows.")
     repeated = sorted({c for c in header if header.count(c) > 1})
@@ -586,13 +600,21 @@ def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> No
             chunksize=1 << 16,
         )
         time_format = None  # fixed by the first chunk, as when streaming
+        # Blank rows at a chunk's end wait for the next: at the file's end they are no rows.
+        blank_tail = None
         for raw in chunks:
             _check_index(raw, path)
+            if blank_tail is not None:
+                raw = pd.concat([blank_tail, raw])
+            last = _last_nonblank(raw)
+            raw, blank_tail = raw.iloc[: last + 1], raw.iloc[last + 1 :]
             _, time_format = _timestamps(raw[timestamp_column], path, time_format)
             for column in value_columns:
                 _numbers(raw[column], path)
     except pd.errors.ParserError as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err}).") from err
 
 
 def _read_series(

@@ -300,13 +300,37 @@ def test_iter_series_csv_reads_what_read_series_csv_reads_at_the_edges(tmp_path,
         ("time,v\n2024-01-01,1,2\n", r"line 2: more fields than the 2 header columns"),
         ("time,v\n\n2024-01-01,1\n", r"line 2: missing value"),  # blank, but not at the end
         ("time,v\n\n\n", "header but no data rows"),
+        # The first bad row is named, not the blank lines after it, which are no rows.
+        ("time,v\n2024-01-01,abc\n2024-01-02,2\n\n", r"line 2: 'abc' in 'v' is not a number"),
+        ("time,v\r2024-01-01,1\r2024-01-02,2\r", r"lone carriage return"),
     ],
 )
 def test_iter_series_csv_rejects_malformed_files(tmp_path, text, message):
     from anomaly.datasets import iter_series_csv
 
-    path = _write(tmp_path, text)
+    path = tmp_path / "series.csv"
+    path.write_bytes(text.encode())
     with pytest.raises(ValueError, match=message):
         list(iter_series_csv(path, ["v"]))
+
+
+def test_iter_series_csv_checks_chunk_rows(tmp_path):
+    from anomaly.datasets import iter_series_csv
+
     with pytest.raises(ValueError, match="chunk_rows must be at least 1, got 0"):
         list(iter_series_csv(_write(tmp_path, HEADER + ROWS), ["v"], chunk_rows=0))
+
+
+@pytest.mark.parametrize("where", ["header", "values"])
+def test_both_readers_refuse_text_that_is_not_utf8(tmp_path, where):
+    from anomaly.datasets import iter_series_csv
+
+    text = "time,v\n2024-01-01,1\n2024-01-02,2\n"
+    text = text.replace("v", "\xe9") if where == "header" else text.replace(",2\n", ",2\xe9\n")
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(text.encode("latin-1"))
+    column = "\xe9" if where == "header" else "v"
+    with pytest.raises(ValueError, match=r"(not UTF-8 text|not a well-formed CSV)"):
+        read_series_csv(path)
+    with pytest.raises(ValueError, match=f"{path} is not UTF-8 text"):
+        list(iter_series_csv(path, [column]))
