@@ -34,9 +34,10 @@ Writes one row per input row: the timestamp as written in the input, `score`
 The input must hold the model's value columns and one timestamp column (or
 more columns, if --timestamp-column names the timestamps: the others are left
 unread), with strictly increasing timestamps and no missing or non-numeric
-values; the first malformed row stops the run with its line and column. The output is
-written to a temporary file renamed at the end: a failed run leaves none.
-The input is read in blocks, so memory does not grow with the file.
+values; the first malformed row stops the run with its line and column.
+The output is written to a temporary file renamed at the end: a failed run
+leaves none. The input is read in blocks, so memory does not grow with the
+file.
 """
 
 
@@ -106,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--timestamp-column",
         default=None,
-        help="the timestamps; other columns than it and the model's are then ignored "
-        "(default: the one column besides the model's)",
+        help="the column of timestamps; columns other than it and the model's are then "
+        "ignored (default: the one column besides the model's)",
     )
     score.add_argument(
         "--chunk-rows", type=int, default=None, help="rows scored at a time (default: a block)"
