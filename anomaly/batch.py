@@ -35,8 +35,9 @@ def score_csv(
     names it), under the rules of :func:`anomaly.datasets.iter_series_csv`.
     The output has the timestamp as written in the input, ``score``
     (``score_samples``: the lower, the more abnormal; equal to scoring the
-    whole series in memory) and ``label`` (-1 anomaly, 1 normal, as ``predict``). It is written to a
-    temporary file renamed at the end: a failure leaves no output file.
+    whole series in memory) and ``label`` (-1 anomaly, 1 normal, as
+    ``predict``). It is written to a temporary file renamed at the end: a
+    failure leaves no output file.
 
     Parameters
     ----------

@@ -522,16 +522,17 @@ def _header(path: Path) -> list[str]:
     """The column names of a CSV file, checked: there are some, and none repeats."""
     with open(path, "rb") as handle:
         line = handle.readline(1 << 20)  # bounded: a file of lone \r has no \n to stop at
-    if b"\r" in line.rstrip(b"\r\n"):
+    try:
+        # utf-8-sig: a byte-order mark is not part of the first column's name (pandas agrees).
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as err:  # e.g. another encoding, or not text at all
+        raise ValueError(f"{path} is not UTF-8 text ({err}).") from err
+    if "\r" in text.rstrip("\r\n"):
         raise ValueError(
             f"{path} ends its lines with a lone carriage return (\\r): convert them to \\n or "
             "\\r\\n."
         )
-    try:
-        # utf-8-sig: a byte-order mark is not part of the first column's name (pandas agrees).
-        header = next(csv.reader([line.decode("utf-8-sig")]), None)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text ({err}).") from err
+    header = next(csv.reader([text]), None)
     if not header:
         raise ValueError(f"{path} is empty: expected a header row and data rows.")
     repeated = sorted({c for c in header if header.count(c) > 1})

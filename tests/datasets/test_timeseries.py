@@ -314,6 +314,16 @@ def test_iter_series_csv_rejects_malformed_files(tmp_path, text, message):
         list(iter_series_csv(path, ["v"]))
 
 
+def test_a_binary_file_is_not_text(tmp_path):
+    from anomaly.datasets import iter_series_csv
+
+    path = tmp_path / "program.csv"
+    path.write_bytes(b"\x7fELF\x02\x01\r\x00\x00\x95\xff\n")
+    for read in (read_series_csv, lambda path: list(iter_series_csv(path, ["v"]))):
+        with pytest.raises(ValueError, match="is not UTF-8 text"):
+            read(path)
+
+
 def test_iter_series_csv_checks_chunk_rows(tmp_path):
     from anomaly.datasets import iter_series_csv
 
