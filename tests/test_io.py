@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -220,3 +221,26 @@ def test_model_fitted_on_a_missing_device_restores_on_the_cpu(fitted, blobs, tmp
     gpu_fitted.save(tmp_path / "m")
     with pytest.warns(UserWarning, match="restored on the CPU instead"):
         anomaly.load(tmp_path / "m")
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def old_format_data():
+    """The data the fixtures in tests/fixtures/ were fitted and scored on."""
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    t = np.arange(80)
+    series = pd.DataFrame({"cpu": np.sin(t / 4), "memory": np.cos(t / 9)})
+    return rows, series + 0.05 * rng.normal(size=(80, 2))
+
+
+@pytest.mark.parametrize(
+    "name", ["vae_rows_v2.safetensors", "vaegan_series_v2.safetensors", "gan_rows_v2.safetensors"]
+)
+def test_files_of_format_version_2_load_with_identical_scores(name):
+    rows, series = old_format_data()
+    data = {"vae": rows, "vaegan": series, "gan": rows.to_numpy()}[name.split("_")[0]]
+    expected = json.loads((FIXTURES / "expected_scores.json").read_text())[name]
+    loaded = anomaly.load(FIXTURES / name)
+    np.testing.assert_array_equal(loaded.score_samples(data), expected)
