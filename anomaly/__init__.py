@@ -3,9 +3,18 @@
 from typing import Any
 
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
-from anomaly.io import load
+from anomaly.persistence import load, save
+from anomaly.timeseries import TimeSeriesDetector
 
-__all__ = ["GANDetector", "VAEDetector", "VAEGANDetector", "compare", "load"]
+__all__ = [
+    "GANDetector",
+    "TimeSeriesDetector",
+    "VAEDetector",
+    "VAEGANDetector",
+    "compare",
+    "load",
+    "save",
+]
 __version__ = "0.1.0"
 
 

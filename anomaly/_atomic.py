@@ -1,4 +1,4 @@
-"""Writing files so that a failure never leaves a partial one behind."""
+"""Writing files so that a failure never leaves a partial one behind, nor replaces the input."""
 
 from __future__ import annotations
 
@@ -38,3 +38,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def check_not_same_file(source: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """Refuse to write ``destination`` when it is the file ``source`` is read from.
+
+    Also through a symbolic or hard link: replacing it would lose the data
+    being read. Called before anything is read.
+    """
+    if os.path.exists(source) and os.path.exists(destination):
+        if os.path.samefile(source, destination):
+            raise ValueError(
+                f"The output {destination} is the input file {source}: writing it would "
+                "replace the data being read. Choose another output path."
+            )

@@ -1,16 +1,20 @@
 """Sign conventions across libraries, and PyOD's API on top of ours.
 
-Three conventions meet in anomaly detection:
+Two conventions meet in anomaly detection:
 
-- scikit-learn and this package: ``score_samples`` and ``decision_function``
-  are *higher for normal* samples; ``predict`` gives +1 (inlier) / -1 (outlier);
+- scikit-learn's estimators, this package's included: ``score_samples`` and
+  ``decision_function`` are *higher for normal* samples; ``predict`` gives +1
+  (inlier) / -1 (outlier);
 - PyOD: ``decision_function`` and ``decision_scores_`` are *higher for
-  anomalies*; ``predict`` gives 0 (inlier) / 1 (outlier);
-- metrics (:mod:`anomaly.metrics`, ``sklearn.metrics`` with 1 = anomaly) want
-  scores *higher for anomalies*.
+  anomalies*; ``predict`` gives 0 (inlier) / 1 (outlier).
 
-:func:`anomaly_scores` turns any fitted detector of the first two kinds into
-the third. :class:`PyODDetector` runs a PyOD model as a scikit-learn outlier
+Everything in this package outside the estimators takes **anomaly scores,
+higher = more abnormal**, as ``sklearn.metrics`` do with label 1 = anomaly:
+the metrics (:mod:`anomaly.metrics`), the plots (:mod:`anomaly.plotting`),
+the comparison (:func:`anomaly.compare`), thresholds
+(:func:`anomaly.thresholds.pot_threshold`) and the ``anomaly_score`` column
+of ``anomaly score``. :func:`anomaly_scores` turns any fitted detector's
+scores into them. :class:`PyODDetector` runs a PyOD model as a scikit-learn outlier
 detector; :class:`PyODStyle` gives one of ours (or any scikit-learn outlier
 detector) PyOD's attributes and 0/1 labels, for code written against PyOD.
 """

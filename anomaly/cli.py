@@ -2,42 +2,45 @@
 
 Wiring only: the comparison is :func:`anomaly.compare` on
 :func:`anomaly.datasets.load_embedded`, the time-series model is
-:class:`anomaly.timeseries.TimeSeriesDetector`, read by
-:func:`anomaly.datasets.read_series_csv` and batch scoring is
-:func:`anomaly.batch.score_csv`, figures are :mod:`anomaly.plotting`.
+:class:`anomaly.TimeSeriesDetector`, read by
+:func:`anomaly.csv_reading.read_series_csv`, batch scoring is
+:func:`anomaly.csv_scoring.score_csv`, figures are :mod:`anomaly.plotting`.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from anomaly._atomic import atomic_write
-from anomaly.batch import score_csv
-from anomaly.datasets.embedded import load_embedded
-from anomaly.datasets.timeseries import read_series_csv
+from anomaly._atomic import atomic_write, check_not_same_file
+from anomaly.csv_reading import read_series_csv
+from anomaly.csv_scoring import score_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
-from anomaly.io import load
+from anomaly.persistence import load
 from anomaly.timeseries import WINDOW_DRAWS, TimeSeriesDetector
 
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
 
 SCORE_HELP = """\
-Writes one row per input row: the timestamp as written in the input, `score`
-(the detector's score_samples: the lower, the more abnormal) and `label`
-(-1 for an anomaly, 1 for a normal step, from the model's threshold).
+Writes one row per input row: the timestamp as written in the input,
+`anomaly_score` (the higher, the more abnormal: minus the detector's
+score_samples) and `label` (-1 for an anomaly, 1 for a normal step, from the
+model's threshold).
 
 The input must hold the model's value columns and one timestamp column (or
 more columns, if --timestamp-column names the timestamps: the others are left
 unread), with strictly increasing timestamps and no missing or non-numeric
 values; the first malformed row stops the run with its line and column.
 The output is written to a temporary file renamed at the end: a failed run
-leaves none. The input is read in blocks, so memory does not grow with the
-file.
+(a full disk included) leaves none, and an output that is the input file
+(also through a link) is refused before a row is read. The input is read in
+blocks, so memory does not grow with the file.
 """
 
 
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--stride", type=int, default=1, help="steps between window starts")
     fit.add_argument("--epochs", type=int, default=None, help="training epochs (detector default)")
     fit.add_argument(
-        "--n-samples",
+        "--n-draws",
         type=int,
         default=None,
         help=f"vae, vaegan: Monte-Carlo draws per window when scoring (default {WINDOW_DRAWS}; "
@@ -127,6 +130,7 @@ def compare_command(args: argparse.Namespace) -> None:
     from pyod.models.lof import LOF
 
     from anomaly.comparison import compare
+    from anomaly.datasets.embedded import load_embedded
     from anomaly.plotting import plot_roc_curves
 
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
@@ -151,9 +155,8 @@ def compare_command(args: argparse.Namespace) -> None:
     for ax, (name, (_, y)) in zip(
         figure.subplots(1, len(datasets), squeeze=False)[0], datasets.items()
     ):
-        # plot_roc_curves takes score_samples' convention: minus the anomaly scores.
         runs = {
-            d: -s
+            d: s
             for (d, dataset, seed), s in scores.items()
             if dataset == name and seed == args.seeds[0]
         }
@@ -165,6 +168,7 @@ def compare_command(args: argparse.Namespace) -> None:
 
 
 def fit_command(args: argparse.Namespace) -> None:
+    check_not_same_file(args.train, args.output)
     frame = read_series_csv(
         args.train, timestamp_column=args.timestamp_column, value_columns=args.columns
     )
@@ -172,10 +176,10 @@ def fit_command(args: argparse.Namespace) -> None:
     if args.epochs is not None:
         detector_params["epochs"] = args.epochs
     if args.detector == "gan":
-        if args.n_samples is not None:
-            raise ValueError("--n-samples applies to --detector vae or vaegan, not gan.")
+        if args.n_draws is not None:
+            raise ValueError("--n-draws applies to --detector vae or vaegan, not gan.")
     else:
-        detector_params["n_samples"] = WINDOW_DRAWS if args.n_samples is None else args.n_samples
+        detector_params["n_draws"] = WINDOW_DRAWS if args.n_draws is None else args.n_draws
     detector = TimeSeriesDetector(
         DETECTORS[args.detector](**detector_params, verbose=args.verbose),
         window_size=args.window_size,
@@ -210,13 +214,36 @@ def score_command(args: argparse.Namespace) -> None:
     )
 
 
+def _written(args: argparse.Namespace) -> Path:
+    """The file or folder the command writes."""
+    return args.output_dir if args.command == "compare" else args.output
+
+
+def _os_error(err: OSError, written: Path) -> str:
+    """One line for an operating-system error; a full disk is named with its mount point."""
+    if err.errno == errno.ENOSPC:
+        mount = written.resolve().parent
+        while not os.path.ismount(mount):
+            mount = mount.parent
+        return (
+            f"no space left on the disk mounted at {mount} while writing {written}; "
+            "nothing was written"
+        )
+    if err.strerror is None:
+        return str(err)  # our own messages, which name the file
+    return f"{err.strerror}: {err.filename or written}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         commands = {"compare": compare_command, "fit": fit_command, "score": score_command}
         commands[args.command](args)
-    except (ValueError, FileNotFoundError) as err:
+    except ValueError as err:
         print(f"anomaly {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"anomaly {args.command}: error: {_os_error(err, _written(args))}", file=sys.stderr)
         return 1
     return 0
 

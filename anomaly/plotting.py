@@ -1,7 +1,9 @@
 """Plots of detectors and their scores, on matplotlib's object API (no global pyplot state).
 
 Every function returns the matplotlib ``Figure`` it drew, so it can be saved
-(``fig.savefig(path)``) or shown in a notebook.
+(``fig.savefig(path)``) or shown in a notebook. Scores are anomaly scores,
+higher = more abnormal, as the metrics take them (:mod:`anomaly.adapters`
+turns any detector's scores into these).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from anomaly.base import BaseDeepDetector
+from anomaly.detectors.base import BaseDeepDetector
 from anomaly.metrics import anomaly_events
 
 __all__ = [
@@ -64,7 +66,7 @@ def plot_reconstructions(
     images = np.asarray(images)[:n_images]
     reconstructions = detector.reconstruct(images)
     maps = detector.anomaly_map(images)
-    scores = detector.score_samples(images)
+    scores = -detector.score_samples(images)  # anomaly scores, as the maps
     n = len(images)
     fig = Figure(figsize=(1.6 * n, 5.2), layout="constrained")
     axes = fig.subplots(3, n, squeeze=False)
@@ -80,10 +82,10 @@ def plot_reconstructions(
             ax.imshow(picture, cmap=cmap, vmin=low, vmax=high)
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0, column].set_title(f"score {scores[column]:.3g}", fontsize=8)
+        axes[0, column].set_title(f"anomaly score {scores[column]:.3g}", fontsize=7)
     for row, label in enumerate(["input", "reconstruction", "anomaly map"]):
         axes[row, 0].set_ylabel(label)
-    fig.suptitle(f"{type(detector).__name__}: lower score = more abnormal")
+    fig.suptitle(f"{type(detector).__name__}: higher anomaly score = more abnormal")
     return fig
 
 
@@ -111,8 +113,8 @@ def plot_roc_curves(
     y_true : array-like of shape (n_samples,)
         1 (or True) for an anomaly, 0 for a normal sample.
     scores : mapping of str to array-like of shape (n_samples,)
-        Each detector's ``score_samples`` output (lower = more abnormal, the
-        scikit-learn convention); negate scores that rise with abnormality.
+        Each detector's anomaly scores (higher = more abnormal, e.g. from
+        :func:`anomaly.adapters.anomaly_scores` or :func:`anomaly.compare`).
     ax : matplotlib Axes, optional
         Draw into this Axes instead of a new figure.
 
@@ -123,14 +125,14 @@ def plot_roc_curves(
     Examples
     --------
     >>> from anomaly.plotting import plot_roc_curves
-    >>> fig = plot_roc_curves([0, 0, 1, 1], {"perfect": [4, 3, 2, 1], "reversed": [1, 2, 3, 4]})
+    >>> fig = plot_roc_curves([0, 0, 1, 1], {"perfect": [1, 2, 3, 4], "reversed": [4, 3, 2, 1]})
     >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     ['perfect (ROC-AUC 1.000)', 'reversed (ROC-AUC 0.000)', 'chance']
     """
     fig, ax = _figure_and_axes(ax, (5, 5))
     y_true = np.asarray(y_true)
-    for name, normality in scores.items():
-        abnormality = -np.asarray(normality, dtype=float)
+    for name, abnormality in scores.items():
+        abnormality = np.asarray(abnormality, dtype=float)
         fpr, tpr, _ = roc_curve(y_true, abnormality)
         ax.plot(fpr, tpr, label=f"{name} (ROC-AUC {roc_auc_score(y_true, abnormality):.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
@@ -160,7 +162,7 @@ def plot_pr_curves(
     y_true : array-like of shape (n_samples,)
         1 (or True) for an anomaly, 0 for a normal sample.
     scores : mapping of str to array-like of shape (n_samples,)
-        Each detector's ``score_samples`` output (lower = more abnormal).
+        Each detector's anomaly scores (higher = more abnormal).
     ax : matplotlib Axes, optional
         Draw into this Axes instead of a new figure.
 
@@ -171,14 +173,14 @@ def plot_pr_curves(
     Examples
     --------
     >>> from anomaly.plotting import plot_pr_curves
-    >>> fig = plot_pr_curves([0, 0, 0, 1], {"perfect": [4, 3, 2, 1]})
+    >>> fig = plot_pr_curves([0, 0, 0, 1], {"perfect": [1, 2, 3, 4]})
     >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     ['perfect (PR-AUC 1.000)', 'chance (0.250)']
     """
     fig, ax = _figure_and_axes(ax, (5, 5))
     y_true = np.asarray(y_true)
-    for name, normality in scores.items():
-        abnormality = -np.asarray(normality, dtype=float)
+    for name, abnormality in scores.items():
+        abnormality = np.asarray(abnormality, dtype=float)
         precision, recall, _ = precision_recall_curve(y_true, abnormality)
         area = average_precision_score(y_true, abnormality)
         ax.step(recall, precision, where="post", label=f"{name} (PR-AUC {area:.3f})")
@@ -203,7 +205,7 @@ def plot_score_distributions(
     y_true : array-like of shape (n_samples,)
         1 (or True) for an anomaly, 0 for a normal sample.
     scores : array-like of shape (n_samples,)
-        A detector's scores (either convention; the axis is labelled "score").
+        A detector's anomaly scores (higher = more abnormal).
     bins : int, default=50
         Shared bins of both histograms.
     ax : matplotlib Axes, optional
@@ -217,7 +219,7 @@ def plot_score_distributions(
     --------
     >>> import numpy as np
     >>> from anomaly.plotting import plot_score_distributions
-    >>> fig = plot_score_distributions([0, 0, 1], np.array([1.0, 1.2, -3.0]))
+    >>> fig = plot_score_distributions([0, 0, 1], np.array([-1.0, -1.2, 3.0]))
     >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     ['normal (2)', 'anomalous (1)']
     """
@@ -234,7 +236,7 @@ def plot_score_distributions(
             density=True,
             label=f"{name} ({int(mask.sum())})",
         )
-    ax.set(xlabel="score", ylabel="density")
+    ax.set(xlabel="anomaly score", ylabel="density")
     ax.legend(fontsize=8)
     return fig
 
@@ -254,14 +256,16 @@ def plot_timeline(
     series : array-like of shape (n_steps,) or (n_steps, n_variables), or DataFrame
         The values, one line per variable (named by the DataFrame's columns).
     scores : array-like of shape (n_steps,)
-        Per-step scores, e.g. ``TimeSeriesDetector.score_samples`` (lower =
-        more abnormal).
+        Per-step anomaly scores (higher = more abnormal), e.g. minus
+        ``TimeSeriesDetector.score_samples`` or the ``anomaly_score`` column
+        of ``anomaly score``.
     labels : array-like of shape (n_steps,), optional
         1 for anomalous steps: their windows are shaded on both panels.
     timestamps : array-like of shape (n_steps,), optional
         The x axis; the step index by default.
     threshold : float, optional
-        Drawn as a horizontal line on the scores (e.g. the detector's ``offset_``).
+        Drawn as a horizontal line on the scores (e.g. minus the detector's
+        ``offset_``, above which steps are labelled anomalies).
 
     Returns
     -------
@@ -272,7 +276,7 @@ def plot_timeline(
     >>> import numpy as np
     >>> from anomaly.plotting import plot_timeline
     >>> labels = np.zeros(100, dtype=int); labels[40:50] = 1
-    >>> fig = plot_timeline(np.sin(np.arange(100) / 5), -labels * 3.0, labels=labels)
+    >>> fig = plot_timeline(np.sin(np.arange(100) / 5), labels * 3.0, labels=labels)
     >>> len(fig.axes), len(fig.axes[0].patches)
     (2, 1)
     """
@@ -285,7 +289,7 @@ def plot_timeline(
     bottom.plot(x, np.asarray(scores, dtype=float), color="black", linewidth=0.8)
     if threshold is not None:
         bottom.axhline(threshold, color="tab:red", linestyle="--", label="threshold")
-        bottom.legend(fontsize=8, loc="lower left")
+        bottom.legend(fontsize=8, loc="upper left")
     if labels is not None:
         # A step spans to the next one (the last step: as long as the one before).
         ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
@@ -295,7 +299,7 @@ def plot_timeline(
     if frame.shape[1] <= 10:
         top.legend(fontsize=8, loc="upper right")
     top.set(ylabel="value")
-    bottom.set(ylabel="score", xlabel="time" if timestamps is not None else "step")
+    bottom.set(ylabel="anomaly score", xlabel="time" if timestamps is not None else "step")
     return fig
 
 

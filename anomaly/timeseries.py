@@ -8,18 +8,22 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import MetaEstimatorMixin, clone
+from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from anomaly.base import BaseDeepDetector, BaseDetector
+from anomaly.base import BaseDetector
 from anomaly.detectors import VAEDetector
+from anomaly.detectors.base import BaseDeepDetector
+from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
-from anomaly.windowing import step_scores, window_starts, windows
+from anomaly.windowing import check_series_length, step_scores, window_starts, windows
 
 __all__ = ["TimeSeriesDetector"]
 
+# The fitted state saved beside the wrapped detector's.
+_PERSISTED_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "window_shape_", "offset_")
 # Windows scored per call of the wrapped detector: bounds the copies of windows.
 _BLOCK_WINDOWS = 4096
 # Monte-Carlo draws per window of the default VAE (and of `anomaly fit`): a step's score averages
@@ -45,7 +49,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     detector : estimator, default=None
         A :class:`anomaly.VAEDetector`, :class:`anomaly.GANDetector` or
         :class:`anomaly.VAEGANDetector` (cloned, not changed);
-        ``VAEDetector(n_samples=1)`` when None: one Monte-Carlo draw per
+        ``VAEDetector(n_draws=1)`` when None: one Monte-Carlo draw per
         window, as good as 16 on the time-series benchmarks in 1/22 to
         1/35 of the scoring time.
     window_size : int, default=32
@@ -148,12 +152,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
         # A 1-D X is refused with scikit-learn's "Reshape your data" advice.
         X = super()._validate_input(X, reset=reset)
-        size = self.window_size if reset else self.window_shape_[1]
-        if len(X) < size:
-            raise ValueError(
-                f"X has {len(X)} time steps, fewer than window_size={size}: "
-                "a series needs at least one full window."
-            )
+        check_series_length(len(X), self.window_size if reset else self.window_shape_[1])
         return X
 
     def _check_stride(self, window_size: int) -> None:
@@ -163,22 +162,41 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
                 "between windows would get no score. Use a stride of at most window_size."
             )
 
+    # Unlike the detectors' fit, this one leaves the nested parameter checks on, as Pipeline
+    # and bagging do: the wrapped detector's fit validates its own parameters.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X: Any, y: Any = None) -> TimeSeriesDetector:
+        """Fit the wrapped detector on the windows of a series.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_steps, n_variables)
+            The training series, rows in time order.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        return self._fit_and_set_offset(X)
+
     def _fit(self, X: np.ndarray) -> None:
         self._check_stride(self.window_size)
         self.window_shape_ = (X.shape[1], self.window_size)
         if self.detector is None:
-            detector = VAEDetector(n_samples=WINDOW_DRAWS)
+            detector = VAEDetector(n_draws=WINDOW_DRAWS)
         else:
             detector = clone(self.detector)
         detector.set_params(window_shape=self.window_shape_)
-        n_windows = len(X) - self.window_size + 1
-        stride = self.stride
-        if self.max_train_windows is not None:
-            # ceil: at most max_train_windows windows, evenly spaced.
-            stride = max(stride, -(-n_windows // self.max_train_windows))
-        starts = np.arange(0, n_windows, stride)
-        # fit's context skips the parameter checks of nested estimators: check the wrapped one's.
-        detector._validate_params()
+        starts = window_starts(
+            len(X),
+            self.window_size,
+            self.stride,
+            cover_end=False,
+            max_windows=self.max_train_windows,
+        )
         self.detector_ = detector.fit(windows(X, starts, self.window_size))
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
@@ -251,8 +269,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
             chunk = self._validate_input_chunk(chunk)
             rows = np.concatenate([rows, chunk])
             n_rows += len(chunk)
-            # Every regular window now complete.
-            new = np.arange(next_start, n_rows - size + 1, stride)
+            # Every grid window now complete.
+            new = window_starts(n_rows, size, stride, first=next_start, cover_end=False)
             if len(new):
                 starts = np.r_[starts, new]
                 scores = np.r_[scores, self._score_windows(rows, new - first_row)]
@@ -268,15 +286,12 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
             drop = min(next_start, n_rows - size) - first_row
             if drop > 0:
                 rows, first_row = rows[drop:], first_row + drop
-        if n_rows < size:
-            raise ValueError(
-                f"The series has {n_rows} time steps, fewer than window_size={size}: a series "
-                "needs at least one full window."
-            )
-        last = n_rows - size
-        if not len(starts) or starts[-1] != last:  # the window ending at the last step
-            starts = np.r_[starts, last]
-            scores = np.r_[scores, self._score_windows(rows, np.array([last - first_row]))]
+        check_series_length(n_rows, size)
+        # The window ending at the last step, when the grid does not land there.
+        end = window_starts(n_rows, size, stride, first=next_start)
+        if len(end):
+            starts = np.r_[starts, end]
+            scores = np.r_[scores, self._score_windows(rows, end - first_row)]
         yield step_scores(scores, starts, size, np.arange(next_step, n_rows))
 
     def _validate_input_chunk(self, chunk: Any) -> np.ndarray:
@@ -289,11 +304,43 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         """Save the fitted detector to ``path``; open it with :func:`anomaly.load`.
 
         The wrapped detector's tensors and header, with this wrapper's
-        parameters and fitted state (see :meth:`anomaly.VAEDetector.save`).
+        parameters and fitted state in a ``wrapper`` field (see
+        :meth:`anomaly.VAEDetector.save`).
         """
-        from anomaly.io import save
+        write_model_file(path, *self._model_file_content())
 
-        save(self, path)
+    def _model_file_content(self) -> tuple[dict[str, str], dict[str, Any]]:
+        check_is_fitted(self)
+        fields, tensors = self.detector_._model_file_content()
+        wrapper = {
+            "class": type(self).__name__,
+            "params": {k: v for k, v in self.get_params(deep=False).items() if k != "detector"},
+            "attributes": {
+                name: getattr(self, name) for name in _PERSISTED_ATTRIBUTES if hasattr(self, name)
+            },
+        }
+        return {**fields, "wrapper": to_json(wrapper)}, tensors
+
+    @classmethod
+    def _from_wrapper_field(cls, wrapper: dict, detector: BaseDeepDetector) -> TimeSeriesDetector:
+        """The fitted TimeSeriesDetector saved around the loaded ``detector``."""
+        try:
+            attributes = wrapper["attributes"]
+            unexpected = set(attributes) - set(_PERSISTED_ATTRIBUTES)
+            if unexpected:
+                raise ValueError(f"unexpected wrapper attributes {sorted(unexpected)}")
+            # The unfitted detector as the user gave it: fit sets window_shape.
+            wrapped = cls(clone(detector).set_params(window_shape=None), **wrapper["params"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"a corrupted header: {err}") from None
+        for name, value in attributes.items():
+            if name == "feature_names_in_":
+                value = np.asarray(value, dtype=object)
+            elif name == "window_shape_":
+                value = tuple(value)
+            setattr(wrapped, name, value)
+        wrapped.detector_ = detector
+        return wrapped
 
     def _offset(self, training_scores: np.ndarray) -> float:
         if self.threshold == "pot":

@@ -19,11 +19,49 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["step_scores", "window_starts", "windows"]
+__all__ = ["check_series_length", "step_scores", "window_starts", "windows"]
 
 
-def window_starts(n_steps: int, window_size: int, stride: int) -> np.ndarray:
-    """First step of every window of a series of ``n_steps`` steps.
+def check_series_length(n_steps: int, window_size: int) -> None:
+    """Refuse a series too short for one window."""
+    if n_steps < window_size:
+        raise ValueError(
+            f"The series has {n_steps} time steps, fewer than window_size={window_size}: "
+            "a series needs at least one full window."
+        )
+
+
+def window_starts(
+    n_steps: int,
+    window_size: int,
+    stride: int,
+    *,
+    first: int = 0,
+    cover_end: bool = True,
+    max_windows: int | None = None,
+) -> np.ndarray:
+    """First step of the windows of a series of ``n_steps`` steps.
+
+    Windows start every ``stride`` steps (the grid) and, with ``cover_end``,
+    one more ends at the last step when the grid does not land there.
+
+    Parameters
+    ----------
+    n_steps : int
+        Steps of the series (so far, for a stream).
+    window_size : int
+        Steps per window.
+    stride : int
+        Steps between the grid's starts.
+    first : int, default=0
+        Leave out the grid's starts before this one (a stream passes the first
+        grid start it has not scored yet); the end window is off the grid and
+        comes with ``cover_end`` whatever ``first``.
+    cover_end : bool, default=True
+        Add the window that ends at the last step.
+    max_windows : int, optional
+        At most this many grid windows, evenly spaced: the stride grows
+        (for fitting on a long series).
 
     Examples
     --------
@@ -31,14 +69,15 @@ def window_starts(n_steps: int, window_size: int, stride: int) -> np.ndarray:
     array([0, 3, 6])
     >>> window_starts(11, 4, 3)  # one more window, ending at the last step
     array([0, 3, 6, 7])
+    >>> window_starts(11, 4, 1, cover_end=False, max_windows=3)  # fitting on at most 3
+    array([0, 3, 6])
     """
-    if n_steps < window_size:
-        raise ValueError(
-            f"The series has {n_steps} time steps, fewer than window_size={window_size}."
-        )
-    starts = np.arange(0, n_steps - window_size + 1, stride)
-    if starts[-1] != n_steps - window_size:
-        starts = np.append(starts, n_steps - window_size)
+    last = n_steps - window_size
+    if max_windows is not None:
+        stride = max(stride, -(-(last + 1) // max_windows))  # ceil: at most max_windows
+    starts = np.arange(first, last + 1, stride)
+    if cover_end and last >= 0 and last % stride:
+        starts = np.append(starts, last)
     return starts
 
 

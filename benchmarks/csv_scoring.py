@@ -13,7 +13,7 @@ process:
   scored in memory (``score_samples``, here): equal to the bit, over many
   16 MiB blocks;
 - pyarrow's bare read of the same file: ``pyarrow.csv.open_csv`` with the block
-  size and column types that ``anomaly.datasets.iter_series_csv`` uses
+  size and column types that ``anomaly.csv_reading.iter_series_csv`` uses
   (timestamps as strings, values as float64), iterating every batch and
   nothing else, in a process that imports pyarrow only;
 - once per run, ``import anomaly.cli`` alone: the interpreter, torch and the
@@ -27,7 +27,7 @@ time. Two times per run:
   and model loading included, as a user of the command sees it;
 - *stream seconds*: the streaming itself, as each process times it: from
   opening the file to the last batch for pyarrow, the call of
-  :func:`anomaly.batch.score_csv` for ``anomaly score`` (which prints it).
+  :func:`anomaly.csv_scoring.score_csv` for ``anomaly score`` (which prints it).
   Its rows per second is the throughput on files of any size; the whole
   process adds a constant, 3.5 to 4 s for ``anomaly score`` (torch and
   scikit-learn's imports, the ``import anomaly.cli`` row) against 0.2 s for
@@ -43,7 +43,7 @@ The stride is the model's (``anomaly score`` scores with the stride the model
 was fitted with), 32 by default: non-overlapping windows of 32 steps, each
 step scored by the one window that covers it. Stride trades time resolution
 for throughput: stride 1 gives every step the mean score of the 32 windows
-around it, at 32 times the network work of stride 32. Likewise ``--n-samples``
+around it, at 32 times the network work of stride 32. Likewise ``--n-draws``
 (the VAE's Monte-Carlo draws per window for the reconstruction probability,
 ``anomaly fit``'s default of 1 unless given) multiplies the decoder's work
 when scoring.
@@ -53,7 +53,7 @@ Usage::
     python benchmarks/csv_scoring.py run                       # 1 M and 4 M rows, stride 32
     python benchmarks/csv_scoring.py run --rows 20000 40000 --results /tmp/csv_smoke
     python benchmarks/csv_scoring.py run --stride 8 --repeat 3
-    python benchmarks/csv_scoring.py run --n-samples 16         # 16 Monte-Carlo draws per window
+    python benchmarks/csv_scoring.py run --n-draws 16         # 16 Monte-Carlo draws per window
     python benchmarks/csv_scoring.py report                    # rewrite results/csv_scoring.md
 
 Files go to ``--workdir`` (default ``/tmp/anomaly_csv_bench``; a generated
@@ -80,14 +80,13 @@ import pyarrow as pa
 import torch
 from pyarrow import csv as pa_csv
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import anomaly  # noqa: E402
 from anomaly._atomic import atomic_write  # noqa: E402
-from anomaly.datasets.timeseries import iter_series_csv  # noqa: E402
+from anomaly.csv_reading import iter_series_csv  # noqa: E402
 from anomaly.timeseries import WINDOW_DRAWS  # noqa: E402
-from benchmarks.tabular import RESULTS, _merge  # noqa: E402
+from benchmarks.common import REPO, RESULTS, merge_results, write_text  # noqa: E402
 
 WORKDIR = Path("/tmp/anomaly_csv_bench")
 COLUMNS = [f"x{i}" for i in range(8)]
@@ -103,7 +102,7 @@ EPOCHS = 30
 BLOCK_BYTES = inspect.signature(iter_series_csv).parameters["block_bytes"].default
 # GNU time (Debian package "time"): the peak RSS of a command.
 TIME = Path("/usr/bin/time")
-KEYS = ["rows", "what", "stride", "n_samples", "repeat"]
+KEYS = ["rows", "what", "stride", "n_draws", "repeat"]
 SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
 # What `anomaly score` prints last: its rows and the seconds of score_csv.
 SCORED = re.compile(r"scored (\d+) rows in ([\d.]+) s")
@@ -187,8 +186,8 @@ def _check_scores(model: Path, data: Path, out: Path) -> None:
     """The streamed scores equal the whole series' scored in memory, to the bit."""
     detector = anomaly.load(model, device="cpu")
     values = pa_csv.read_csv(data).select(COLUMNS).to_pandas()
-    expected = detector.score_samples(values)
-    streamed = pa_csv.read_csv(out).column("score").to_numpy()
+    expected = -detector.score_samples(values)
+    streamed = pa_csv.read_csv(out).column("anomaly_score").to_numpy()
     if not np.array_equal(streamed, expected):
         differ = int(np.sum(streamed != expected))
         raise RuntimeError(f"{differ} streamed scores of {data} differ from in-memory scoring")
@@ -196,14 +195,14 @@ def _check_scores(model: Path, data: Path, out: Path) -> None:
 
 
 def fit(
-    workdir: Path, stride: int, n_samples: int, epochs: int, train_rows: int
+    workdir: Path, stride: int, n_draws: int, epochs: int, train_rows: int
 ) -> tuple[Path, float]:
     """The model file written by ``anomaly fit`` on a training file, and the seconds it took."""
     train = generate(workdir / f"train_{train_rows}.csv", train_rows, seed=1)
-    model = workdir / f"model_w{WINDOW_SIZE}_s{stride}_n{n_samples}_e{epochs}.safetensors"
+    model = workdir / f"model_w{WINDOW_SIZE}_s{stride}_n{n_draws}_e{epochs}.safetensors"
     command = [sys.executable, "-m", "anomaly.cli", "fit", str(train), "-o", str(model)]
     command += ["--window-size", str(WINDOW_SIZE), "--stride", str(stride)]
-    command += ["--epochs", str(epochs), "--n-samples", str(n_samples), "--device", "cpu"]
+    command += ["--epochs", str(epochs), "--n-draws", str(n_draws), "--device", "cpu"]
     output, seconds, _, _ = _run(command)
     print(output.strip(), f"({seconds:.1f} s)", flush=True)
     return model, seconds
@@ -212,7 +211,7 @@ def fit(
 def run(
     sizes: list[int],
     stride: int,
-    n_samples: int,
+    n_draws: int,
     epochs: int,
     train_rows: int,
     workdir: Path,
@@ -221,11 +220,11 @@ def run(
     if not TIME.exists():
         raise SystemExit(f"{TIME} not found: install GNU time (Debian: apt-get install time).")
     workdir.mkdir(parents=True, exist_ok=True)
-    model, fit_seconds = fit(workdir, stride, n_samples, epochs, train_rows)
+    model, fit_seconds = fit(workdir, stride, n_draws, epochs, train_rows)
     setting = dict(
         columns=len(COLUMNS),
         stride=stride,
-        n_samples=n_samples,
+        n_draws=n_draws,
         window_size=WINDOW_SIZE,
         detector="vae",
         epochs=epochs,
@@ -313,7 +312,7 @@ def report(results: Path) -> str:
     if not path.exists():
         return "\n".join([*lines, "No results yet.", ""])
     frame = pd.read_csv(path)
-    for (stride, n_samples), runs in frame.groupby(["stride", "n_samples"]):
+    for (stride, n_draws), runs in frame.groupby(["stride", "n_draws"]):
         first = runs.iloc[0]
         measures = [
             "seconds",
@@ -328,7 +327,7 @@ def report(results: Path) -> str:
         median = median.iloc[np.lexsort([order, median["rows"]])]
         repeats = runs["repeat"].nunique()
         lines += [
-            f"## Stride {stride}, {n_samples} Monte-Carlo draws per window "
+            f"## Stride {stride}, {n_draws} Monte-Carlo draws per window "
             f"(window {first.window_size})",
             "",
             f"{first['columns']} value columns and a timestamp column; a {first.detector} model "
@@ -383,7 +382,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--stride", type=int, default=32, help="the model's, for fit and score")
     parser.add_argument(
-        "--n-samples",
+        "--n-draws",
         type=int,
         default=WINDOW_DRAWS,
         help="the VAE's Monte-Carlo draws per window (default: anomaly fit's)",
@@ -399,16 +398,15 @@ def main() -> None:
         new = run(
             args.rows,
             args.stride,
-            args.n_samples,
+            args.n_draws,
             args.epochs,
             args.train_rows,
             args.workdir,
             args.repeat,
         )
-        _merge(args.results / "csv_scoring.csv", new, KEYS)
+        merge_results(args.results / "csv_scoring.csv", new, KEYS)
     text = report(args.results)
-    with atomic_write(args.results / "csv_scoring.md", "w") as handle:
-        handle.write(text)
+    write_text(args.results / "csv_scoring.md", text)
     print(text)
 
 

@@ -2,10 +2,10 @@
 
 On 2,000 rows of an ADBench set and one fitted GAN, times
 
-- the batched latent search (``score="anogan"``: all rows of a block optimised
+- the batched latent search (``scoring_rule="anogan"``: all rows of a block optimised
   as one tensor),
 - the same search as a Python loop over rows, with the same steps and start,
-- the f-AnoGAN encoder path (``score="encoder"``: one forward pass),
+- the f-AnoGAN encoder path (``scoring_rule="encoder"``: one forward pass),
 
 and PyOD's AnoGAN (fit and score, since its fit runs the per-row search on the
 training rows) on the same rows. The two GANDetectors are fitted with the same
@@ -35,14 +35,12 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anomaly import GANDetector  # noqa: E402
-from anomaly._atomic import atomic_write  # noqa: E402
 from anomaly.datasets import load_adbench  # noqa: E402
 from anomaly.detectors.gan import latent_search  # noqa: E402
-from benchmarks.tabular import DEFAULT_DATA_HOME, RESULTS  # noqa: E402
+from benchmarks.common import DATA_HOME, RESULTS, seed_globals, write_text  # noqa: E402
 
 
 def _median_seconds(function, repeats: int) -> tuple[float, object]:
@@ -59,8 +57,8 @@ def run(dataset: str, n_rows: int, data_home: Path, repeats: int = 5) -> pd.Data
     rows = np.random.default_rng(0).choice(len(X_all), size=min(n_rows, len(X_all)), replace=False)
     X, y = X_all[rows], y_all[rows]
 
-    search = GANDetector(score="anogan", random_state=0).fit(X)
-    encoder = GANDetector(score="encoder", random_state=0).fit(X)
+    search = GANDetector(scoring_rule="anogan", random_state=0).fit(X)
+    encoder = GANDetector(scoring_rule="encoder", random_state=0).fit(X)
     for a, b in zip(search.network_.state_dict().values(), encoder.network_.state_dict().values()):
         assert torch.equal(a, b), "the two fits should share one network"
 
@@ -96,8 +94,7 @@ def run(dataset: str, n_rows: int, data_home: Path, repeats: int = 5) -> pd.Data
 
     from pyod.models.anogan import AnoGAN
 
-    np.random.seed(0)  # noqa: NPY002 (PyOD draws from the global generators)
-    torch.manual_seed(0)
+    seed_globals(0)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         pyod_scores = AnoGAN().fit(X).decision_function(X)
@@ -168,15 +165,13 @@ def main() -> None:
     )
     parser.add_argument("--dataset", default="28_pendigits")
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     args = parser.parse_args()
     results = run(args.dataset, args.rows, args.data_home)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with atomic_write(RESULTS / "gan_speed.csv", "w") as handle:
-        results.to_csv(handle, index=False, float_format="%.6g")
+    write_text(RESULTS / "gan_speed.csv", results.to_csv(index=False, float_format="%.6g"))
     text = report(results)
-    with atomic_write(RESULTS / "gan_speed.md", "w") as handle:
-        handle.write(text)
+    write_text(RESULTS / "gan_speed.md", text)
     print(text)
 
 

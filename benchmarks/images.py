@@ -34,8 +34,6 @@ the rows it recomputes) and summarised in ``benchmarks/results/images.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import platform
 import sys
 import time
@@ -48,17 +46,24 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomaly import GANDetector, VAEDetector, VAEGANDetector, base, training  # noqa: E402
-from anomaly._atomic import atomic_write  # noqa: E402
+from anomaly import GANDetector, VAEDetector, VAEGANDetector, training  # noqa: E402
 from anomaly.datasets import (  # noqa: E402
     FASHION_MNIST_CLASSES,
     load_fashion_mnist,
     load_magnetic_tile,
 )
-from benchmarks.tabular import DEFAULT_DATA_HOME, RESULTS, _merge, _pyod  # noqa: E402
+from anomaly.detectors import base  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATA_HOME,
+    RESULTS,
+    fit_and_score,
+    merge_results,
+    pyod_detector,
+    seed_globals,
+    write_text,
+)
 
 # One fixed set of parameters for every class and set: the defaults, 10 epochs.
 EPOCHS = 10
@@ -82,24 +87,10 @@ def _fit_and_score(
     name: str, seed: int, device: str, train: np.ndarray, test: np.ndarray
 ) -> tuple[object, np.ndarray, float, float]:
     """The fitted detector, anomaly scores of ``test`` (higher = more abnormal), seconds."""
-    np.random.seed(seed)  # noqa: NPY002 (PyOD's models draw from the global generators)
-    torch.manual_seed(seed)
-    if name in OURS:
-        detector = OURS[name](seed, device)
-    else:  # PyOD works on rows: flattened pixels
-        detector = _pyod(name)(seed)
-        train, test = train.reshape(len(train), -1), test.reshape(len(test), -1)
-        if hasattr(detector, "n_features"):
-            detector.n_features = train.shape[1]
-    with contextlib.redirect_stdout(io.StringIO()):  # PyOD prints every epoch
-        start = time.perf_counter()
-        detector.fit(train)
-        fitted = time.perf_counter()
-        if name in OURS:
-            scores = -detector.score_samples(test)
-        else:
-            scores = detector.decision_function(test)
-    return detector, scores, fitted - start, time.perf_counter() - fitted
+    seed_globals(seed)
+    detector = OURS[name](seed, device) if name in OURS else pyod_detector(name, seed)
+    run = fit_and_score(detector, train, test)  # PyOD's detectors get flattened pixels
+    return run.detector, run.scores, run.fit_seconds, run.score_seconds
 
 
 def fmnist(
@@ -264,27 +255,28 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
-    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--device", default="auto", help="for our detectors")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.command == "fmnist":
         for new in fmnist(args.classes, args.detectors, args.seeds, args.data_home, args.device):
-            _merge(args.results / "images_fmnist.csv", new, ["normal_class", "detector", "seed"])
+            merge_results(
+                args.results / "images_fmnist.csv", new, ["normal_class", "detector", "seed"]
+            )
     elif args.command == "tiles":
         new = tiles(args.detectors, args.seeds, args.data_home, args.device)
-        _merge(args.results / "images_tiles.csv", new, ["detector", "seed"])
+        merge_results(args.results / "images_tiles.csv", new, ["detector", "seed"])
     elif args.command == "speed":
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
-        _merge(
+        merge_results(
             args.results / "images_speed.csv",
             speed(args.data_home, devices),
             ["detector", "device"],
         )
     text = report(args.results)
-    with atomic_write(args.results / "images.md", "w") as handle:
-        handle.write(text)
+    write_text(args.results / "images.md", text)
     print(text)
 
 

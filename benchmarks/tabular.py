@@ -21,15 +21,13 @@ Usage::
 Results are merged into ``benchmarks/results/tabular_quality.csv`` and
 ``tabular_speed.csv`` (a rerun replaces the rows it recomputes) and summarised in
 ``benchmarks/results/tabular.md``. Data come from ``--data-home``, default
-``$ANOMALY_DATA``, else ``../shared/datasets`` beside the repository.
+``benchmarks.common.DATA_HOME``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import json
 import os
 import platform
@@ -44,26 +42,24 @@ import pandas as pd
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
-from anomaly._atomic import atomic_write  # noqa: E402
-from anomaly.datasets import (  # noqa: E402
-    ADBENCH_DATASETS,
-    DATA_HOME_ENV,
-    get_data_home,
-    load_adbench,
-)
+from anomaly.adapters import anomaly_scores  # noqa: E402
+from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
 from anomaly.detectors.vae import negative_elbo  # noqa: E402
 from anomaly.networks import MLP, VAE  # noqa: E402
-
-RESULTS = REPO / "benchmarks" / "results"
-# $ANOMALY_DATA, else the development machines' shared copy, else the package's default.
-SHARED = REPO.parent / "shared" / "datasets"
-DEFAULT_DATA_HOME = (
-    get_data_home() if os.environ.get(DATA_HOME_ENV) or not SHARED.is_dir() else SHARED
+from benchmarks.common import (  # noqa: E402
+    DATA_HOME,
+    PYOD_DETECTORS,
+    RESULTS,
+    fit_and_score,
+    merge_results,
+    pyod_detector,
+    seed_globals,
+    write_text,
 )
+
 SEEDS = (1, 2, 3)
 QUICK = dict(
     datasets=["4_breastw", "6_cardio", "42_WBC"],
@@ -73,71 +69,35 @@ QUICK = dict(
 KEYS = ["dataset", "detector", "seed"]
 
 
-def _pyod(name: str) -> Callable[[int], object]:
-    def build(seed: int) -> object:
-        from pyod.models.alad import ALAD
-        from pyod.models.anogan import AnoGAN
-        from pyod.models.auto_encoder import AutoEncoder
-        from pyod.models.deep_svdd import DeepSVDD
-        from pyod.models.ecod import ECOD
-        from pyod.models.iforest import IForest
-        from pyod.models.knn import KNN
-        from pyod.models.so_gaal import SO_GAAL
-        from pyod.models.vae import VAE
-
-        return {
-            "PyOD VAE": lambda: VAE(random_state=seed, verbose=0),
-            "PyOD AutoEncoder": lambda: AutoEncoder(random_state=seed, verbose=0),
-            # n_features is set per dataset in _fit_and_score.
-            "PyOD DeepSVDD": lambda: DeepSVDD(n_features=1, random_state=seed, verbose=0),
-            "PyOD IForest": lambda: IForest(random_state=seed),
-            "PyOD ECOD": lambda: ECOD(),
-            "PyOD KNN": lambda: KNN(),
-            # GAN family; seeded through the global generators (no random_state).
-            "PyOD AnoGAN": lambda: AnoGAN(),
-            "PyOD ALAD": lambda: ALAD(),
-            "PyOD SO_GAAL": lambda: SO_GAAL(),
-        }[name]()
-
-    return build
-
-
 DETECTORS: dict[str, Callable[[int], object]] = {
     "VAEDetector": lambda seed: VAEDetector(random_state=seed),
     # Ablations: the same defaults scored by the other two rules.
-    "VAEDetector (score=elbo)": lambda seed: VAEDetector(score="elbo", random_state=seed),
-    "VAEDetector (score=reconstruction_error)": lambda seed: VAEDetector(
-        score="reconstruction_error", random_state=seed
+    "VAEDetector (scoring_rule=elbo)": lambda seed: VAEDetector(
+        scoring_rule="elbo", random_state=seed
     ),
-    "GANDetector": lambda seed: GANDetector(random_state=seed),  # score="encoder"
+    "VAEDetector (scoring_rule=reconstruction_error)": lambda seed: VAEDetector(
+        scoring_rule="reconstruction_error", random_state=seed
+    ),
+    "GANDetector": lambda seed: GANDetector(random_state=seed),  # scoring_rule="encoder"
     "VAEGANDetector": lambda seed: VAEGANDetector(random_state=seed),
     **{
-        name: _pyod(name)
-        for name in [
-            "PyOD VAE",
-            "PyOD AutoEncoder",
-            "PyOD DeepSVDD",
-            "PyOD IForest",
-            "PyOD ECOD",
-            "PyOD KNN",
-            "PyOD AnoGAN",
-            "PyOD ALAD",
-            "PyOD SO_GAAL",
-        ]
+        name: lambda seed, name=name: pyod_detector(name, seed)
+        for name in PYOD_DETECTORS
+        if name != "PyOD PCA"
     },
 }
 # Other scoring rules of one fit. Training does not depend on the rule (the
 # tests check it), so these score the GANDetector fitted on the same set and
 # seed another way; their fit seconds are that fit's, listed under its name.
 RESCORED = {
-    "GANDetector (score=anogan)": ("GANDetector", "anogan"),
-    "GANDetector (score=discriminator)": ("GANDetector", "discriminator"),
+    "GANDetector (scoring_rule=anogan)": ("GANDetector", "anogan"),
+    "GANDetector (scoring_rule=discriminator)": ("GANDetector", "discriminator"),
 }
 GAN_FAMILY = {
     "ours": [
         "GANDetector",
-        "GANDetector (score=anogan)",
-        "GANDetector (score=discriminator)",
+        "GANDetector (scoring_rule=anogan)",
+        "GANDetector (scoring_rule=discriminator)",
         "VAEGANDetector",
     ],
     "PyOD": ["PyOD AnoGAN", "PyOD ALAD", "PyOD SO_GAAL"],
@@ -148,27 +108,10 @@ GAN_FAMILY = {
 ROW_LIMITS = {"PyOD AnoGAN": 2000}
 
 
-def _fit_and_score(detector: object, X: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Anomaly scores (higher = more abnormal), fit seconds, score seconds."""
-    if hasattr(detector, "n_features"):
-        detector.n_features = X.shape[1]
-    start = time.perf_counter()
-    detector.fit(X)
-    fitted = time.perf_counter()
-    if hasattr(detector, "score_samples"):  # scikit-learn convention: lower = more abnormal
-        scores = -detector.score_samples(X)
-    else:  # PyOD convention: higher = more abnormal
-        scores = detector.decision_function(X)
-    return scores, fitted - start, time.perf_counter() - fitted
-
-
 def _seeded_fit(name: str, seed: int, X: np.ndarray) -> tuple[object, np.ndarray, float, float]:
-    np.random.seed(seed)  # noqa: NPY002 (PyOD's models draw from the global generators)
-    torch.manual_seed(seed)
-    detector = DETECTORS[name](seed)
-    with contextlib.redirect_stdout(io.StringIO()):  # PyOD prints every epoch
-        scores, fit_s, score_s = _fit_and_score(detector, X)
-    return detector, scores, fit_s, score_s
+    seed_globals(seed)
+    run = fit_and_score(DETECTORS[name](seed), X, X)
+    return run.detector, run.scores, run.fit_seconds, run.score_seconds
 
 
 def quality(
@@ -193,9 +136,9 @@ def quality(
                     if (base, seed) not in fitted:
                         fitted[base, seed] = _seeded_fit(base, seed, X)[0]
                     detector = copy.deepcopy(fitted[base, seed])
-                    detector.fitted_params_ = {**detector.fitted_params_, "score": rule}
+                    detector.fitted_params_ = {**detector.fitted_params_, "scoring_rule": rule}
                     start = time.perf_counter()
-                    scores = -detector.score_samples(X)
+                    scores = anomaly_scores(detector, X)
                     fit_s, score_s = float("nan"), time.perf_counter() - start
                 else:
                     detector, scores, fit_s, score_s = _seeded_fit(name, seed, X)
@@ -326,16 +269,6 @@ def speed(data_home: Path, repeats: int = 5) -> pd.DataFrame:
 
 
 # --- report --------------------------------------------------------------------------------
-
-
-def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    if path.exists():
-        old = pd.read_csv(path)
-        old = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
-        new = pd.concat([old, new], ignore_index=True)
-    with atomic_write(path, "w") as handle:
-        new.to_csv(handle, index=False, float_format="%.6g")
-    return new
 
 
 def _gan_family(results: pd.DataFrame) -> list[str]:
@@ -480,15 +413,14 @@ def report(results_dir: Path = RESULTS) -> str:
             "",
         ]
     text = "\n".join(lines)
-    with atomic_write(results_dir / "tabular.md", "w") as handle:
-        handle.write(text)
+    write_text(results_dir / "tabular.md", text)
     return text
 
 
 def main() -> None:
     if sys.argv[1:2] == ["speed-run"]:  # one timed fit, started by `speed` in a fresh process
         contender, dataset, batch_size = sys.argv[2:5]
-        print(json.dumps(_speed_run(contender, dataset, int(batch_size), DEFAULT_DATA_HOME)))
+        print(json.dumps(_speed_run(contender, dataset, int(batch_size), DATA_HOME)))
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -500,7 +432,7 @@ def main() -> None:
     names = [*DETECTORS, *RESCORED]
     parser.add_argument("--detectors", nargs="+", default=names, choices=names)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--download", action="store_true", help="fetch missing datasets")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the CSVs and .md")
     parser.add_argument(
@@ -518,9 +450,9 @@ def main() -> None:
             args.datasets, args.seeds, args.detectors, args.data_home, args.download
         ):
             if len(new):
-                _merge(args.results / "tabular_quality.csv", new, KEYS)
+                merge_results(args.results / "tabular_quality.csv", new, KEYS)
     elif args.what == "speed":
-        _merge(
+        merge_results(
             args.results / "tabular_speed.csv",
             speed(args.data_home),
             ["dataset", "contender", "batch_size", "repeat"],

@@ -36,15 +36,13 @@ series (a rerun replaces the rows it recomputes) and summarised in
 ``draws`` measures what the Monte-Carlo draws per window buy: one
 VAEDetector (or ``--draws-detectors VAEGANDetector``) per series, fit as in
 ``run`` but with windows ``--stride`` apart (1 as in ``run``, or a fast
-scoring setup's), scored with each number of draws (``n_samples``) in turn;
+scoring setup's), scored with each number of draws (``n_draws``) in turn;
 results in ``timeseries_draws.csv`` and a section of ``timeseries.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import itertools
 import platform
 import sys
@@ -56,11 +54,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
-from anomaly._atomic import atomic_write  # noqa: E402
+from anomaly import GANDetector, TimeSeriesDetector, VAEDetector, VAEGANDetector  # noqa: E402
+from anomaly.adapters import anomaly_scores  # noqa: E402
 from anomaly.datasets import (  # noqa: E402
     asd_entities,
     load_asd,
@@ -70,8 +67,15 @@ from anomaly.datasets import (  # noqa: E402
     smd_machines,
 )
 from anomaly.metrics import pr_auc, roc_auc, vus_pr  # noqa: E402
-from anomaly.timeseries import TimeSeriesDetector  # noqa: E402
-from benchmarks.tabular import DEFAULT_DATA_HOME, RESULTS, _merge  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATA_HOME,
+    RESULTS,
+    fit_and_score,
+    merge_results,
+    pyod_detector,
+    seed_globals,
+    write_text,
+)
 
 EPOCHS = 20
 NAB_TRAIN_FRACTION = 0.15
@@ -87,20 +91,8 @@ BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
 DETECTORS = [*OURS, *BASELINES]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
-DRAWS_KEYS = ["collection", "series", "detector", "seed", "stride", "n_samples"]
+DRAWS_KEYS = ["collection", "series", "detector", "seed", "stride", "n_draws"]
 SAMPLING = ["VAEDetector", "VAEGANDetector"]  # ours with Monte-Carlo draws when scoring
-
-
-def _baseline(name: str, seed: int) -> object:
-    from pyod.models.ecod import ECOD
-    from pyod.models.iforest import IForest
-    from pyod.models.pca import PCA
-
-    return {
-        "PyOD IForest": lambda: IForest(random_state=seed),
-        "PyOD PCA": lambda: PCA(random_state=seed),
-        "PyOD ECOD": lambda: ECOD(),
-    }[name]()
 
 
 def _splits(collection: str, name: str, data_home: Path) -> tuple[np.ndarray, np.ndarray, slice]:
@@ -146,8 +138,8 @@ def _evaluations(
 
 def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """ROC-AUC, PR-AUC and VUS-PR of anomaly scores (higher = more abnormal)."""
-    # -inf (overflow on extreme steps) ranks first: the metrics need finite numbers.
-    scores = np.nan_to_num(scores, posinf=np.finfo(float).max)
+    # NaN (PyOD's PCA on constant training columns) counts as one constant score.
+    scores = np.nan_to_num(scores)
     return dict(
         roc_auc=roc_auc(labels, scores),
         pr_auc=pr_auc(labels, scores),
@@ -169,29 +161,20 @@ def run(
         rows = []
         for detector_name in detectors:
             for seed in seeds:
-                np.random.seed(seed)  # noqa: NPY002 (PyOD draws from the global generator)
-                torch.manual_seed(seed)
+                seed_globals(seed)
                 if detector_name in OURS:
                     detector = _ours(detector_name, seed)
                 else:
-                    detector = _baseline(detector_name, seed)
-                with contextlib.redirect_stdout(io.StringIO()):
-                    start = time.perf_counter()
-                    detector.fit(train)
-                    fitted = time.perf_counter()
-                    if detector_name in OURS:
-                        scores = -detector.score_samples(scored)
-                    else:
-                        scores = detector.decision_function(scored)
-                    done = time.perf_counter()
+                    detector = pyod_detector(detector_name, seed)
+                result = fit_and_score(detector, train, scored)
                 row = dict(
                     collection=collection,
                     series=name,
                     detector=detector_name,
                     seed=seed,
-                    **_metrics(labels, scores[evaluated]),
-                    fit_seconds=fitted - start,
-                    score_seconds=done - fitted,
+                    **_metrics(labels, result.scores[evaluated]),
+                    fit_seconds=result.fit_seconds,
+                    score_seconds=result.score_seconds,
                     n_train=len(train),
                     n_evaluated=len(labels),
                     n_variables=train.shape[1],
@@ -206,7 +189,7 @@ def draws(
     collections: list[str],
     series: list[str] | None,
     detectors: list[str],
-    n_draws: list[int],
+    draw_counts: list[int],
     stride: int,
     seeds: list[int],
     data_home: Path,
@@ -217,14 +200,14 @@ def draws(
     ):
         rows = []
         for detector_name, seed in itertools.product(detectors, seeds):
-            torch.manual_seed(seed)
+            seed_globals(seed)
             detector = _ours(detector_name, seed, stride).fit(train)
-            for n_samples in n_draws:
+            for n_draws in draw_counts:
                 # Scoring reads the parameters frozen at fit; the draws only enter scoring,
                 # so one fit serves every count.
-                detector.detector_.fitted_params_["n_samples"] = n_samples
+                detector.detector_.fitted_params_["n_draws"] = n_draws
                 start = time.perf_counter()
-                scores = -detector.score_samples(scored)[evaluated]
+                scores = anomaly_scores(detector, scored)[evaluated]
                 seconds = time.perf_counter() - start
                 row = dict(
                     collection=collection,
@@ -232,7 +215,7 @@ def draws(
                     detector=detector_name,
                     seed=seed,
                     stride=stride,
-                    n_samples=n_samples,
+                    n_draws=n_draws,
                     **_metrics(labels, scores),
                     score_seconds=seconds,
                     n_scored=len(scored),
@@ -257,7 +240,7 @@ def _draws_report(results: Path) -> list[str]:
     ]
     groups = frame.groupby(["detector", "collection", "stride"], sort=False)
     for (detector, collection, stride), part in groups:
-        table = part.groupby("n_samples").agg(
+        table = part.groupby("n_draws").agg(
             series=("series", "nunique"),
             roc_auc=("roc_auc", "mean"),
             pr_auc=("pr_auc", "mean"),
@@ -404,14 +387,14 @@ def main() -> None:
     parser.add_argument(
         "--draws-detectors", nargs="+", default=SAMPLING[:1], choices=SAMPLING, help="for draws"
     )
-    parser.add_argument("--data-home", type=Path, default=DEFAULT_DATA_HOME)
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.command == "run":
         for new in run(args.collections, args.series, args.detectors, args.seeds, args.data_home):
             if len(new):
-                _merge(args.results / "timeseries.csv", new, KEYS)
+                merge_results(args.results / "timeseries.csv", new, KEYS)
     if args.command == "draws":
         runs = draws(
             args.collections,
@@ -424,10 +407,9 @@ def main() -> None:
         )
         for new in runs:
             if len(new):
-                _merge(args.results / "timeseries_draws.csv", new, DRAWS_KEYS)
+                merge_results(args.results / "timeseries_draws.csv", new, DRAWS_KEYS)
     text = report(args.results, args.data_home)
-    with atomic_write(args.results / "timeseries.md", "w") as handle:
-        handle.write(text)
+    write_text(args.results / "timeseries.md", text)
     print(text)
 
 

@@ -12,7 +12,7 @@ from anomaly import GANDetector, VAEDetector, VAEGANDetector
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 # Tiny network, few epochs: what the tests need to exercise the code paths.
-FAST = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, n_samples=4, device="cpu")
+FAST = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, n_draws=4, device="cpu")
 
 
 def fast_vae(**params) -> VAEDetector:

@@ -7,13 +7,13 @@ import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import make_scorer, roc_auc_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.conftest import clear_anomalies
+from tests.conftest import clear_anomalies, fast_vae
 
-METHODS = ["score_samples", "decision_function", "predict"]
+METHODS = ["score_samples", "decision_function", "predict", "score"]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -139,6 +139,29 @@ def test_grid_search_with_label_based_roc_auc(make):
     search.fit(X, labels)
     assert search.best_score_ > 0.9
     assert search.best_estimator_.fitted_params_["latent_dim"] == search.best_params_["latent_dim"]
+
+
+def test_score_is_the_mean_of_score_samples(fitted, blobs):
+    assert fitted.score(blobs) == np.mean(fitted.score_samples(blobs))
+    assert fitted.score(blobs, np.zeros(len(blobs))) == fitted.score(blobs)  # y is ignored
+
+
+def test_unsupervised_grid_search_picks_the_highest_held_out_mean_score():
+    X, _ = clear_anomalies(n_anomalous=0)
+    grid = [1, 4]
+    search = GridSearchCV(fast_vae(epochs=10), {"latent_dim": grid}, cv=KFold(3)).fit(X)
+    held_out = [
+        np.mean(
+            [
+                fast_vae(epochs=10, latent_dim=latent_dim).fit(X[train]).score(X[test])
+                for train, test in KFold(3).split(X)
+            ]
+        )
+        for latent_dim in grid
+    ]
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"], held_out)
+    assert search.best_params_ == {"latent_dim": grid[int(np.argmax(held_out))]}
+    assert np.all(np.isfinite(held_out))
 
 
 def test_scores_do_not_depend_on_how_rows_are_grouped(fitted):

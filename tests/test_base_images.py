@@ -81,7 +81,7 @@ def test_mlp_backbone_flattens_images(make, bars):
 @pytest.mark.parametrize("cls", [anomaly.VAEDetector, anomaly.VAEGANDetector])
 def test_reconstruction_probability_is_the_summed_map(cls, likelihood, bars):
     images, _, _ = bars
-    detector = cls(**CONV, likelihood=likelihood, epochs=2, n_samples=4, random_state=0)
+    detector = cls(**CONV, likelihood=likelihood, epochs=2, n_draws=4, random_state=0)
     detector.fit(images)
     scores = detector.score_samples(images)
     assert np.isfinite(scores).all()

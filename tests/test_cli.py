@@ -1,5 +1,7 @@
 """The anomaly command line: fit and streamed score."""
 
+import errno
+import os
 import re
 
 import numpy as np
@@ -48,11 +50,11 @@ def test_streamed_scores_equal_in_memory_scores(model, tmp_path, capsys, chunk_r
         r"scored 101 rows in [\d.]+ s \([\d,]+ rows/s\); wrote ", capsys.readouterr().out
     )
     scores = pd.read_csv(out, dtype={"time": str})
-    assert list(scores.columns) == ["time", "score", "label"]
+    assert list(scores.columns) == ["time", "anomaly_score", "label"]
     detector = anomaly.load(model)
-    expected = detector.score_samples(frame[["cpu", "memory"]])
+    expected = -detector.score_samples(frame[["cpu", "memory"]])  # higher = more abnormal
     np.testing.assert_array_equal(scores["time"], frame["time"])
-    np.testing.assert_array_equal(scores["score"], expected)  # exact, through the CSV text
+    np.testing.assert_array_equal(scores["anomaly_score"], expected)  # exact, through the text
     np.testing.assert_array_equal(scores["label"], detector.predict(frame[["cpu", "memory"]]))
 
 
@@ -210,40 +212,39 @@ def test_a_model_of_some_columns_scores_its_training_file_given_the_timestamp_co
     assert not out.exists()
     assert main([*score, "--timestamp-column", "time"]) == 0
     scores = pd.read_csv(out, dtype={"time": str})
-    assert list(scores.columns) == ["time", "score", "label"]
+    assert list(scores.columns) == ["time", "anomaly_score", "label"]
     np.testing.assert_array_equal(
-        scores["score"], anomaly.load(model).score_samples(frame[["cpu"]])
+        scores["anomaly_score"], -anomaly.load(model).score_samples(frame[["cpu"]])
     )
     for column, message in [("when", "has no column 'when'"), ("cpu", "'cpu' is a value column")]:
         assert main([*score, "--timestamp-column", column]) == 1
         assert message in capsys.readouterr().err
 
 
-def test_n_samples_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
+def test_n_draws_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     write_series(tmp_path / "train.csv")
     argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
-    assert main([*argv, "--n-samples", "2", "-o", str(tmp_path / "vae")]) == 0
-    assert anomaly.load(tmp_path / "vae").detector_.n_samples == 2
+    assert main([*argv, "--n-draws", "2", "-o", str(tmp_path / "vae")]) == 0
+    assert anomaly.load(tmp_path / "vae").detector_.n_draws == 2
     assert main([*argv, "--detector", "vaegan", "-o", str(tmp_path / "default")]) == 0
-    assert anomaly.load(tmp_path / "default").detector_.n_samples == 1  # the time-series default
-    assert main([*argv, "--n-samples", "0", "-o", str(tmp_path / "none")]) == 1
-    assert "'n_samples' parameter of VAEDetector must be an int in the range [1, inf)" in (
+    assert anomaly.load(tmp_path / "default").detector_.n_draws == 1  # the time-series default
+    assert main([*argv, "--n-draws", "0", "-o", str(tmp_path / "none")]) == 1
+    assert "'n_draws' parameter of VAEDetector must be an int in the range [1, inf)" in (
         capsys.readouterr().err
     )
-    assert main([*argv, "--detector", "gan", "--n-samples", "2", "-o", str(tmp_path / "gan")]) == 1
-    assert "--n-samples applies to --detector vae or vaegan" in capsys.readouterr().err
+    assert main([*argv, "--detector", "gan", "--n-draws", "2", "-o", str(tmp_path / "gan")]) == 1
+    assert "--n-draws applies to --detector vae or vaegan" in capsys.readouterr().err
 
 
 def test_compare_prints_the_table_and_saves_the_roc_plot(tmp_path, capsys, monkeypatch):
-    from anomaly import cli
-    from anomaly.datasets import make_clusters
+    from anomaly.datasets import embedded, make_clusters
 
     # Two small sets instead of the four embedded ones: this checks the wiring, not the numbers.
     small = {
         "a": make_clusters(n_normal=150, n_anomalies=8, random_state=1),
         "b": make_clusters(n_normal=150, n_anomalies=8, random_state=2),
     }
-    monkeypatch.setattr(cli, "load_embedded", lambda: small)
+    monkeypatch.setattr(embedded, "load_embedded", lambda: small)
     assert main(["compare", "--epochs", "2", "--output-dir", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert "ROC-AUC" in printed
@@ -283,3 +284,71 @@ def test_output_into_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
     assert main([*argv, "-o", str(tmp_path / "no" / "model")]) == 1
     assert f"No folder {tmp_path / 'no'} to write model into" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", [None, "symlink", "hardlink"])
+def test_an_output_that_is_the_input_is_refused_before_reading(model, tmp_path, capsys, link):
+    write_series(tmp_path / "data.csv")
+    original = (tmp_path / "data.csv").read_bytes()
+    output = tmp_path / "data.csv"
+    if link == "symlink":
+        (tmp_path / "link.csv").symlink_to(tmp_path / "data.csv")
+        output = tmp_path / "link.csv"
+    elif link == "hardlink":
+        (tmp_path / "link.csv").hardlink_to(tmp_path / "data.csv")
+        output = tmp_path / "link.csv"
+    assert main(["score", str(model), str(tmp_path / "data.csv"), "-o", str(output)]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert (tmp_path / "data.csv").read_bytes() == original
+    assert main(["fit", str(tmp_path / "data.csv"), "-o", str(output)]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert (tmp_path / "data.csv").read_bytes() == original
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk (ENOSPC), after the first ``room`` bytes."""
+
+    def __init__(self, handle, room):
+        self.handle, self.room = handle, room
+
+    def write(self, data):
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+@pytest.mark.parametrize("command", ["score", "fit"])
+def test_a_full_disk_is_one_line_naming_the_disk_and_leaves_nothing(
+    model, tmp_path, capsys, monkeypatch, command
+):
+    import builtins
+
+    from anomaly import _atomic
+
+    write_series(tmp_path / "data.csv", n_rows=300)
+    out = tmp_path / "out" / "result"
+    out.parent.mkdir()
+    monkeypatch.setattr(
+        _atomic, "open", lambda *args: _FullDisk(builtins.open(*args), room=100), raising=False
+    )
+    if command == "score":
+        argv = ["score", str(model), str(tmp_path / "data.csv"), "-o", str(out)]
+    else:
+        argv = ["fit", str(tmp_path / "data.csv"), "--window-size", "6", "--epochs", "1"]
+        argv += ["-o", str(out)]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    disk = re.search(f"no space left on the disk mounted at (.+) while writing {out}", error)
+    assert disk and os.path.ismount(disk[1]), error
+    assert list(out.parent.iterdir()) == []  # no output, no temporary file

@@ -12,7 +12,7 @@ from tests.conftest import bar_images
 @pytest.mark.parametrize("channels", [None, 3])
 def test_reconstruction_grid_renders(tmp_path, channels):
     images, _, _ = bar_images(n_normal=60, n_anomalous=4, channels=channels)
-    detector = VAEDetector(conv_channels=(4,), latent_dim=2, epochs=1, n_samples=2, random_state=0)
+    detector = VAEDetector(conv_channels=(4,), latent_dim=2, epochs=1, n_draws=2, random_state=0)
     fig = plot_reconstructions(detector.fit(images), images, n_images=5)
     assert isinstance(fig, Figure) and len(fig.axes) == 15
     fig.savefig(tmp_path / "grid.png")
@@ -30,7 +30,8 @@ def test_reconstruct_returns_input_units(make):
 
 def test_roc_curves_render_with_their_auc(tmp_path):
     y = np.array([0, 0, 0, 1, 1])
-    fig = plot_roc_curves(y, {"good": [5, 4, 3, 2, 1], "bad": [1, 2, 3, 4, 5]})
+    # Anomaly scores: higher = more abnormal, as the metrics take them.
+    fig = plot_roc_curves(y, {"good": [1, 2, 3, 4, 5], "bad": [5, 4, 3, 2, 1]})
     labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     assert labels == ["good (ROC-AUC 1.000)", "bad (ROC-AUC 0.000)", "chance"]
     fig.savefig(tmp_path / "roc.png")
@@ -49,7 +50,7 @@ def test_every_comparison_plot_renders_to_a_file(tmp_path):
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(90, dtype=int), np.ones(10, dtype=int)]
-    scores = -(y * 2.0 + rng.normal(size=100))  # lower = more abnormal
+    scores = y * 2.0 + rng.normal(size=100)  # anomaly scores: higher = more abnormal
     table = pd.DataFrame(
         dict(
             detector=["a", "b", "a", "b"] * 2,
@@ -61,9 +62,9 @@ def test_every_comparison_plot_renders_to_a_file(tmp_path):
     )
     series = pd.DataFrame({"cpu": np.sin(np.arange(100) / 5), "mem": np.cos(np.arange(100) / 7)})
     figures = {
-        "pr": plot_pr_curves(y, {"noisy": scores, "perfect": -y.astype(float)}),
+        "pr": plot_pr_curves(y, {"noisy": scores, "perfect": y.astype(float)}),
         "hist": plot_score_distributions(y, scores),
-        "timeline": plot_timeline(series, scores, labels=y, threshold=-1.0),
+        "timeline": plot_timeline(series, scores, labels=y, threshold=1.0),
         "bars": plot_comparison(table),
     }
     for name, fig in figures.items():

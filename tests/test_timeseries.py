@@ -50,13 +50,13 @@ def test_default_detector_is_a_vae_of_one_draw_per_window():
     series = sine_series(100)[0]
     detector = TimeSeriesDetector(window_size=10).fit(series[:60])
     assert type(detector.detector_).__name__ == "VAEDetector"
-    assert detector.detector_.n_samples == timeseries.WINDOW_DRAWS == 1
+    assert detector.detector_.n_draws == timeseries.WINDOW_DRAWS == 1
 
 
 def test_the_wrapped_detectors_parameters_are_checked():
     # scikit-learn skips nested estimators' checks inside fit: the wrapper must not lose them.
-    with pytest.raises(ValueError, match="'n_samples' parameter of VAEDetector must be an int"):
-        TimeSeriesDetector(VAEDetector(n_samples=0), window_size=10).fit(sine_series(100)[0])
+    with pytest.raises(ValueError, match="'n_draws' parameter of VAEDetector must be an int"):
+        TimeSeriesDetector(VAEDetector(n_draws=0), window_size=10).fit(sine_series(100)[0])
 
 
 def test_block_size_does_not_change_scores(monkeypatch):
@@ -201,7 +201,7 @@ def test_forged_wrapper_header_is_refused(tmp_path):
     from safetensors.torch import save_file
 
     import anomaly
-    from anomaly import io
+    from anomaly import model_file
 
     path = tmp_path / "model.safetensors"
     TimeSeriesDetector(fast_vae(), window_size=10).fit(sine_series(100)[0]).save(path)
@@ -211,7 +211,7 @@ def test_forged_wrapper_header_is_refused(tmp_path):
     wrapper = json.loads(metadata["wrapper"])
     wrapper["attributes"]["__class__"] = 1
     metadata["wrapper"] = json.dumps(wrapper)
-    metadata["sha256"] = io._digest(tensors, metadata)
+    metadata["sha256"] = model_file._digest(tensors, metadata)
     save_file(tensors, path, metadata=metadata)
     with pytest.raises(ValueError, match="unexpected wrapper attributes"):
         anomaly.load(path)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from anomaly.windowing import step_scores, window_starts, windows
+from anomaly.windowing import check_series_length, step_scores, window_starts, windows
 
 
 @pytest.mark.parametrize(
@@ -20,9 +20,26 @@ def test_window_starts(n_steps, size, stride, expected):
     np.testing.assert_array_equal(window_starts(n_steps, size, stride), expected)
 
 
+@pytest.mark.parametrize(
+    "first, cover_end, expected",
+    [(0, False, [0, 3, 6]), (3, False, [3, 6]), (9, False, []), (9, True, [7])],
+)
+def test_window_starts_of_a_stream(first, cover_end, expected):
+    # A stream asks for the grid windows it has not scored, then for the end window.
+    starts = window_starts(11, 4, 3, first=first, cover_end=cover_end)
+    np.testing.assert_array_equal(starts, expected)
+
+
+def test_training_windows_are_capped_evenly():
+    np.testing.assert_array_equal(
+        window_starts(100, 10, 1, cover_end=False, max_windows=7), np.arange(0, 91, 13)
+    )
+
+
 def test_series_shorter_than_a_window_is_a_clear_error():
+    check_series_length(4, 4)
     with pytest.raises(ValueError, match="3 time steps, fewer than window_size=4"):
-        window_starts(3, 4, 1)
+        check_series_length(3, 4)
 
 
 def test_windows_are_flattened_variable_major():

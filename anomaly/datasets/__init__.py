@@ -18,12 +18,10 @@ from anomaly.datasets.images import (
 from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
 from anomaly.datasets.timeseries import (
     asd_entities,
-    iter_series_csv,
     load_asd,
     load_nab,
     load_smd,
     nab_series,
-    read_series_csv,
     smd_machines,
 )
 
@@ -37,7 +35,6 @@ __all__ = [
     "dataset_path",
     "fetch",
     "get_data_home",
-    "iter_series_csv",
     "load_adbench",
     "load_asd",
     "load_embedded",
@@ -50,7 +47,6 @@ __all__ = [
     "nab_series",
     "read_idx",
     "read_images",
-    "read_series_csv",
     "registry",
     "smd_machines",
 ]

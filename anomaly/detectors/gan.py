@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -11,27 +10,21 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
-from anomaly.base import BaseDeepDetector
-from anomaly.networks import GAN, ConvDiscriminator, Discriminator
+from anomaly.detectors.adversarial import check_generator, discriminator_median, discriminator_score
+from anomaly.detectors.base import BaseDeepDetector
+from anomaly.networks import GAN
 from anomaly.training import Objective, Phase
 
 __all__ = [
     "GANDetector",
     "anogan_residual",
-    "check_generator",
-    "discriminator_median",
-    "discriminator_score",
     "discriminator_loss",
     "encoder_residual",
-    "generator_diversity",
     "generator_loss",
     "izif_residual",
     "latent_search",
     "search_latents",
 ]
-
-# A generator whose samples spread less than this fraction of the data's has collapsed.
-COLLAPSE_THRESHOLD = 0.1
 
 
 def discriminator_loss(gan: GAN, x: torch.Tensor) -> torch.Tensor:
@@ -116,45 +109,6 @@ def latent_search(
     return anogan_residual(gan, x, z, weight)
 
 
-def generator_diversity(
-    generate: Callable[[int], torch.Tensor], X: torch.Tensor, n_samples: int = 512
-) -> float:
-    """Mean pairwise distance of ``generate(n)``'s rows over that of rows of ``X``."""
-    real = X[torch.randperm(len(X), device=X.device)[:n_samples]]
-    return (torch.pdist(generate(len(real))).mean() / torch.pdist(real).mean()).item()
-
-
-def check_generator(
-    detector: BaseDeepDetector, generate: Callable[[int], torch.Tensor], X: torch.Tensor
-) -> float:
-    """:func:`generator_diversity`, with a warning when the generator has collapsed."""
-    diversity = generator_diversity(generate, X)
-    if diversity < COLLAPSE_THRESHOLD:
-        warnings.warn(
-            f"{type(detector).__name__}'s generator collapsed: its samples spread "
-            f"{diversity:.3g} times as much as the training data (below "
-            f"{COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
-            "try another random_state, a lower learning_rate or more epochs.",
-            UserWarning,
-            stacklevel=6,  # the caller of fit
-        )
-    return diversity
-
-
-def discriminator_median(
-    discriminator: Discriminator | ConvDiscriminator, X: torch.Tensor
-) -> float:
-    """Median logit of the discriminator over ``X`` (the centre of its two-sided score)."""
-    return torch.cat([discriminator(block) for block in X.split(4096)]).median().item()
-
-
-def discriminator_score(
-    discriminator: Discriminator | ConvDiscriminator, x: torch.Tensor, center: float
-) -> torch.Tensor:
-    """Minus the distance of each row's logit from ``center``: both tails are abnormal."""
-    return -(discriminator(x).double() - center).abs()
-
-
 class GANDetector(BaseDeepDetector):
     """Generative adversarial network anomaly detector for tabular rows and images.
 
@@ -172,7 +126,7 @@ class GANDetector(BaseDeepDetector):
         mirrors them.
     latent_dim : int, default=8
         Size of the generator's input.
-    score : {"encoder", "anogan", "discriminator"}, default="encoder"
+    scoring_rule : {"encoder", "anogan", "discriminator"}, default="encoder"
         Scoring rule:
 
         - ``"encoder"`` (f-AnoGAN, Schlegl et al. 2019): minus the izi_f
@@ -197,9 +151,14 @@ class GANDetector(BaseDeepDetector):
     encoder_weight : float, default=1.0
         Weight of the feature-space term in the izi_f residual (kappa).
     standardize : bool, default=True
-        Standardise each feature inside the detector.
+        Standardise the input inside the detector with the training mean and
+        standard deviation: of each feature for rows (constant features are
+        left unscaled), of each channel for images, of each variable for
+        windows.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        Sets ``offset_`` as in :class:`anomaly.VAEDetector`.
+        Sets ``offset_``: with a float, that share of the training data falls
+        below it; with ``"auto"``, it is Tukey's lower fence of the training
+        scores (first quartile minus 1.5 interquartile ranges).
     epochs : int, default=50
         Passes over the data for the GAN, and again for the encoder.
     batch_size : int, default=128
@@ -214,23 +173,29 @@ class GANDetector(BaseDeepDetector):
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before the encoder stops.
     clip_grad_norm : float or None, default=10.0
-        Maximum gradient norm; None disables clipping.
+        Maximum norm of the gradient; None disables clipping.
     device : str, default="auto"
-        Torch device; ``"auto"`` uses CUDA when available.
+        Torch device; ``"auto"`` uses CUDA when available (with bfloat16
+        mixed precision for training) and the CPU otherwise.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, batches, latent draws and the search's start.
+        Seeds weight initialisation, batch order, the random draws of
+        training and the seed of scoring's draws, fixed at fit so that a
+        fitted model always gives the same scores. With an int, fitting on
+        the CPU is reproducible to the bit.
     verbose : bool or int, default=False
-        Show progress bars.
+        Show progress bars: the losses per epoch while fitting, and the
+        blocks while scoring many samples.
     backbone : {"auto", "mlp", "conv", "gru"}, default="auto"
         Network type: ``"auto"`` takes convolutions for images (3-D or 4-D X,
         or rows with ``image_shape``) and for windows (``window_shape``), an
         MLP otherwise; ``"mlp"`` flattens images and windows; ``"gru"`` reads
         windows with a recurrent network.
     image_shape : tuple of int or None, default=None
-        Shape of images given flattened as rows, as in :class:`anomaly.VAEDetector`.
+        ``(height, width)`` or ``(channels, height, width)`` of the images
+        when X holds them flattened as rows.
     window_shape : tuple of int or None, default=None
         ``(variables, length)`` of time-series windows held flattened as
-        rows, variable-major; set by :class:`anomaly.timeseries.TimeSeriesDetector`.
+        rows, variable-major; set by :class:`anomaly.TimeSeriesDetector`.
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional stages of the discriminator and the
         encoder; the generator mirrors them.
@@ -293,7 +258,7 @@ class GANDetector(BaseDeepDetector):
         **BaseDeepDetector._parameter_constraints,
         "hidden_sizes": ["array-like"],
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "score": [StrOptions({"encoder", "anogan", "discriminator"})],
+        "scoring_rule": [StrOptions({"encoder", "anogan", "discriminator"})],
         "anogan_steps": [Interval(Integral, 0, None, closed="left")],
         "anogan_weight": [Interval(Real, 0, 1, closed="both")],
         "anogan_learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -311,7 +276,7 @@ class GANDetector(BaseDeepDetector):
         *,
         hidden_sizes: Sequence[int] = (64, 32),
         latent_dim: int = 8,
-        score: str = "encoder",
+        scoring_rule: str = "encoder",
         anogan_steps: int = 100,
         anogan_weight: float = 0.1,
         anogan_learning_rate: float = 0.05,
@@ -335,7 +300,7 @@ class GANDetector(BaseDeepDetector):
     ) -> None:
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
-        self.score = score
+        self.scoring_rule = scoring_rule
         self.anogan_steps = anogan_steps
         self.anogan_weight = anogan_weight
         self.anogan_learning_rate = anogan_learning_rate
@@ -359,10 +324,11 @@ class GANDetector(BaseDeepDetector):
 
     def _build_network(self) -> GAN:
         latent_dim = self.fitted_params_["latent_dim"]
+        backbone = self._backbone()
         return GAN(
-            generator=self._decoder(latent_dim, 1),
-            discriminator=self._discriminator(),
-            encoder=self._encoder(latent_dim),
+            generator=backbone.decoder(latent_dim, 1),
+            discriminator=backbone.discriminator(),
+            encoder=backbone.encoder(latent_dim),
             latent_dim=latent_dim,
         )
 
@@ -392,15 +358,17 @@ class GANDetector(BaseDeepDetector):
         X = X.to(next(gan.parameters()).device)
         with torch.no_grad():
             self.generator_diversity_ = check_generator(
-                self, lambda n: gan.generator(torch.randn(n, gan.latent_dim, device=X.device)), X
+                type(self).__name__,
+                lambda n: gan.generator(torch.randn(n, gan.latent_dim, device=X.device)),
+                X,
             )
             self.discriminator_center_ = discriminator_median(gan.discriminator, X)
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params, gan = self.fitted_params_, self.network_
-        if params["score"] == "discriminator":
+        if params["scoring_rule"] == "discriminator":
             return discriminator_score(gan.discriminator, batch, self.discriminator_center_)
-        if params["score"] == "encoder":
+        if params["scoring_rule"] == "encoder":
             return -izif_residual(gan, batch, params["encoder_weight"]).double()
         return -anogan_residual(gan, batch, self._search(batch), params["anogan_weight"]).double()
 
@@ -409,9 +377,9 @@ class GANDetector(BaseDeepDetector):
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Each value's residual from its reconstruction: |x - G(z)| after the latent
-        search with ``score="anogan"``, else (x - G(E(x)))**2, f-AnoGAN's data term
+        search with ``scoring_rule="anogan"``, else (x - G(E(x)))**2, f-AnoGAN's data term
         (the discriminator has no pixels)."""
-        if self.fitted_params_["score"] == "anogan":
+        if self.fitted_params_["scoring_rule"] == "anogan":
             return (batch - self.network_.generator(self._search(batch))).abs()
         return encoder_residual(self.network_, batch)
 
@@ -431,4 +399,4 @@ class GANDetector(BaseDeepDetector):
 
     def _scoring_row_bytes(self) -> int:
         # float32 activations of G and D, kept for one backward pass of the search.
-        return 4 * 4 * (2 * self._backbone_width() + 3 * self.n_features_in_)
+        return 4 * 4 * (2 * self._backbone().activation_width() + 3 * self.n_features_in_)

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from torch.distributions import Normal
 
-from anomaly.base import BaseDeepDetector
+from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.likelihood import (
+    LikelihoodMixin,
+    kl_to_standard_normal,
+    reconstruction,
+    reconstruction_log_prob,
+    reconstruction_log_prob_map,
+    scoring_draws,
+)
 from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
-__all__ = [
-    "VAEDetector",
-    "kl_to_standard_normal",
-    "negative_elbo",
-    "reconstruction",
-    "reconstruction_error",
-    "reconstruction_log_prob",
-    "reconstruction_log_prob_map",
-    "reconstruction_residual",
-    "scoring_draws",
-]
-
-
-def kl_to_standard_normal(posterior: Normal) -> torch.Tensor:
-    """KL(q(z|x) || N(0, I)) per row, in closed form."""
-    mean, std = posterior.loc, posterior.scale
-    return (0.5 * (mean.square() + std.square() - 1) - std.log()).sum(dim=1)
+__all__ = ["VAEDetector", "negative_elbo", "reconstruction_error", "reconstruction_residual"]
 
 
 def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -40,46 +30,6 @@ def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
     out = vae(x)
     log_likelihood = out.likelihood.log_prob(x).flatten(1).sum(dim=1)
     return (beta * kl_to_standard_normal(out.posterior) - log_likelihood).mean()
-
-
-def reconstruction_log_prob_map(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """An & Cho's reconstruction probability of each value, shape (batch, n_features).
-
-    The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x_j|z)``
-    for every value ``x_j``; summed over a row, :func:`reconstruction_log_prob`.
-    """
-    return _log_prob_per_draw(vae, x, noise).mean(dim=0)
-
-
-def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """An & Cho's reconstruction probability, in log space, per row.
-
-    The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x|z)``.
-    The same ``noise`` (shape ``(n_draws, latent_dim)``) is used for every row,
-    so a row's score depends on nothing else in its batch.
-    """
-    return _log_prob_per_draw(vae, x, noise).sum(dim=2).mean(dim=0)
-
-
-def _log_prob_per_draw(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    # log p(x_j | z_l) of every draw l, row and value j: (n_draws, batch, n_features).
-    posterior = vae.posterior(x)
-    z = posterior.loc + posterior.scale * noise[:, None, :]  # (n_draws, batch, latent)
-    likelihood = vae.likelihood(z.flatten(0, 1))
-    repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
-    return likelihood.log_prob(repeated_x).view(len(noise), len(x), -1)
-
-
-def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
-    """The standard-normal draws shared by every row when scoring, fixed by ``seed``."""
-    return torch.randn(n_draws, latent_dim, generator=torch.Generator().manual_seed(seed)).to(
-        device
-    )
-
-
-def reconstruction(vae: VAE, x: torch.Tensor) -> torch.Tensor:
-    """The decoded mean of the posterior mean of each row."""
-    return vae.likelihood(vae.posterior(x).loc).mean
 
 
 def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -92,36 +42,6 @@ def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     return reconstruction_residual(vae, x).flatten(1).sum(dim=1)
 
 
-def check_unit_interval(X: np.ndarray, likelihood: str) -> None:
-    """Bernoulli-type likelihoods model values in [0, 1]: say so clearly for any other."""
-    if likelihood == "gaussian" or X.size == 0:
-        return
-    low, high = X.min(), X.max()
-    if low < 0 or high > 1:
-        raise ValueError(
-            f"likelihood={likelihood!r} models values in [0, 1] but X has values in "
-            f"[{low:g}, {high:g}]; scale the data to [0, 1] (e.g. divide 8-bit images by "
-            "255) or use likelihood='gaussian'."
-        )
-
-
-class LikelihoodMixin:
-    """Input handling of detectors with a ``likelihood`` parameter.
-
-    A Bernoulli-type likelihood models the raw values, so they must lie in
-    [0, 1] (at fit and at scoring) and are not standardised.
-    """
-
-    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
-        X = super()._validate_input(X, reset=reset)
-        check_unit_interval(X, self.likelihood if reset else self.fitted_params_["likelihood"])
-        return X
-
-    def _standardizes(self) -> bool:
-        params = self.fitted_params_
-        return bool(params["standardize"]) and params["likelihood"] == "gaussian"
-
-
 class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     """Variational autoencoder anomaly detector for tabular rows and images.
 
@@ -130,7 +50,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     input (by default a Gaussian: a mean and a standard deviation for every
     value), trained by maximising the ELBO with the KL term weighted by
     ``beta``. By default a sample is scored by its reconstruction probability
-    (An & Cho, 2015): the Monte-Carlo mean over ``n_samples`` draws
+    (An & Cho, 2015): the Monte-Carlo mean over ``n_draws`` draws
     z ~ q(z|x) of log p(x|z). Unlike a plain reconstruction error, it weighs
     each value's residual by how well the model can predict that value.
 
@@ -145,20 +65,20 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
         Family of p(x|z). The Bernoulli ones model values in [0, 1] (pixel
         intensities): X must lie there, and is not standardised.
-    score : {"reconstruction_probability", "elbo", "reconstruction_error"}, \
+    scoring_rule : {"reconstruction_probability", "elbo", "reconstruction_error"}, \
             default="reconstruction_probability"
         Scoring rule. ``"elbo"`` subtracts KL(q(z|x) || p(z)) from the
         reconstruction probability (a lower bound on log p(x));
         ``"reconstruction_error"`` is the negated squared distance between a
         sample and the decoded mean of its posterior mean.
-    n_samples : int, default=16
+    n_draws : int, default=16
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
-        left unscaled), of each channel for images. Not done with a
-        Bernoulli-type likelihood.
+        left unscaled), of each channel for images, of each variable for
+        windows.
     contamination : "auto" or float in (0, 0.5], default="auto"
         Sets ``offset_``: with a float, that share of the training data falls
         below it; with ``"auto"``, it is Tukey's lower fence of the training
@@ -182,10 +102,13 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         Torch device; ``"auto"`` uses CUDA when available (with bfloat16
         mixed precision for training) and the CPU otherwise.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, batch order, sampling and the scoring
-        draws. With an int, fitting on the CPU is reproducible to the bit.
+        Seeds weight initialisation, batch order, the random draws of
+        training and the seed of scoring's draws, fixed at fit so that a
+        fitted model always gives the same scores. With an int, fitting on
+        the CPU is reproducible to the bit.
     verbose : bool or int, default=False
-        Show a progress bar with the loss per epoch.
+        Show progress bars: the losses per epoch while fitting, and the
+        blocks while scoring many samples.
     backbone : {"auto", "mlp", "conv", "gru"}, default="auto"
         Network type: ``"auto"`` takes convolutions for images (3-D or 4-D X,
         or rows with ``image_shape``) and for windows (``window_shape``), an
@@ -196,7 +119,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         when X holds them flattened as rows.
     window_shape : tuple of int or None, default=None
         ``(variables, length)`` of time-series windows held flattened as
-        rows, variable-major; set by :class:`anomaly.timeseries.TimeSeriesDetector`.
+        rows, variable-major; set by :class:`anomaly.TimeSeriesDetector`.
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional encoder's stride-2 stages (each halves
         the height and width); the decoder mirrors them.
@@ -236,9 +159,10 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     Notes
     -----
-    The scoring rule is the parameter ``score``, so the detector has no
-    ``score(X, y)`` method: give ``GridSearchCV`` or ``cross_val_score`` a
-    ``scoring=`` (see the README).
+    ``score(X)`` is the mean of ``score_samples(X)``, the mean
+    reconstruction probability, as ``GaussianMixture.score`` is the mean
+    log-likelihood: ``GridSearchCV`` without ``scoring`` picks the model
+    that finds held-out data most likely.
 
     Pickling works and follows scikit-learn; like every pickle it can run
     code when loaded, so only unpickle files you trust. :meth:`save` and
@@ -275,8 +199,10 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions(set(LIKELIHOOD_OUTPUTS))],
-        "score": [StrOptions({"reconstruction_probability", "elbo", "reconstruction_error"})],
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "scoring_rule": [
+            StrOptions({"reconstruction_probability", "elbo", "reconstruction_error"})
+        ],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -286,8 +212,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         latent_dim: int = 8,
         beta: float = 1.0,
         likelihood: str = "gaussian",
-        score: str = "reconstruction_probability",
-        n_samples: int = 16,
+        scoring_rule: str = "reconstruction_probability",
+        n_draws: int = 16,
         standardize: bool = True,
         contamination: str | float = "auto",
         epochs: int = 50,
@@ -309,8 +235,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         self.latent_dim = latent_dim
         self.beta = beta
         self.likelihood = likelihood
-        self.score = score
-        self.n_samples = n_samples
+        self.scoring_rule = scoring_rule
+        self.n_draws = n_draws
         self.standardize = standardize
         self.contamination = contamination
         self.epochs = epochs
@@ -331,9 +257,10 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     def _build_network(self) -> VAE:
         params = self.fitted_params_
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
+        backbone = self._backbone()
         return VAE(
-            encoder=self._encoder(2 * latent_dim),
-            decoder=self._decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
+            encoder=backbone.encoder(2 * latent_dim),
+            decoder=backbone.decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
             likelihood=likelihood,
         )
 
@@ -346,13 +273,13 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params = self.fitted_params_
-        if params["score"] == "reconstruction_error":
+        if params["scoring_rule"] == "reconstruction_error":
             return -reconstruction_error(self.network_, batch).double()
         noise = scoring_draws(
-            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+            params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
         scores = reconstruction_log_prob(self.network_, batch, noise)
-        if params["score"] == "elbo":
+        if params["scoring_rule"] == "elbo":
             scores = scores - kl_to_standard_normal(self.network_.posterior(batch))
         return scores.double()
 
@@ -361,17 +288,19 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's reconstruction log-probability (its squared residual with
-        ``score="reconstruction_error"``; the ELBO's KL term has no pixels)."""
+        ``scoring_rule="reconstruction_error"``; the ELBO's KL term has no pixels)."""
         params = self.fitted_params_
-        if params["score"] == "reconstruction_error":
+        if params["scoring_rule"] == "reconstruction_error":
             return reconstruction_residual(self.network_, batch)
         noise = scoring_draws(
-            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+            params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
         return -reconstruction_log_prob_map(self.network_, batch, noise)
 
     def _scoring_row_bytes(self) -> int:
         # float32 activations of every Monte-Carlo draw through the decoder.
         params = self.fitted_params_
-        widths = self._backbone_width() + params["latent_dim"] + 4 * self.n_features_in_
-        return 4 * params["n_samples"] * widths
+        widths = (
+            self._backbone().activation_width() + params["latent_dim"] + 4 * self.n_features_in_
+        )
+        return 4 * params["n_draws"] * widths

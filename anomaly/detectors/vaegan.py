@@ -10,9 +10,13 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
-from anomaly.base import BaseDeepDetector
-from anomaly.detectors.gan import check_generator, discriminator_median, discriminator_score
-from anomaly.detectors.vae import (
+from anomaly.detectors.adversarial import (
+    check_generator,
+    discriminator_median,
+    discriminator_score,
+)
+from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     kl_to_standard_normal,
     reconstruction,
@@ -127,11 +131,11 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Weight of the feature-space likelihood in the decoder's loss (gamma).
     adversarial_weight : float, default=1.0
         Weight of the adversarial term in the decoder's loss.
-    score : {"reconstruction_probability", "feature_reconstruction", "discriminator"}, \
+    scoring_rule : {"reconstruction_probability", "feature_reconstruction", "discriminator"}, \
             default="reconstruction_probability"
         Scoring rule:
 
-        - ``"reconstruction_probability"``: mean over ``n_samples`` draws
+        - ``"reconstruction_probability"``: mean over ``n_draws`` draws
           z ~ q(z|x) of the data-space log p(x|z), as in
           :class:`anomaly.VAEDetector`;
         - ``"feature_reconstruction"``: the same mean of the feature-space
@@ -139,12 +143,17 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         - ``"discriminator"``: minus the distance of the discriminator's
           logit from its median on the training data (as in
           :class:`anomaly.GANDetector`).
-    n_samples : int, default=16
+    n_draws : int, default=16
         Monte-Carlo draws of z per row when scoring (seeded at fit time).
     standardize : bool, default=True
-        Standardise each feature inside the detector.
+        Standardise the input inside the detector with the training mean and
+        standard deviation: of each feature for rows (constant features are
+        left unscaled), of each channel for images, of each variable for
+        windows.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        Sets ``offset_`` as in :class:`anomaly.VAEDetector`.
+        Sets ``offset_``: with a float, that share of the training data falls
+        below it; with ``"auto"``, it is Tukey's lower fence of the training
+        scores (first quartile minus 1.5 interquartile ranges).
     epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=128
@@ -158,23 +167,29 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
     clip_grad_norm : float or None, default=10.0
-        Maximum gradient norm; None disables clipping.
+        Maximum norm of the gradient; None disables clipping.
     device : str, default="auto"
-        Torch device; ``"auto"`` uses CUDA when available.
+        Torch device; ``"auto"`` uses CUDA when available (with bfloat16
+        mixed precision for training) and the CPU otherwise.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, batches, sampling and the scoring draws.
+        Seeds weight initialisation, batch order, the random draws of
+        training and the seed of scoring's draws, fixed at fit so that a
+        fitted model always gives the same scores. With an int, fitting on
+        the CPU is reproducible to the bit.
     verbose : bool or int, default=False
-        Show progress bars.
+        Show progress bars: the losses per epoch while fitting, and the
+        blocks while scoring many samples.
     backbone : {"auto", "mlp", "conv", "gru"}, default="auto"
         Network type: ``"auto"`` takes convolutions for images (3-D or 4-D X,
         or rows with ``image_shape``) and for windows (``window_shape``), an
         MLP otherwise; ``"mlp"`` flattens images and windows; ``"gru"`` reads
         windows with a recurrent network.
     image_shape : tuple of int or None, default=None
-        Shape of images given flattened as rows, as in :class:`anomaly.VAEDetector`.
+        ``(height, width)`` or ``(channels, height, width)`` of the images
+        when X holds them flattened as rows.
     window_shape : tuple of int or None, default=None
         ``(variables, length)`` of time-series windows held flattened as
-        rows, variable-major; set by :class:`anomaly.timeseries.TimeSeriesDetector`.
+        rows, variable-major; set by :class:`anomaly.TimeSeriesDetector`.
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional stages of the encoder and the
         discriminator; the decoder mirrors them.
@@ -240,10 +255,10 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         "likelihood": [StrOptions(set(LIKELIHOOD_OUTPUTS))],
         "feature_weight": [Interval(Real, 0, None, closed="left")],
         "adversarial_weight": [Interval(Real, 0, None, closed="left")],
-        "score": [
+        "scoring_rule": [
             StrOptions({"reconstruction_probability", "feature_reconstruction", "discriminator"})
         ],
-        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_draws": [Interval(Integral, 1, None, closed="left")],
     }
     _adam_betas = (0.5, 0.999)
     _persisted_attributes = (
@@ -261,8 +276,8 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         likelihood: str = "gaussian",
         feature_weight: float = 1.0,
         adversarial_weight: float = 1.0,
-        score: str = "reconstruction_probability",
-        n_samples: int = 16,
+        scoring_rule: str = "reconstruction_probability",
+        n_draws: int = 16,
         standardize: bool = True,
         contamination: str | float = "auto",
         epochs: int = 50,
@@ -286,8 +301,8 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         self.likelihood = likelihood
         self.feature_weight = feature_weight
         self.adversarial_weight = adversarial_weight
-        self.score = score
-        self.n_samples = n_samples
+        self.scoring_rule = scoring_rule
+        self.n_draws = n_draws
         self.standardize = standardize
         self.contamination = contamination
         self.epochs = epochs
@@ -308,12 +323,13 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     def _build_network(self) -> VAEGAN:
         params = self.fitted_params_
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
+        backbone = self._backbone()
         vae = VAE(
-            encoder=self._encoder(2 * latent_dim),
-            decoder=self._decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
+            encoder=backbone.encoder(2 * latent_dim),
+            decoder=backbone.decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
             likelihood=likelihood,
         )
-        return VAEGAN(vae, self._discriminator(), latent_dim)
+        return VAEGAN(vae, backbone.discriminator(), latent_dim)
 
     def _phases(self, model: VAEGAN) -> list[Phase]:
         params = self.fitted_params_
@@ -342,7 +358,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         X = X.to(next(model.parameters()).device)
         with torch.no_grad():
             self.generator_diversity_ = check_generator(
-                self,
+                type(self).__name__,
                 # Samples of the full model: decoded means alone omit the decoder's noise.
                 lambda n: model.vae.likelihood(
                     torch.randn(n, model.latent_dim, device=X.device)
@@ -353,12 +369,12 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params, model = self.fitted_params_, self.network_
-        if params["score"] == "discriminator":
+        if params["scoring_rule"] == "discriminator":
             return discriminator_score(model.discriminator, batch, self.discriminator_center_)
         noise = scoring_draws(
-            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+            params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
-        if params["score"] == "feature_reconstruction":
+        if params["scoring_rule"] == "feature_reconstruction":
             return feature_log_prob(model, batch, noise).double()
         return reconstruction_log_prob(model.vae, batch, noise).double()
 
@@ -370,12 +386,14 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         ``score`` (the discriminator's features and logit have no pixels)."""
         params = self.fitted_params_
         noise = scoring_draws(
-            params["n_samples"], params["latent_dim"], self.scoring_seed_, batch.device
+            params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
         return -reconstruction_log_prob_map(self.network_.vae, batch, noise)
 
     def _scoring_row_bytes(self) -> int:
         # float32 activations of every Monte-Carlo draw through decoder and discriminator.
         params = self.fitted_params_
-        widths = 2 * self._backbone_width() + params["latent_dim"] + 4 * self.n_features_in_
-        return 4 * params["n_samples"] * widths
+        widths = (
+            2 * self._backbone().activation_width() + params["latent_dim"] + 4 * self.n_features_in_
+        )
+        return 4 * params["n_draws"] * widths

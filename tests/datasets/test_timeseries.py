@@ -1,4 +1,4 @@
-"""Time-series loaders: NAB, SMD, ASD and timestamped CSV files (anomaly/datasets/timeseries.py)."""
+"""Time-series loaders: NAB, SMD and ASD (anomaly/datasets/timeseries.py)."""
 
 import csv
 import json
@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from anomaly.csv_reading import read_series_csv
 from anomaly.datasets import (
     asd_entities,
     load_asd,
     load_nab,
     load_smd,
     nab_series,
-    read_series_csv,
     registry,
     smd_machines,
 )
@@ -29,107 +29,6 @@ SMD_TEST_ANOMALIES = {
     "machine-2-8": 161,
 }
 ASD_TEST_ANOMALIES = {1: 441, 2: 55, 3: 146, 4: 151, 5: 74, 6: 198, 7: 87, 8: 188}
-
-
-# --- read_series_csv, on small files written here ----------------------------------------------
-
-
-def _write(tmp_path, text, name="series.csv"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def test_read_series_csv_finds_the_timestamp_column_and_reads_values(tmp_path):
-    path = _write(tmp_path, "host,Date,cpu\n1,2024-01-01,0.5\n2,2024-01-02,7\n3,2024-01-03,-1e3\n")
-    frame = read_series_csv(path)
-    assert list(frame.columns) == ["Date", "host", "cpu"]
-    assert pd.api.types.is_datetime64_dtype(frame["Date"])
-    assert frame["Date"].iloc[2] == pd.Timestamp("2024-01-03")
-    assert (frame.dtypes.iloc[1:] == np.float64).all()
-    np.testing.assert_array_equal(frame["cpu"], [0.5, 7.0, -1000.0])
-
-
-def test_read_series_csv_with_named_columns(tmp_path):
-    path = _write(tmp_path, "when,a,b,note\n2024-01-01 00:00,1,2,x\n2024-01-01 00:05,3,4,y\n")
-    frame = read_series_csv(path, timestamp_column="when", value_columns=["b", "a"])
-    assert list(frame.columns) == ["when", "b", "a"]
-    assert list(read_series_csv(path, timestamp_column="when", value_columns="a").columns) == [
-        "when",
-        "a",
-    ]
-
-
-def test_read_series_csv_formats_it_accepts(tmp_path):
-    iso = _write(tmp_path, "time,v\n2024-01-01T00:00:00Z,1\n2024-01-01T00:00:01.5Z,2\n\n\n")
-    frame = read_series_csv(iso)  # time zone kept; trailing blank lines ignored
-    assert len(frame) == 2 and str(frame["time"].dt.tz) == "UTC"
-    us = _write(tmp_path, "date,v\n07/04/2013 00:00,1\n07/04/2013 01:00,2\n", "us.csv")
-    assert read_series_csv(us)["date"].iloc[1] == pd.Timestamp("2013-07-04 01:00")
-    crlf = _write(tmp_path, "timestamp,v\r\n2024-01-01,1\r\n2024-01-02,2\r\n", "crlf.csv")
-    assert read_series_csv(crlf)["v"].tolist() == [1.0, 2.0]
-
-
-HEADER = "timestamp,v,w\n"
-ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "is empty"),
-        ("timestamp,v\n", "header but no data rows"),
-        ("timestamp,v\n\n\n", "header but no data rows"),
-        (HEADER + ROWS + "2024-01-03,abc,6\n", r"line 4: 'abc' in 'v' is not a number"),
-        (HEADER + ROWS + "2024-01-03,True,6\n", r"line 4: 'True' in 'v' is not a number"),
-        (HEADER + "2024-01-01,1,\n", r"line 2: missing value in 'w'"),
-        (HEADER + ROWS + "2024-01-03,NaN,6\n", r"line 4: missing value in 'v'"),
-        (HEADER + ROWS + "2024-01-03, ,6\n", r"line 4: missing value in 'v'"),
-        (HEADER + "2024-01-01,1,2\n\n2024-01-03,5,6\n", r"line 3: missing value in 'timestamp'"),
-        (HEADER + "2024-01-01,1,2\n2024-01-02,3\n", r"line 3: missing value in 'w'"),
-        (HEADER + ROWS + "2024-01-03,inf,6\n", r"line 4: 'inf' in 'v' is not finite"),
-        (
-            HEADER + ROWS + "yesterday,5,6\n",
-            r"line 4: 'yesterday' in 'timestamp' is not a timestamp",
-        ),
-        (HEADER + ROWS + ",5,6\n", r"line 4: missing value in 'timestamp'"),
-        ("time,v\n1400000000,1\n", r"line 2: '1400000000' in 'time' is not a timestamp"),
-        (HEADER + ROWS + "2024-01-02,5,6\n", r"line 4: timestamp 2024-01-02 00:00:00 repeats"),
-        (HEADER + ROWS + "2023-12-31,5,6\n", r"line 4: .* is earlier than the one on line 3"),
-        ("v,w\n1,2\n", r"no column named timestamp / datetime / time / date"),
-        (HEADER + "2024-01-01,1,2,3\n", r"line 2: more fields than the 3 header columns"),
-        ("timestamp,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
-        (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
-        (
-            "time,v\n2024-01-01T00:00:00+01:00,1\n2024-01-02T00:00:00+02:00,2\n",
-            "cannot be read as timestamps",
-        ),
-    ],
-)
-def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
-    path = _write(tmp_path, text)
-    with pytest.raises(ValueError, match=message) as error:
-        read_series_csv(path)
-    assert str(path) in str(error.value)
-
-
-@pytest.mark.parametrize(
-    ("columns", "message"),
-    [
-        (dict(timestamp_column="when"), "has no column 'when'"),
-        (dict(value_columns=["v", "x"]), "has no column 'x'"),
-        (dict(value_columns=["timestamp", "v"]), "other than the timestamp column"),
-        (dict(value_columns=[]), "one or more columns"),
-    ],
-)
-def test_read_series_csv_rejects_bad_column_choices(tmp_path, columns, message):
-    with pytest.raises(ValueError, match=message):
-        read_series_csv(_write(tmp_path, HEADER + ROWS), **columns)
-
-
-def test_read_series_csv_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv"):
-        read_series_csv(tmp_path / "nope.csv")
 
 
 # --- catalogue entries (no data needed) --------------------------------------------------------
@@ -253,94 +152,3 @@ def test_corrupted_asd_file_is_detected(shared_datasets, tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ValueError, match="omi-2.npz does not match the checksum"):
         load_asd("omi-2", data_home=tmp_path)
-
-
-def test_iter_series_csv_streams_what_read_series_csv_reads(tmp_path):
-    from anomaly.datasets import iter_series_csv
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "a": rng.normal(size=3000),
-            "stamp": pd.date_range("2024-01-01", periods=3000, freq="s").astype(str),
-            "b": rng.normal(size=3000),
-        }
-    )
-    frame.to_csv(tmp_path / "series.csv", index=False)
-    chunks = list(iter_series_csv(tmp_path / "series.csv", ["b", "a"], block_bytes=4096))
-    assert len(chunks) > 5  # small blocks: many chunks
-    stamps = pd.concat([t.to_pandas() for t, _ in chunks])["stamp"].to_numpy()
-    values = np.concatenate([v for _, v in chunks])
-    whole = read_series_csv(
-        tmp_path / "series.csv", timestamp_column="stamp", value_columns=["b", "a"]
-    )
-    np.testing.assert_array_equal(values, whole[["b", "a"]].to_numpy())
-    np.testing.assert_array_equal(stamps, frame["stamp"].to_numpy())
-
-
-@pytest.mark.parametrize("block_bytes", [16, 4096])
-def test_iter_series_csv_reads_what_read_series_csv_reads_at_the_edges(tmp_path, block_bytes):
-    # A byte-order mark, CRLF line ends and blank lines at the end: both readers agree.
-    from anomaly.datasets import iter_series_csv
-
-    text = "\ufefftime,v\r\n2024-01-01,1\r\n2024-01-02,2\r\n2024-01-03,3\r\n\r\n\r\n"
-    path = tmp_path / "edges.csv"
-    path.write_bytes(text.encode())
-    whole = read_series_csv(path)
-    assert list(whole.columns) == ["time", "v"]
-    chunks = list(iter_series_csv(path, ["v"], block_bytes=block_bytes))
-    assert [t.column_names for t, _ in chunks] == [["time"]] * len(chunks)
-    np.testing.assert_array_equal(np.concatenate([v for _, v in chunks])[:, 0], whole["v"])
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("time,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
-        ("time,v\n2024-01-01,1,2\n", r"line 2: more fields than the 2 header columns"),
-        ("time,v\n\n2024-01-01,1\n", r"line 2: missing value"),  # blank, but not at the end
-        ("time,v\n\n\n", "header but no data rows"),
-        # The first bad row is named, not the blank lines after it, which are no rows.
-        ("time,v\n2024-01-01,abc\n2024-01-02,2\n\n", r"line 2: 'abc' in 'v' is not a number"),
-        ("time,v\r2024-01-01,1\r2024-01-02,2\r", r"lone carriage return"),
-    ],
-)
-def test_iter_series_csv_rejects_malformed_files(tmp_path, text, message):
-    from anomaly.datasets import iter_series_csv
-
-    path = tmp_path / "series.csv"
-    path.write_bytes(text.encode())
-    with pytest.raises(ValueError, match=message):
-        list(iter_series_csv(path, ["v"]))
-
-
-def test_a_binary_file_is_not_text(tmp_path):
-    from anomaly.datasets import iter_series_csv
-
-    path = tmp_path / "program.csv"
-    path.write_bytes(b"\x7fELF\x02\x01\r\x00\x00\x95\xff\n")
-    for read in (read_series_csv, lambda path: list(iter_series_csv(path, ["v"]))):
-        with pytest.raises(ValueError, match="is not UTF-8 text"):
-            read(path)
-
-
-def test_iter_series_csv_checks_chunk_rows(tmp_path):
-    from anomaly.datasets import iter_series_csv
-
-    with pytest.raises(ValueError, match="chunk_rows must be at least 1, got 0"):
-        list(iter_series_csv(_write(tmp_path, HEADER + ROWS), ["v"], chunk_rows=0))
-
-
-@pytest.mark.parametrize("where", ["header", "values"])
-def test_both_readers_refuse_text_that_is_not_utf8(tmp_path, where):
-    from anomaly.datasets import iter_series_csv
-
-    text = "time,v\n2024-01-01,1\n2024-01-02,2\n"
-    text = text.replace("v", "\xe9") if where == "header" else text.replace(",2\n", ",2\xe9\n")
-    path = tmp_path / "latin1.csv"
-    path.write_bytes(text.encode("latin-1"))
-    column = "\xe9" if where == "header" else "v"
-    with pytest.raises(ValueError, match=r"(not UTF-8 text|not a well-formed CSV)"):
-        read_series_csv(path)
-    with pytest.raises(ValueError, match=f"{path} is not UTF-8 text"):
-        list(iter_series_csv(path, [column]))

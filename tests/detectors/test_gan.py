@@ -23,7 +23,9 @@ def clear_case():
         X,
         y,
         {
-            score: fast_gan(hidden_sizes=(64, 32), latent_dim=8, epochs=50, score=score).fit(X)
+            score: fast_gan(hidden_sizes=(64, 32), latent_dim=8, epochs=50, scoring_rule=score).fit(
+                X
+            )
             for score in SCORES
         },
     )
@@ -110,7 +112,7 @@ def test_collapse_warning_fires_on_a_collapsed_generator(monkeypatch):
 @pytest.mark.parametrize("score", SCORES)
 def test_reproducible_and_persistent(score, tmp_path):
     X, _ = clear_anomalies(n_normal=100, n_anomalous=5)
-    first, second = fast_gan(score=score).fit(X), fast_gan(score=score).fit(X)
+    first, second = fast_gan(scoring_rule=score).fit(X), fast_gan(scoring_rule=score).fit(X)
     expected = first.score_samples(X)
     np.testing.assert_array_equal(second.score_samples(X), expected)
     assert first.history_ == second.history_

@@ -8,12 +8,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.distributions import Normal, kl_divergence
 
-from anomaly.detectors.vae import (
-    kl_to_standard_normal,
-    negative_elbo,
-    reconstruction_error,
-    reconstruction_log_prob,
-)
+from anomaly.detectors.likelihood import kl_to_standard_normal, reconstruction_log_prob
+from anomaly.detectors.vae import negative_elbo, reconstruction_error
 from anomaly.networks import MLP, VAE
 from tests.conftest import clear_anomalies, fast_vae
 
@@ -25,7 +21,7 @@ def clear_case():
     X, y = clear_anomalies()
     # The scoring rule does not change training: with one random_state these
     # detectors share their network and differ only in how they score.
-    return X, y, {score: fast_vae(epochs=40, score=score).fit(X) for score in SCORES}
+    return X, y, {score: fast_vae(epochs=40, scoring_rule=score).fit(X) for score in SCORES}
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -52,7 +48,7 @@ def test_reconstruction_probability_uses_the_variance_head():
     y = np.r_[np.zeros(n - n_anomalous), np.ones(n_anomalous)]
     params = dict(hidden_sizes=(32,), latent_dim=1, epochs=150)
     probability = fast_vae(**params).fit(X).score_samples(X)
-    error = fast_vae(**params, score="reconstruction_error").fit(X).score_samples(X)
+    error = fast_vae(**params, scoring_rule="reconstruction_error").fit(X).score_samples(X)
     assert roc_auc_score(y, -probability) > 0.9
     assert roc_auc_score(y, -error) < 0.75
 
@@ -61,7 +57,7 @@ def test_scores_are_deterministic_and_depend_on_the_draws(clear_case):
     X, _, detectors = clear_case
     detector = detectors["reconstruction_probability"]
     np.testing.assert_array_equal(detector.score_samples(X), detector.score_samples(X))
-    more_draws = fast_vae(epochs=40, n_samples=64).fit(X)
+    more_draws = fast_vae(epochs=40, n_draws=64).fit(X)
     assert not np.array_equal(more_draws.score_samples(X), detector.score_samples(X))
 
 
@@ -83,7 +79,7 @@ def test_set_params_after_fit_takes_effect_at_the_next_fit(clear_case):
     X, _, detectors = clear_case
     detector = copy.deepcopy(detectors["reconstruction_probability"])
     before = detector.score_samples(X)
-    detector.set_params(score="elbo", latent_dim=5, hidden_sizes=(8,), n_samples=2)
+    detector.set_params(scoring_rule="elbo", latent_dim=5, hidden_sizes=(8,), n_draws=2)
     np.testing.assert_array_equal(detector.score_samples(X), before)
     assert detector.fitted_params_["latent_dim"] == 2
     detector.fit(X)

@@ -8,7 +8,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import anomaly
-from anomaly.detectors.vae import kl_to_standard_normal, reconstruction_log_prob, scoring_draws
+from anomaly.detectors.likelihood import (
+    kl_to_standard_normal,
+    reconstruction_log_prob,
+    scoring_draws,
+)
 from anomaly.detectors.vaegan import feature_log_prob, vaegan_encoder_loss
 from anomaly.networks import MLP, VAE, VAEGAN, Discriminator
 from tests.conftest import clear_anomalies, fast_vaegan
@@ -20,7 +24,9 @@ SCORES = ["reconstruction_probability", "feature_reconstruction", "discriminator
 def clear_case():
     X, y = clear_anomalies()
     detectors = {
-        score: fast_vaegan(hidden_sizes=(64, 32), latent_dim=8, epochs=40, score=score).fit(X)
+        score: fast_vaegan(hidden_sizes=(64, 32), latent_dim=8, epochs=40, scoring_rule=score).fit(
+            X
+        )
         for score in SCORES
     }
     return X, y, detectors
@@ -74,7 +80,7 @@ def test_feature_log_prob_is_the_mean_feature_likelihood_over_draws(model):
 def test_reconstruction_probability_matches_the_vae_rule(clear_case):
     X, _, detectors = clear_case
     detector = detectors["reconstruction_probability"]
-    n_draws = detector.fitted_params_["n_samples"]
+    n_draws = detector.fitted_params_["n_draws"]
     noise = scoring_draws(n_draws, 8, detector.scoring_seed_, torch.device("cpu"))
     with torch.no_grad():
         x = torch.from_numpy(detector._standardize(X))
@@ -85,7 +91,7 @@ def test_reconstruction_probability_matches_the_vae_rule(clear_case):
 @pytest.mark.parametrize("score", SCORES)
 def test_reproducible_and_persistent(score, tmp_path):
     X, _ = clear_anomalies(n_normal=100, n_anomalous=5)
-    first, second = fast_vaegan(score=score).fit(X), fast_vaegan(score=score).fit(X)
+    first, second = fast_vaegan(scoring_rule=score).fit(X), fast_vaegan(scoring_rule=score).fit(X)
     expected = first.score_samples(X)
     np.testing.assert_array_equal(second.score_samples(X), expected)
     first.save(tmp_path / "vaegan")

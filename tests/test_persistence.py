@@ -1,4 +1,4 @@
-"""Persistence (anomaly/io.py) and pickling."""
+"""Saving and loading (anomaly/persistence.py, anomaly/model_file.py), and pickling."""
 
 import json
 import os
@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
 import anomaly
-from anomaly import io
+from anomaly import model_file
 from tests.conftest import fast_vae
 
 
@@ -38,7 +38,7 @@ def test_save_load_round_trip_gives_identical_scores(fitted, saved, blobs):
 
 def test_round_trip_keeps_feature_names_and_scoring_rule(blobs, tmp_path):
     frame = pd.DataFrame(blobs, columns=list("abcd"))
-    detector = fast_vae(score="elbo", standardize=False).fit(frame)
+    detector = fast_vae(scoring_rule="elbo", standardize=False).fit(frame)
     detector.save(tmp_path / "m")
     loaded = anomaly.load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.feature_names_in_, detector.feature_names_in_)
@@ -92,7 +92,7 @@ def _rewrite_metadata(path, *, reseal=False, **changes):
         metadata = {**handle.metadata(), **changes}
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     if reseal:
-        metadata["sha256"] = io._digest(tensors, metadata)
+        metadata["sha256"] = model_file._digest(tensors, metadata)
     save_file(tensors, path, metadata=metadata)
 
 
@@ -105,8 +105,8 @@ def test_edited_header_is_detected(saved, fitted):
 
 
 def test_future_format_version_is_a_clear_error(saved):
-    _rewrite_metadata(saved, format_version=str(io.FORMAT_VERSION + 1))
-    with pytest.raises(ValueError, match="newer than the version 2 this installation reads"):
+    _rewrite_metadata(saved, format_version=str(model_file.FORMAT_VERSION + 1))
+    with pytest.raises(ValueError, match="newer than the version 3 this installation reads"):
         anomaly.load(saved)
 
 
@@ -173,7 +173,7 @@ def test_failed_save_leaves_no_file(fitted, tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.os, "replace", fail)
+    monkeypatch.setattr(model_file.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         fitted.save(tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []
@@ -202,7 +202,7 @@ def test_numpy_typed_parameters_save(blobs, tmp_path):
 def test_set_params_after_fit_does_not_break_saving_or_pickling(blobs, tmp_path):
     detector = fast_vae().fit(blobs)
     expected = detector.score_samples(blobs)
-    detector.set_params(hidden_sizes=(8, 8), latent_dim=3, score="elbo")
+    detector.set_params(hidden_sizes=(8, 8), latent_dim=3, scoring_rule="elbo")
     detector.save(tmp_path / "m")
     np.testing.assert_array_equal(anomaly.load(tmp_path / "m").score_samples(blobs), expected)
     np.testing.assert_array_equal(

@@ -1,4 +1,4 @@
-"""Batch scoring of CSV time series too large for memory, with a fitted TimeSeriesDetector."""
+"""Scoring CSV time series too large for memory with a fitted TimeSeriesDetector."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pyarrow as pa
 from pyarrow import csv as pa_csv
 from tqdm.auto import tqdm
 
-from anomaly._atomic import atomic_write
-from anomaly.datasets.timeseries import iter_series_csv
+from anomaly._atomic import atomic_write, check_not_same_file
+from anomaly.csv_reading import iter_series_csv
 from anomaly.timeseries import TimeSeriesDetector
 
 __all__ = ["score_csv"]
@@ -32,12 +32,13 @@ def score_csv(
 
     The input holds the detector's value columns (its ``feature_names_in_``)
     and one timestamp column (other columns too, if ``timestamp_column``
-    names it), under the rules of :func:`anomaly.datasets.iter_series_csv`.
-    The output has the timestamp as written in the input, ``score``
-    (``score_samples``: the lower, the more abnormal; equal to scoring the
-    whole series in memory) and ``label`` (-1 anomaly, 1 normal, as
-    ``predict``). It is written to a temporary file renamed at the end: a
-    failure leaves no output file.
+    names it), under the rules of :func:`anomaly.csv_reading.iter_series_csv`.
+    The output has the timestamp as written in the input, ``anomaly_score``
+    (minus ``score_samples``: the higher, the more abnormal, as the metrics
+    take it; equal to scoring the whole series in memory) and ``label`` (-1
+    anomaly, 1 normal, as ``predict``). It is written to a temporary file
+    renamed at the end: a failure leaves no output file. An output that is
+    the input file (also through a link) is refused before a row is read.
 
     Parameters
     ----------
@@ -58,6 +59,7 @@ def score_csv(
     n_rows : int
         Rows scored.
     """
+    check_not_same_file(input_path, output_path)
     names = getattr(detector, "feature_names_in_", None)
     if names is None:
         raise ValueError(
@@ -89,7 +91,8 @@ def score_csv(
         writer = None
         for scores in detector.score_stream(values()):
             labels = np.where(scores - detector.offset_ < 0, -1, 1).astype(np.int8)
-            table = _take(pending, len(scores)).append_column("score", pa.array(scores))
+            # Minus score_samples: the output takes "higher = more abnormal", as metrics do.
+            table = _take(pending, len(scores)).append_column("anomaly_score", pa.array(-scores))
             table = table.append_column("label", pa.array(labels))
             if writer is None:
                 writer = pa_csv.CSVWriter(handle, table.schema)

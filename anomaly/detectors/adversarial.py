@@ -1,0 +1,60 @@
+"""The adversarial side shared by the GAN-type detectors: collapse checks and critic scores.
+
+Used by :class:`anomaly.GANDetector` and :class:`anomaly.VAEGANDetector`, which
+train a discriminator against a generator (or a decoder).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "COLLAPSE_THRESHOLD",
+    "check_generator",
+    "discriminator_median",
+    "discriminator_score",
+    "generator_diversity",
+]
+
+
+# A generator whose samples spread less than this fraction of the data's has collapsed.
+COLLAPSE_THRESHOLD = 0.1
+
+
+def generator_diversity(
+    generate: Callable[[int], torch.Tensor], X: torch.Tensor, n_samples: int = 512
+) -> float:
+    """Mean pairwise distance of ``generate(n)``'s rows over that of rows of ``X``."""
+    real = X[torch.randperm(len(X), device=X.device)[:n_samples]]
+    return (torch.pdist(generate(len(real))).mean() / torch.pdist(real).mean()).item()
+
+
+def check_generator(
+    detector_name: str, generate: Callable[[int], torch.Tensor], X: torch.Tensor
+) -> float:
+    """:func:`generator_diversity`, with a warning when the generator has collapsed."""
+    diversity = generator_diversity(generate, X)
+    if diversity < COLLAPSE_THRESHOLD:
+        warnings.warn(
+            f"{detector_name}'s generator collapsed: its samples spread "
+            f"{diversity:.3g} times as much as the training data (below "
+            f"{COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
+            "try another random_state, a lower learning_rate or more epochs.",
+            UserWarning,
+            stacklevel=7,  # the caller of fit
+        )
+    return diversity
+
+
+def discriminator_median(discriminator: nn.Module, X: torch.Tensor) -> float:
+    """Median logit of the discriminator over ``X`` (the centre of its two-sided score)."""
+    return torch.cat([discriminator(block) for block in X.split(4096)]).median().item()
+
+
+def discriminator_score(discriminator: nn.Module, x: torch.Tensor, center: float) -> torch.Tensor:
+    """Minus the distance of each row's logit from ``center``: both tails are abnormal."""
+    return -(discriminator(x).double() - center).abs()

@@ -1,0 +1,413 @@
+"""What every detector built on a torch network shares.
+
+:class:`BaseDeepDetector` runs the one training loop (:func:`anomaly.training.train`)
+on what a subclass describes, standardises inputs, scores them in fixed-size
+blocks on the fitted device, and saves, loads and pickles the fitted state.
+Which networks it builds is the backbone's business
+(:mod:`anomaly.networks.backbones`); what the samples are (rows, images,
+windows) is :mod:`anomaly.detectors.shapes`'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn import get_config
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from tqdm.auto import tqdm
+
+from anomaly.base import BaseDetector
+from anomaly.detectors.shapes import (
+    check_image_shape,
+    fitted_image_shape,
+    fitted_window_shape,
+    flatten_images,
+)
+from anomaly.model_file import ModelFile, to_json, write_model_file
+from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
+from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
+
+__all__ = ["BaseDeepDetector"]
+
+_NETWORK_PREFIX = "network."
+_ATTRIBUTE_PREFIX = "attribute."
+# Model files of format version 1 hold MLP models of rows, without these attributes.
+_VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_": "mlp"}
+# Parameters renamed in format version 3 (scikit-learn's `score` method, and `n_samples` is a
+# number of rows there).
+_RENAMED_IN_VERSION_3 = {"score": "scoring_rule", "n_samples": "n_draws"}
+
+
+class BaseDeepDetector(BaseDetector):
+    """Shared machinery of the detectors built on a torch network.
+
+    A subclass says which network to build (``_build_network``), how to
+    train it (``_phases``) and how to score a standardised batch
+    (``_score_batch``); everything else lives here. Those methods read the
+    hyper-parameters from ``fitted_params_``, the parameters as they were at
+    fit time: as in scikit-learn, ``set_params`` takes effect at the next fit,
+    and a saved or pickled model always matches its weights.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseDetector._parameter_constraints,
+        "standardize": ["boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "backbone": [StrOptions({"auto", *BACKBONES})],
+        "image_shape": [None, "array-like"],
+        "window_shape": [None, "array-like"],
+        "conv_channels": ["array-like"],
+    }
+
+    # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
+    _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
+
+    # Fitted attributes that, with the network's weights, make up a saved model.
+    _persisted_attributes: ClassVar[tuple[str, ...]] = (
+        "n_features_in_",
+        "image_shape_",
+        "window_shape_",
+        "backbone_",
+        "feature_names_in_",
+        "feature_mean_",
+        "feature_scale_",
+        "scoring_seed_",
+        "offset_",
+        "history_",
+    )
+
+    def _fit(self, X: np.ndarray) -> None:
+        self.fitted_params_ = self.get_params(deep=False)
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
+        self.feature_mean_, self.feature_scale_ = self._standardization(X)
+        config = TrainingConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            clip_grad_norm=self.clip_grad_norm,
+            adam_betas=self._adam_betas,
+            verbose=bool(self.verbose),
+            description=type(self).__name__,
+        )
+        data = torch.from_numpy(self._standardize(X))
+        batch_order = torch.Generator().manual_seed(training_seed)
+        history: dict[str, list[float]] = {}
+        with seeded(training_seed, device):
+            network = self._build_network()
+            for phase in self._phases(network):
+                history |= train(phase, data, config, device=device, generator=batch_order)
+            self._after_training(network, data)
+        self.network_, self.history_ = network, history
+
+    def _score_samples(self, X: np.ndarray) -> np.ndarray:
+        return self._blockwise(X, self._score_batch, "scoring")
+
+    def anomaly_map(self, X: Any) -> np.ndarray:
+        """Per-pixel abnormality of images: the higher, the more abnormal.
+
+        What each pixel contributes to the detector's scoring rule, summed
+        over channels (see the detector's ``_map_batch`` for the rule); for
+        the reconstruction probability, ``score_samples(X)`` equals minus the
+        map summed over pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width), \
+                (n_samples, channels, height, width) or (n_samples, n_features)
+            Images as at fit time, or flattened.
+
+        Returns
+        -------
+        maps : ndarray of shape (n_samples, height, width)
+            One map per image, in the units of the scoring rule (nats for
+            log-likelihoods, squared standardised values for residuals).
+        """
+        check_is_fitted(self)
+        if self.image_shape_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on rows, not images, so it has no anomaly "
+                "maps: fit it on arrays of shape (n_samples, height, width) or (n_samples, "
+                "channels, height, width), or pass image_shape."
+            )
+        X = self._validate_input(X, reset=False)
+        maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
+        maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
+        return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """The model's reconstruction of each sample, in the input's units.
+
+        The decoded mean of the posterior mean for the VAE-type detectors,
+        G(E(x)) for :class:`anomaly.GANDetector`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+            Samples as at fit time.
+
+        Returns
+        -------
+        reconstructions : ndarray
+            Shape (n_samples, n_features) for rows, (n_samples, channels,
+            height, width) for images.
+        """
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing", self.n_features_in_)
+        flat = flat * self.feature_scale_ + self.feature_mean_
+        return flat if self.image_shape_ is None else flat.reshape(len(X), *self.image_shape_)
+
+    def _blockwise(
+        self,
+        X: np.ndarray,
+        batch_function: Callable[[torch.Tensor], torch.Tensor],
+        action: str,
+        width: int | None = None,
+    ) -> np.ndarray:
+        """``batch_function`` over ``X``, one standardised block at a time, as a float64 array."""
+        # Rows go through the network in blocks of one fixed size, the last one
+        # zero-padded: BLAS picks kernels by shape, so a row's score is then the
+        # same to the bit however the input is split or ordered, and memory is
+        # bounded by one block.
+        block = self._scoring_block_rows()
+        device = next(self.network_.parameters()).device
+        padded = torch.zeros(block, *X.shape[1:], dtype=torch.float32)
+        out = np.empty((len(X),) if width is None else (len(X), width))
+        self.network_.eval()
+        # no_grad rather than inference_mode: a scoring rule may search by gradient.
+        with torch.no_grad():
+            starts = tqdm(
+                range(0, len(X), block),
+                desc=f"{type(self).__name__} {action}",
+                unit="block",
+                disable=not self.verbose or len(X) <= block,
+                leave=False,
+            )
+            for start in starts:
+                rows = X[start : start + block]
+                padded[: len(rows)] = torch.from_numpy(self._standardize(rows))
+                padded[len(rows) :] = 0
+                result = batch_function(padded.to(device))
+                out[start : start + len(rows)] = result[: len(rows)].double().cpu().numpy()
+        return out
+
+    def _scoring_block_rows(self) -> int:
+        # As many rows as fit scikit-learn's working_memory (MiB), at most 1024.
+        budget = get_config()["working_memory"] * 2**20
+        return int(max(1, min(1024, budget // self._scoring_row_bytes())))
+
+    def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of each feature: per column for rows, per channel for images."""
+        n_features = X.shape[1]
+        if not self._standardizes():
+            return np.zeros(n_features), np.ones(n_features)
+        shape = self._input_shape().sample_shape
+        if shape is None:
+            scaler = StandardScaler().fit(X)
+            return scaler.mean_, scaler.scale_
+        # One mean and scale per channel (or a window's variable): per-pixel
+        # scaling would blow up near-constant border pixels, break the
+        # convolutions' shared weights, and make a window's scale depend on its position.
+        channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
+        mean, std = channels.mean(axis=1), channels.std(axis=1)
+        scale = np.where(std > 0, std, 1.0)
+        values = n_features // shape[0]
+        return np.repeat(mean, values), np.repeat(scale, values)
+
+    def _standardizes(self) -> bool:
+        """Whether inputs are standardised; subclasses whose likelihood needs raw values say no."""
+        return bool(self.fitted_params_["standardize"])
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf: scored -inf
+            return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+
+    @abstractmethod
+    def _build_network(self) -> nn.Module:
+        """A freshly initialised network for the fitted input shape."""
+
+    @abstractmethod
+    def _phases(self, network: nn.Module) -> Sequence[Phase]:
+        """How the training loop fits ``network``, phase after phase."""
+
+    def _after_training(self, network: nn.Module, X: torch.Tensor) -> None:
+        """Checks on the trained network (e.g. generator collapse); none by default."""
+
+    # --- networks and inputs ------------------------------------------------------------
+
+    def _input_shape(self) -> InputShape:
+        return InputShape(self.n_features_in_, self.image_shape_, self.window_shape_)
+
+    def _backbone(self) -> Backbone:
+        """The fitted backbone, which builds every network of this detector."""
+        params = self.fitted_params_
+        return BACKBONES[self.backbone_](
+            self._input_shape(),
+            hidden_sizes=params["hidden_sizes"],
+            conv_channels=params["conv_channels"],
+        )
+
+    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
+        X, given_shape = flatten_images(X, windows=self.window_shape is not None)
+        if given_shape is not None and not reset:
+            check_image_shape(
+                given_shape, self.image_shape_, self.n_features_in_, type(self).__name__
+            )
+        X = super()._validate_input(X, reset=reset)
+        if reset:
+            self.image_shape_ = fitted_image_shape(
+                self.image_shape, given_shape, self.n_features_in_
+            )
+            self.window_shape_ = fitted_window_shape(
+                self.window_shape, self.image_shape, self.n_features_in_
+            )
+            self.backbone_ = choose_backbone(self.backbone, self._input_shape())
+        return X
+
+    @abstractmethod
+    def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Scores of one standardised batch already on the network's device."""
+
+    @abstractmethod
+    def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of one standardised batch, in standardised units."""
+
+    @abstractmethod
+    def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Abnormality of every value of one standardised batch, shape (batch, n_features)."""
+
+    @abstractmethod
+    def _scoring_row_bytes(self) -> int:
+        """Rough memory one row takes while scored, to size the chunks."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted detector to ``path`` in a format that runs no code on load.
+
+        The file holds the network's tensors in safetensors format, with the
+        hyper-parameters and the fitted state as JSON in its header. Open it
+        with :func:`anomaly.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file; written to a temporary file first and renamed, so
+            a failure leaves no partial file.
+        """
+        write_model_file(path, *self._model_file_content())
+
+    def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+        """The header fields and tensors of this detector's model file."""
+        check_is_fitted(self)
+        tensors = {
+            _NETWORK_PREFIX + name: value for name, value in self.network_.state_dict().items()
+        }
+        attributes = {}
+        for name in self._persisted_attributes:
+            if not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                tensors[_ATTRIBUTE_PREFIX + name] = torch.from_numpy(np.ascontiguousarray(value))
+            else:
+                attributes[name] = value
+        params = dict(self.fitted_params_)
+        if not isinstance(params["random_state"], (Integral, type(None))):
+            # A RandomState object only matters for fitting; the saved model's
+            # scores come from scoring_seed_.
+            params["random_state"] = None
+        fields = {
+            "class": type(self).__name__,
+            "params": to_json(params),
+            "attributes": to_json(attributes),
+        }
+        return fields, tensors
+
+    @classmethod
+    def _from_model_file(cls, model: ModelFile, *, device: str | None = None) -> BaseDeepDetector:
+        """The fitted detector saved in ``model`` (see :meth:`save`), on ``device``."""
+        try:
+            params = {
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in json.loads(model.fields["params"]).items()
+            }
+            if model.version < 3:
+                params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
+            attributes = json.loads(model.fields["attributes"])
+            detector = cls(**params)
+        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"a corrupted header: {err}") from None
+        # Parameters added after the file was written keep their defaults.
+        detector.fitted_params_ = {**detector.get_params(deep=False), **params}
+        if model.version == 1:
+            attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
+        network_state = {}
+        for key, tensor in model.tensors.items():
+            if key.startswith(_ATTRIBUTE_PREFIX):
+                attributes[key.removeprefix(_ATTRIBUTE_PREFIX)] = tensor.numpy()
+            else:
+                network_state[key.removeprefix(_NETWORK_PREFIX)] = tensor
+        unexpected = set(attributes) - set(cls._persisted_attributes)
+        if unexpected:
+            raise ValueError(f"unexpected attributes {sorted(unexpected)}")
+        for name, value in attributes.items():
+            if name == "feature_names_in_":
+                value = np.asarray(value, dtype=object)
+            setattr(detector, name, value)
+        detector._restore_network(network_state, device)
+        return detector
+
+    def __getstate__(self) -> dict:
+        # Weights travel as CPU tensors so a model trained on a GPU unpickles anywhere.
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
+        network = state.pop("network_", None)
+        if network is not None:
+            state["_network_state"] = {k: v.cpu() for k, v in network.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        network_state = state.pop("_network_state", None)
+        super().__setstate__(state)
+        if network_state is not None:
+            self._restore_network(network_state)
+
+    def _restore_network(
+        self, network_state: dict[str, torch.Tensor], device: str | None = None
+    ) -> None:
+        """Rebuild ``network_`` from saved weights, on ``device`` or the fitted one."""
+        try:
+            target = resolve_device(device or self.fitted_params_["device"])
+        except ValueError as err:
+            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=3)
+            target = torch.device("cpu")
+        # Built on the meta device: no random initialisation to overwrite.
+        with torch.device("meta"):
+            network = self._build_network()
+        network.load_state_dict(network_state, assign=True)
+        self.network_ = network.to(target).eval()
