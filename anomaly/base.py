@@ -88,7 +88,9 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
 
         As ``GaussianMixture.score`` gives the mean log-likelihood, so that an
         unsupervised ``GridSearchCV`` or ``cross_val_score`` (no ``scoring``)
-        prefers the model that finds held-out normal data most likely.
+        prefers the model that finds held-out normal data most likely. Scores
+        compare across models of one scoring rule on one input scale only:
+        the scoring rule, the likelihood and standardisation change their units.
 
         Parameters
         ----------

@@ -227,7 +227,7 @@ def _os_error(err: OSError, written: Path) -> str:
             mount = mount.parent
         return (
             f"no space left on the disk mounted at {mount} while writing {written}; "
-            "nothing was written"
+            "no partial file was left"
         )
     if err.strerror is None:
         return str(err)  # our own messages, which name the file

@@ -82,21 +82,22 @@ def load(
     """
     model = read_model_file(path)
     try:
-        cls = _registered(DETECTORS, model.fields.get("class"))
+        cls = _registered(DETECTORS, model.fields.get("class"), "detector")
         estimator = cls._from_model_file(model, device=device)
         if "wrapper" in model.fields:
             try:
                 wrapper = json.loads(model.fields["wrapper"])
                 name = wrapper["class"]
             except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise ValueError(f"a corrupted header: {err}") from None
-            estimator = _registered(WRAPPERS, name)._from_wrapper_field(wrapper, estimator)
+                raise ValueError(f"a wrapper field without a class: {err}") from None
+            wrapper_cls = _registered(WRAPPERS, name, "wrapper")
+            estimator = wrapper_cls._from_wrapper_field(wrapper, estimator)
     except ValueError as err:
-        raise ValueError(f"{path} has {err}") from None
+        raise ValueError(f"{path} has a corrupted header: {err}") from None
     return estimator
 
 
-def _registered(classes: dict[str, type], name: object) -> type:
-    if name not in classes:
-        raise ValueError(f"an unknown detector class {name!r}")
+def _registered(classes: dict[str, type], name: object, kind: str) -> type:
+    if not isinstance(name, str) or name not in classes:
+        raise ValueError(f"unknown {kind} class {name!r}")
     return classes[name]

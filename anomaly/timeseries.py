@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
@@ -19,6 +19,9 @@ from anomaly.detectors.base import BaseDeepDetector
 from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
 from anomaly.windowing import check_series_length, step_scores, window_starts, windows
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["TimeSeriesDetector"]
 
@@ -103,8 +106,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     Examples
     --------
     >>> import numpy as np
-    >>> from anomaly import VAEDetector
-    >>> from anomaly.timeseries import TimeSeriesDetector
+    >>> from anomaly import TimeSeriesDetector, VAEDetector
     >>> t = np.arange(600)
     >>> series = np.sin(2 * np.pi * t / 50)[:, None]
     >>> test = series.copy()
@@ -247,8 +249,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         Examples
         --------
         >>> import numpy as np
-        >>> from anomaly import VAEDetector
-        >>> from anomaly.timeseries import TimeSeriesDetector
+        >>> from anomaly import TimeSeriesDetector, VAEDetector
         >>> series = np.sin(np.arange(300) / 5)[:, None]
         >>> detector = TimeSeriesDetector(
         ...     VAEDetector(epochs=2, random_state=0), window_size=10
@@ -309,7 +310,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         """
         write_model_file(path, *self._model_file_content())
 
-    def _model_file_content(self) -> tuple[dict[str, str], dict[str, Any]]:
+    def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
         check_is_fitted(self)
         fields, tensors = self.detector_._model_file_content()
         wrapper = {
@@ -325,14 +326,14 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _from_wrapper_field(cls, wrapper: dict, detector: BaseDeepDetector) -> TimeSeriesDetector:
         """The fitted TimeSeriesDetector saved around the loaded ``detector``."""
         try:
-            attributes = wrapper["attributes"]
-            unexpected = set(attributes) - set(_PERSISTED_ATTRIBUTES)
-            if unexpected:
-                raise ValueError(f"unexpected wrapper attributes {sorted(unexpected)}")
+            attributes = dict(wrapper["attributes"])
             # The unfitted detector as the user gave it: fit sets window_shape.
             wrapped = cls(clone(detector).set_params(window_shape=None), **wrapper["params"])
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"a corrupted header: {err}") from None
+            raise ValueError(f"wrapper {type(err).__name__}: {err}") from None
+        unexpected = set(attributes) - set(_PERSISTED_ATTRIBUTES)
+        if unexpected:
+            raise ValueError(f"unexpected wrapper attributes {sorted(unexpected)}")
         for name, value in attributes.items():
             if name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)

@@ -10,7 +10,7 @@ Every detector is fit on normal-looking data and scores the evaluation steps:
   (the 5 ``artificialNoAnomaly`` series and one other) are skipped: ROC-AUC
   and PR-AUC need both classes.
 
-Our three detectors run inside :class:`anomaly.timeseries.TimeSeriesDetector`
+Our three detectors run inside :class:`anomaly.TimeSeriesDetector`
 with one fixed set of parameters for every series (``OURS``: the defaults,
 window 32, stride 1, fewer epochs); PyOD's IForest, PCA and ECOD score each
 time step (row) alone, run here on the same splits. Metrics: ROC-AUC, PR-AUC

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,10 @@ import pytest
 
 from anomaly import GANDetector, VAEDetector, VAEGANDetector
 
-SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+# Real data: $ANOMALY_DATA, else the development machines' copy beside the repository.
+SHARED_DATASETS = Path(
+    os.environ.get("ANOMALY_DATA") or Path(__file__).resolve().parents[2] / "shared" / "datasets"
+)
 
 # Tiny network, few epochs: what the tests need to exercise the code paths.
 FAST = dict(hidden_sizes=(16,), latent_dim=2, epochs=5, n_draws=4, device="cpu")

@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
 import anomaly
-from anomaly import model_file
+from anomaly import _atomic, model_file
 from tests.conftest import fast_vae
 
 
@@ -84,13 +84,14 @@ def test_corrupted_tensor_bytes_are_detected(saved):
         anomaly.load(saved)
 
 
-def _rewrite_metadata(path, *, reseal=False, **changes):
-    """Edit header fields; with ``reseal`` also recompute the checksum, as a forger would."""
+def _rewrite_metadata(path, *, reseal=False, tensors=None, **changes):
+    """Edit header fields (and tensors); with ``reseal`` also recompute the checksum, as a
+    forger would."""
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as handle:
         metadata = {**handle.metadata(), **changes}
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()} | (tensors or {})
     if reseal:
         metadata["sha256"] = model_file._digest(tensors, metadata)
     save_file(tensors, path, metadata=metadata)
@@ -140,12 +141,42 @@ def test_version_1_file_loads_with_the_row_defaults(saved, fitted, blobs):
         ({"params": json.dumps({"no_such_parameter": 1})}, "corrupted header"),
         ({"attributes": json.dumps({"__class__": 1})}, "unexpected attributes"),
         ({"format_version": "x"}, "corrupted header: format version 'x'"),
+        ({"wrapper": json.dumps({"class": ["os.system"]})}, "unknown wrapper class"),
+        ({"wrapper": json.dumps({"class": "os.system"})}, "unknown wrapper class 'os.system'"),
+        ({"wrapper": "[1]"}, "a wrapper field without a class"),
     ],
 )
 def test_crafted_header_is_refused(saved, changes, message):
     _rewrite_metadata(saved, reseal=True, **changes)
     with pytest.raises(ValueError, match=message):
         anomaly.load(saved)
+
+
+def test_weights_that_do_not_fit_the_network_are_refused(saved):
+    name = next(key for key in _metadata_keys(saved) if key.startswith("network."))
+    _rewrite_metadata(saved, reseal=True, tensors={name: torch.zeros(3, 3)})
+    with pytest.raises(ValueError, match="corrupted header: weights that do not fit its network"):
+        anomaly.load(saved)
+
+
+def _metadata_keys(path):
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as handle:
+        return list(handle.keys())
+
+
+def test_save_refuses_what_load_could_not_read(tmp_path):
+    from sklearn.ensemble import IsolationForest
+
+    with pytest.raises(TypeError, match="not a IsolationForest"):
+        anomaly.save(IsolationForest().fit([[0.0], [1.0]]), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_save_function_and_method_write_the_same_content(fitted, saved, tmp_path):
+    anomaly.save(fitted, tmp_path / "again.safetensors")
+    assert _metadata(tmp_path / "again.safetensors") == _metadata(saved)  # checksum included
 
 
 def _metadata(path):
@@ -173,7 +204,7 @@ def test_failed_save_leaves_no_file(fitted, tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(model_file.os, "replace", fail)
+    monkeypatch.setattr(_atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         fitted.save(tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []

@@ -362,7 +362,7 @@ class BaseDeepDetector(BaseDetector):
             attributes = json.loads(model.fields["attributes"])
             detector = cls(**params)
         except (KeyError, TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"a corrupted header: {err}") from None
+            raise ValueError(f"parameters {type(err).__name__}: {err}") from None
         # Parameters added after the file was written keep their defaults.
         detector.fitted_params_ = {**detector.get_params(deep=False), **params}
         if model.version == 1:
@@ -380,7 +380,11 @@ class BaseDeepDetector(BaseDetector):
             if name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)
             setattr(detector, name, value)
-        detector._restore_network(network_state, device)
+        try:
+            # stacklevel: a warning points at the caller of anomaly.load.
+            detector._restore_network(network_state, device, stacklevel=5)
+        except RuntimeError as err:  # tensors that do not fit the network the header describes
+            raise ValueError(f"weights that do not fit its network: {err}") from None
         return detector
 
     def __getstate__(self) -> dict:
@@ -398,13 +402,16 @@ class BaseDeepDetector(BaseDetector):
             self._restore_network(network_state)
 
     def _restore_network(
-        self, network_state: dict[str, torch.Tensor], device: str | None = None
+        self,
+        network_state: dict[str, torch.Tensor],
+        device: str | None = None,
+        stacklevel: int = 3,
     ) -> None:
         """Rebuild ``network_`` from saved weights, on ``device`` or the fitted one."""
         try:
             target = resolve_device(device or self.fitted_params_["device"])
         except ValueError as err:
-            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=3)
+            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
             target = torch.device("cpu")
         # Built on the meta device: no random initialisation to overwrite.
         with torch.device("meta"):

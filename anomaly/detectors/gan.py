@@ -205,7 +205,8 @@ class GANDetector(BaseDeepDetector):
     network_ : anomaly.networks.GAN
         The trained generator, discriminator and encoder.
     fitted_params_ : dict
-        The parameters at fit time; scoring uses these.
+        The parameters at fit time. Scoring, saving and pickling use these, so
+        ``set_params`` (e.g. another ``scoring_rule``) takes effect at the next fit.
     history_ : dict of str to list of float
         Per-epoch ``"discriminator"``, ``"generator"`` and ``"encoder"`` losses.
     discriminator_center_ : float
@@ -215,8 +216,10 @@ class GANDetector(BaseDeepDetector):
         (about 1 for a healthy generator, near 0 for a collapsed one).
     offset_ : float
         ``decision_function = score_samples - offset_``.
-    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
-        Standardisation of each feature.
+    feature_mean_ : ndarray of shape (n_features_in_,)
+        Mean subtracted from each feature (zeros when ``standardize=False``).
+    feature_scale_ : ndarray of shape (n_features_in_,)
+        Scale each feature is divided by (ones when ``standardize=False``).
     scoring_seed_ : int
         Seed of the latent search's starting point.
     image_shape_ : tuple of int or None
@@ -226,7 +229,7 @@ class GANDetector(BaseDeepDetector):
     backbone_ : {"mlp", "conv", "gru"}
         The network type in use.
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (values per image for images).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had string column names.
 
@@ -234,6 +237,13 @@ class GANDetector(BaseDeepDetector):
     --------
     anomaly.VAEDetector : Variational autoencoder scored by reconstruction probability.
     anomaly.VAEGANDetector : VAE whose reconstructions are judged by a discriminator.
+
+    Notes
+    -----
+    ``score(X)`` is the mean of ``score_samples(X)`` (minus a residual with
+    the default rule): ``GridSearchCV`` without ``scoring`` picks the model
+    that finds held-out data most normal. Compare models of one scoring rule
+    and ``standardize`` only: these change the scores' units.
 
     References
     ----------

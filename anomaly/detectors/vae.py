@@ -63,8 +63,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     beta : float, default=1.0
         Weight of the KL term of the loss (1 is the standard VAE).
     likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
-        Family of p(x|z). The Bernoulli ones model values in [0, 1] (pixel
-        intensities): X must lie there, and is not standardised.
+        Family of the decoder's p(x|z). The Bernoulli ones model values in
+        [0, 1] (pixel intensities): X must lie there, and is not standardised.
     scoring_rule : {"reconstruction_probability", "elbo", "reconstruction_error"}, \
             default="reconstruction_probability"
         Scoring rule. ``"elbo"`` subtracts KL(q(z|x) || p(z)) from the
@@ -130,7 +130,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         The trained network, in eval mode on its device.
     fitted_params_ : dict
         The parameters at fit time. Scoring, saving and pickling use these, so
-        ``set_params`` (e.g. another ``score``) takes effect at the next fit.
+        ``set_params`` (e.g. another ``scoring_rule``) takes effect at the next fit.
     history_ : dict of str to list of float
         Per-epoch training loss (``"loss"``) and, with a validation fraction,
         validation loss (``"val_loss"``).
@@ -159,10 +159,11 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     Notes
     -----
-    ``score(X)`` is the mean of ``score_samples(X)``, the mean
-    reconstruction probability, as ``GaussianMixture.score`` is the mean
-    log-likelihood: ``GridSearchCV`` without ``scoring`` picks the model
-    that finds held-out data most likely.
+    ``score(X)`` is the mean of ``score_samples(X)`` (here the mean
+    reconstruction log-probability), as ``GaussianMixture.score`` is the mean
+    log-likelihood: ``GridSearchCV`` without ``scoring`` picks the model that
+    finds held-out data most likely. Compare models of one scoring rule,
+    likelihood and ``standardize`` only: these change the scores' units.
 
     Pickling works and follows scikit-learn; like every pickle it can run
     code when loaded, so only unpickle files you trust. :meth:`save` and

@@ -124,9 +124,10 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     latent_dim : int, default=8
         Size of the latent space.
     beta : float, default=1.0
-        Weight of the KL term.
+        Weight of the KL term of the loss (1 is the standard VAE).
     likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
-        Family of the decoder's p(x|z), as in :class:`anomaly.VAEDetector`.
+        Family of the decoder's p(x|z). The Bernoulli ones model values in
+        [0, 1] (pixel intensities): X must lie there, and is not standardised.
     feature_weight : float, default=1.0
         Weight of the feature-space likelihood in the decoder's loss (gamma).
     adversarial_weight : float, default=1.0
@@ -144,7 +145,8 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
           logit from its median on the training data (as in
           :class:`anomaly.GANDetector`).
     n_draws : int, default=16
-        Monte-Carlo draws of z per row when scoring (seeded at fit time).
+        Monte-Carlo draws of z per sample when scoring. The draws come from a
+        seed fixed at fit time, so a fitted model always gives the same scores.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
@@ -199,7 +201,8 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     network_ : anomaly.networks.VAEGAN
         The trained VAE and discriminator.
     fitted_params_ : dict
-        The parameters at fit time; scoring uses these.
+        The parameters at fit time. Scoring, saving and pickling use these, so
+        ``set_params`` (e.g. another ``scoring_rule``) takes effect at the next fit.
     history_ : dict of str to list of float
         Per-epoch ``"discriminator"``, ``"encoder"`` and ``"decoder"`` losses.
     generator_diversity_ : float
@@ -209,8 +212,10 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Median of the discriminator's logit on the training data.
     offset_ : float
         ``decision_function = score_samples - offset_``.
-    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
-        Standardisation of each feature.
+    feature_mean_ : ndarray of shape (n_features_in_,)
+        Mean subtracted from each feature (zeros when ``standardize=False``).
+    feature_scale_ : ndarray of shape (n_features_in_,)
+        Scale each feature is divided by (ones when ``standardize=False``).
     scoring_seed_ : int
         Seed of the Monte-Carlo draws used by ``score_samples``.
     image_shape_ : tuple of int or None
@@ -220,7 +225,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     backbone_ : {"mlp", "conv", "gru"}
         The network type in use.
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (values per image for images).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had string column names.
 
@@ -228,6 +233,14 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     --------
     anomaly.VAEDetector : The same VAE without the discriminator.
     anomaly.GANDetector : A GAN with AnoGAN and f-AnoGAN scoring.
+
+    Notes
+    -----
+    ``score(X)`` is the mean of ``score_samples(X)`` (the mean
+    reconstruction log-probability with the default rule): ``GridSearchCV``
+    without ``scoring`` picks the model that finds held-out data most normal.
+    Compare models of one scoring rule, likelihood and ``standardize`` only:
+    these change the scores' units.
 
     References
     ----------
@@ -383,7 +396,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's data-space reconstruction log-probability, whatever the
-        ``score`` (the discriminator's features and logit have no pixels)."""
+        ``scoring_rule`` (the discriminator's features and logit have no pixels)."""
         params = self.fitted_params_
         noise = scoring_draws(
             params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device

@@ -1,4 +1,5 @@
-"""Pure ``torch.nn.Module`` networks: no training logic, no scoring rules."""
+"""Pure ``torch.nn.Module`` networks (no training logic, no scoring rules), and the backbones
+that build them for a detector (:mod:`anomaly.networks.backbones`)."""
 
 from anomaly.networks.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.gan import GAN, VAEGAN, Discriminator

@@ -21,12 +21,14 @@ OWN_WORDS = {
     "validation_fraction": "the GAN stops its encoder early, never its adversarial phase",
     "n_iter_no_change": "as validation_fraction",
 }
+# Shared names with options of each detector's own.
+OWN_OPTIONS = {"scoring_rule": "each detector has its own scoring rules"}
 
 
-def parameter_docs(cls) -> dict[str, str]:
-    """Each parameter's entry in the numpydoc Parameters section: its line and its text."""
+def parameter_docs(cls, section: str = "Parameters", end: str = "Attributes") -> dict[str, str]:
+    """Each entry of a numpydoc section (its line and its text), by name."""
     doc = inspect.getdoc(cls)
-    section = doc.split("Parameters\n----------\n", 1)[1].split("\n\nAttributes\n", 1)[0]
+    section = doc.split(f"{section}\n{'-' * len(section)}\n", 1)[1].split(f"\n\n{end}\n", 1)[0]
     entries: dict[str, list[str]] = {}
     for line in section.splitlines():
         match = re.match(r"^(\w+) : ", line)
@@ -37,7 +39,12 @@ def parameter_docs(cls) -> dict[str, str]:
     return {name: "\n".join(lines).strip() for name, lines in entries.items()}
 
 
-SHARED = sorted({*BaseDeepDetector._parameter_constraints, "hidden_sizes", "latent_dim"})
+# Every parameter at least two detectors have.
+SHARED = sorted(
+    name
+    for name in {p for cls in DETECTORS for p in inspect.signature(cls).parameters}
+    if sum(name in inspect.signature(cls).parameters for cls in DETECTORS) >= 2
+)
 
 
 @pytest.mark.parametrize("cls", DETECTORS)
@@ -45,11 +52,29 @@ def test_every_parameter_is_documented_in_order(cls):
     assert list(parameter_docs(cls)) == list(inspect.signature(cls).parameters)
 
 
+def test_the_base_parameters_are_shared():
+    assert set(BaseDeepDetector._parameter_constraints) <= set(SHARED)
+
+
 @pytest.mark.parametrize("name", SHARED)
 def test_shared_parameters_read_the_same(name):
-    docs = [parameter_docs(cls)[name] for cls in DETECTORS]
-    if name in OWN_WORDS:
+    docs = [parameter_docs(cls)[name] for cls in DETECTORS if name in parameter_docs(cls)]
+    if name in OWN_OPTIONS:
+        assert len(docs) >= 2
+    elif name in OWN_WORDS:
         types = {doc.split(", default=")[0] for doc in docs}
         assert len(types) == 1, docs
     else:
         assert len(set(docs)) == 1, "\n\n".join(docs)
+
+
+# Fitted attributes that hold what each detector's own networks and training made.
+OWN_ATTRIBUTES = {"network_", "history_", "scoring_seed_", "generator_diversity_"}
+
+
+def test_shared_attributes_read_the_same():
+    docs = [parameter_docs(cls, "Attributes", "See Also") for cls in DETECTORS]
+    shared = set.intersection(*(set(doc) for doc in docs)) - OWN_ATTRIBUTES
+    assert {"offset_", "fitted_params_", "feature_mean_", "n_features_in_"} <= shared
+    for name in sorted(shared):
+        assert len({doc[name] for doc in docs}) == 1, name
