@@ -193,6 +193,7 @@ def fit_command(args: argparse.Namespace) -> None:
 
 
 def score_command(args: argparse.Namespace) -> None:
+    check_not_same_file(args.model, args.output)
     detector = load(args.model, device=args.device)
     if not isinstance(detector, TimeSeriesDetector):
         raise ValueError(

@@ -303,6 +303,9 @@ def test_an_output_that_is_the_input_is_refused_before_reading(model, tmp_path, 
     assert main(["fit", str(tmp_path / "data.csv"), "-o", str(output)]) == 1
     assert "is the input file" in capsys.readouterr().err
     assert (tmp_path / "data.csv").read_bytes() == original
+    assert main(["score", str(model), str(tmp_path / "data.csv"), "-o", str(model)]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert anomaly.load(model)  # the model file is intact
 
 
 class _FullDisk:

@@ -382,7 +382,7 @@ class BaseDeepDetector(BaseDetector):
             setattr(detector, name, value)
         try:
             # stacklevel: a warning points at the caller of anomaly.load.
-            detector._restore_network(network_state, device, stacklevel=5)
+            detector._restore_network(network_state, device, stacklevel=4)
         except RuntimeError as err:  # tensors that do not fit the network the header describes
             raise ValueError(f"weights that do not fit its network: {err}") from None
         return detector
