@@ -50,9 +50,6 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted detector.
         """
-        return self._fit_and_set_offset(X)
-
-    def _fit_and_set_offset(self, X: Any) -> BaseDetector:
         X = self._validate_input(X, reset=True)
         try:
             self._fit(X)

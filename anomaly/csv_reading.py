@@ -105,9 +105,6 @@ def read_series_csv(
     return _read_series(path, timestamp_column, value_columns, ordered=ordered)
 
 
-# --- CSV --------------------------------------------------------------------------------------
-
-
 def iter_series_csv(
     path: str | os.PathLike,
     value_columns: Sequence[str],

@@ -164,25 +164,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
                 "between windows would get no score. Use a stride of at most window_size."
             )
 
-    # Unlike the detectors' fit, this one leaves the nested parameter checks on, as Pipeline
-    # and bagging do: the wrapped detector's fit validates its own parameters.
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X: Any, y: Any = None) -> TimeSeriesDetector:
-        """Fit the wrapped detector on the windows of a series.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_steps, n_variables)
-            The training series, rows in time order.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : object
-            The fitted detector.
-        """
-        return self._fit_and_set_offset(X)
+    # The same fit, with the nested parameter checks left on, as Pipeline and bagging leave them:
+    # the wrapped detector's fit validates its own parameters.
+    fit = _fit_context(prefer_skip_nested_validation=False)(BaseDetector.fit.__wrapped__)
 
     def _fit(self, X: np.ndarray) -> None:
         self._check_stride(self.window_size)

@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from pyod.models.alad import ALAD
+from pyod.models.anogan import AnoGAN
+from pyod.models.auto_encoder import AutoEncoder
+from pyod.models.deep_svdd import DeepSVDD
+from pyod.models.ecod import ECOD
+from pyod.models.iforest import IForest
+from pyod.models.knn import KNN
+from pyod.models.pca import PCA
+from pyod.models.so_gaal import SO_GAAL
+from pyod.models.vae import VAE
 
 from anomaly._atomic import atomic_write
 from anomaly.adapters import anomaly_scores, is_pyod
@@ -33,47 +44,21 @@ _SHARED = REPO.parent / "shared" / "datasets"
 DATA_HOME = get_data_home() if os.environ.get(DATA_HOME_ENV) or not _SHARED.is_dir() else _SHARED
 
 
-def pyod_detector(name: str, seed: int) -> Any:
-    """A PyOD detector at its defaults, by the name the result tables give it."""
-    from pyod.models.alad import ALAD
-    from pyod.models.anogan import AnoGAN
-    from pyod.models.auto_encoder import AutoEncoder
-    from pyod.models.deep_svdd import DeepSVDD
-    from pyod.models.ecod import ECOD
-    from pyod.models.iforest import IForest
-    from pyod.models.knn import KNN
-    from pyod.models.pca import PCA
-    from pyod.models.so_gaal import SO_GAAL
-    from pyod.models.vae import VAE
-
-    return {
-        "PyOD VAE": lambda: VAE(random_state=seed, verbose=0),
-        "PyOD AutoEncoder": lambda: AutoEncoder(random_state=seed, verbose=0),
-        # n_features is set from the data in fit_and_score.
-        "PyOD DeepSVDD": lambda: DeepSVDD(n_features=1, random_state=seed, verbose=0),
-        "PyOD IForest": lambda: IForest(random_state=seed),
-        "PyOD ECOD": lambda: ECOD(),
-        "PyOD KNN": lambda: KNN(),
-        "PyOD PCA": lambda: PCA(random_state=seed),
-        # GAN family; seeded through the global generators (no random_state).
-        "PyOD AnoGAN": lambda: AnoGAN(),
-        "PyOD ALAD": lambda: ALAD(),
-        "PyOD SO_GAAL": lambda: SO_GAAL(),
-    }[name]()
-
-
-PYOD_DETECTORS = [
-    "PyOD VAE",
-    "PyOD AutoEncoder",
-    "PyOD DeepSVDD",
-    "PyOD IForest",
-    "PyOD ECOD",
-    "PyOD KNN",
-    "PyOD PCA",
-    "PyOD AnoGAN",
-    "PyOD ALAD",
-    "PyOD SO_GAAL",
-]
+# PyOD's detectors at their defaults, by the names the result tables give them.
+PYOD_DETECTORS: dict[str, Callable[[int], Any]] = {
+    "PyOD VAE": lambda seed: VAE(random_state=seed, verbose=0),
+    "PyOD AutoEncoder": lambda seed: AutoEncoder(random_state=seed, verbose=0),
+    # n_features is set from the data in fit_and_score.
+    "PyOD DeepSVDD": lambda seed: DeepSVDD(n_features=1, random_state=seed, verbose=0),
+    "PyOD IForest": lambda seed: IForest(random_state=seed),
+    "PyOD ECOD": lambda seed: ECOD(),
+    "PyOD KNN": lambda seed: KNN(),
+    "PyOD PCA": lambda seed: PCA(random_state=seed),
+    # GAN family; seeded through the global generators (no random_state).
+    "PyOD AnoGAN": lambda seed: AnoGAN(),
+    "PyOD ALAD": lambda seed: ALAD(),
+    "PyOD SO_GAAL": lambda seed: SO_GAAL(),
+}
 
 
 def seed_globals(seed: int) -> None:

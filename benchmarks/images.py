@@ -57,10 +57,11 @@ from anomaly.datasets import (  # noqa: E402
 from anomaly.detectors import base  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,
+    PYOD_DETECTORS,
     RESULTS,
+    Run,
     fit_and_score,
     merge_results,
-    pyod_detector,
     seed_globals,
     write_text,
 )
@@ -83,14 +84,11 @@ DETECTORS = [*OURS, *BASELINES]
 TILE_SIZE = (64, 64)
 
 
-def _fit_and_score(
-    name: str, seed: int, device: str, train: np.ndarray, test: np.ndarray
-) -> tuple[object, np.ndarray, float, float]:
-    """The fitted detector, anomaly scores of ``test`` (higher = more abnormal), seconds."""
+def _fit_and_score(name: str, seed: int, device: str, train: np.ndarray, test: np.ndarray) -> Run:
+    """One seeded run of a detector of ours or PyOD's (which gets flattened pixels)."""
     seed_globals(seed)
-    detector = OURS[name](seed, device) if name in OURS else pyod_detector(name, seed)
-    run = fit_and_score(detector, train, test)  # PyOD's detectors get flattened pixels
-    return run.detector, run.scores, run.fit_seconds, run.score_seconds
+    detector = OURS[name](seed, device) if name in OURS else PYOD_DETECTORS[name](seed)
+    return fit_and_score(detector, train, test)
 
 
 def fmnist(
@@ -104,7 +102,7 @@ def fmnist(
         is_anomaly = test_labels != normal
         for name in detectors:
             for seed in seeds:
-                _, scores, fit_s, score_s = _fit_and_score(
+                run = _fit_and_score(
                     name, seed, device, train_images[train_labels == normal], test_images
                 )
                 row = dict(
@@ -112,10 +110,10 @@ def fmnist(
                     class_name=FASHION_MNIST_CLASSES[normal],
                     detector=name,
                     seed=seed,
-                    roc_auc=roc_auc_score(is_anomaly, scores),
-                    pr_auc=average_precision_score(is_anomaly, scores),
-                    fit_seconds=fit_s,
-                    score_seconds=score_s,
+                    roc_auc=roc_auc_score(is_anomaly, run.scores),
+                    pr_auc=average_precision_score(is_anomaly, run.scores),
+                    fit_seconds=run.fit_seconds,
+                    score_seconds=run.score_seconds,
                     device=_device_name(name, device),
                 )
                 print(row, flush=True)
@@ -131,24 +129,22 @@ def tiles(detectors: list[str], seeds: list[int], data_home: Path, device: str) 
         train = np.random.default_rng(seed).permutation(free)[: int(0.7 * len(free))]
         test = np.setdiff1d(np.arange(len(data.target)), train)
         for name in detectors:
-            detector, scores, fit_s, score_s = _fit_and_score(
-                name, seed, device, data.data[train], data.data[test]
-            )
+            run = _fit_and_score(name, seed, device, data.data[train], data.data[test])
             pixel_auc = np.nan
             if name in OURS:
-                maps = detector.anomaly_map(data.data[test])
+                maps = run.detector.anomaly_map(data.data[test])
                 pixel_auc = roc_auc_score(data.masks[test].ravel(), maps.ravel())
             row = dict(
                 detector=name,
                 seed=seed,
-                roc_auc=roc_auc_score(data.target[test], scores),
-                pr_auc=average_precision_score(data.target[test], scores),
+                roc_auc=roc_auc_score(data.target[test], run.scores),
+                pr_auc=average_precision_score(data.target[test], run.scores),
                 pixel_roc_auc=pixel_auc,
                 n_train=len(train),
                 n_test=len(test),
                 n_defects=int(data.target[test].sum()),
-                fit_seconds=fit_s,
-                score_seconds=score_s,
+                fit_seconds=run.fit_seconds,
+                score_seconds=run.score_seconds,
                 device=_device_name(name, device),
             )
             print(row, flush=True)

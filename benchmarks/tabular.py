@@ -53,9 +53,9 @@ from benchmarks.common import (  # noqa: E402
     DATA_HOME,
     PYOD_DETECTORS,
     RESULTS,
+    Run,
     fit_and_score,
     merge_results,
-    pyod_detector,
     seed_globals,
     write_text,
 )
@@ -80,11 +80,7 @@ DETECTORS: dict[str, Callable[[int], object]] = {
     ),
     "GANDetector": lambda seed: GANDetector(random_state=seed),  # scoring_rule="encoder"
     "VAEGANDetector": lambda seed: VAEGANDetector(random_state=seed),
-    **{
-        name: lambda seed, name=name: pyod_detector(name, seed)
-        for name in PYOD_DETECTORS
-        if name != "PyOD PCA"
-    },
+    **{name: build for name, build in PYOD_DETECTORS.items() if name != "PyOD PCA"},
 }
 # Other scoring rules of one fit. Training does not depend on the rule (the
 # tests check it), so these score the GANDetector fitted on the same set and
@@ -108,10 +104,9 @@ GAN_FAMILY = {
 ROW_LIMITS = {"PyOD AnoGAN": 2000}
 
 
-def _seeded_fit(name: str, seed: int, X: np.ndarray) -> tuple[object, np.ndarray, float, float]:
+def _seeded_fit(name: str, seed: int, X: np.ndarray) -> Run:
     seed_globals(seed)
-    run = fit_and_score(DETECTORS[name](seed), X, X)
-    return run.detector, run.scores, run.fit_seconds, run.score_seconds
+    return fit_and_score(DETECTORS[name](seed), X, X)
 
 
 def quality(
@@ -134,23 +129,24 @@ def quality(
                 if name in RESCORED:
                     base, rule = RESCORED[name]
                     if (base, seed) not in fitted:
-                        fitted[base, seed] = _seeded_fit(base, seed, X)[0]
+                        fitted[base, seed] = _seeded_fit(base, seed, X).detector
                     detector = copy.deepcopy(fitted[base, seed])
                     detector.fitted_params_ = {**detector.fitted_params_, "scoring_rule": rule}
                     start = time.perf_counter()
                     scores = anomaly_scores(detector, X)
-                    fit_s, score_s = float("nan"), time.perf_counter() - start
+                    # No fit of its own: the fit's seconds are listed under its base name.
+                    run = Run(detector, scores, float("nan"), time.perf_counter() - start)
                 else:
-                    detector, scores, fit_s, score_s = _seeded_fit(name, seed, X)
-                    fitted[name, seed] = detector
+                    run = _seeded_fit(name, seed, X)
+                    fitted[name, seed] = run.detector
                 row = dict(
                     dataset=dataset,
                     detector=name,
                     seed=seed,
-                    roc_auc=roc_auc_score(y, scores),
-                    pr_auc=average_precision_score(y, scores),
-                    fit_seconds=fit_s,
-                    score_seconds=score_s,
+                    roc_auc=roc_auc_score(y, run.scores),
+                    pr_auc=average_precision_score(y, run.scores),
+                    fit_seconds=run.fit_seconds,
+                    score_seconds=run.score_seconds,
                     n_samples=len(X),
                     n_features=X.shape[1],
                 )

@@ -69,10 +69,10 @@ from anomaly.datasets import (  # noqa: E402
 from anomaly.metrics import pr_auc, roc_auc, vus_pr  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,
+    PYOD_DETECTORS,
     RESULTS,
     fit_and_score,
     merge_results,
-    pyod_detector,
     seed_globals,
     write_text,
 )
@@ -165,7 +165,7 @@ def run(
                 if detector_name in OURS:
                     detector = _ours(detector_name, seed)
                 else:
-                    detector = pyod_detector(detector_name, seed)
+                    detector = PYOD_DETECTORS[detector_name](seed)
                 result = fit_and_score(detector, train, scored)
                 row = dict(
                     collection=collection,
