@@ -37,7 +37,9 @@ class Objective:
     parameters : sequence of torch.nn.Parameter
         Parameters updated by this objective's optimizer.
     loss : callable
-        Maps a batch tensor to a scalar loss tensor.
+        Maps a batch tensor to a scalar loss, or to one loss per row: those
+        are averaged, without the highest ones when training is trimmed (see
+        :func:`train`).
     """
 
     name: str
@@ -82,6 +84,7 @@ class TrainingConfig:
     n_iter_no_change: int = 10
     clip_grad_norm: float | None = None
     adam_betas: tuple[float, float] = (0.9, 0.999)
+    trim_fraction: float = 0.0
     verbose: bool = False
     description: str = "training"
 
@@ -136,7 +139,12 @@ def train(
     """Run one training phase over mini-batches of ``X``.
 
     Each batch is used by every objective in turn, each with its own Adam
-    optimizer. On CUDA the losses run under bfloat16 autocast. When
+    optimizer. With ``config.trim_fraction``, once a warm-up of the first
+    tenth of the epochs is over, an objective that gives one loss per row
+    leaves that share of the batch with the highest losses, the rows the model
+    fits worst, out of its step (trimmed or small-loss training): on data that
+    holds anomalies, the model then does not learn the rows it should flag.
+    On CUDA the losses run under bfloat16 autocast. When
     ``config.validation_fraction`` is set and the phase allows early
     stopping, that share of the rows is held out, training stops after
     ``n_iter_no_change`` epochs without a better total validation loss, and
@@ -183,6 +191,8 @@ def train(
         )
         for objective in objectives
     ]
+    # The model must fit the bulk of the data before its losses can tell rows apart.
+    warmup_epochs = math.ceil(config.epochs / 10)
     names = [objective.name for objective in objectives]
     history: dict[str, list[float]] = {name: [] for name in names}
     if val_X is not None:
@@ -201,6 +211,7 @@ def train(
             network.train()
             # Losses accumulate on the device: one synchronisation per epoch, not per batch.
             totals = torch.zeros(len(objectives), device=device)
+            trim = config.trim_fraction if epoch > warmup_epochs else 0.0
             order = torch.randperm(len(train_X), generator=generator)
             for start in range(0, len(train_X), config.batch_size):
                 index = order[start : start + config.batch_size]
@@ -208,7 +219,7 @@ def train(
                 for k, (objective, optimizer) in enumerate(zip(objectives, optimizers)):
                     optimizer.zero_grad(set_to_none=True)
                     with _autocast(device):
-                        loss = objective.loss(batch)
+                        loss = _trimmed_mean(objective.loss(batch), trim)
                     loss.backward()
                     if config.clip_grad_norm is not None:
                         nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
@@ -221,7 +232,9 @@ def train(
             postfix = dict(zip(names, epoch_losses))
 
             if val_X is not None:
-                val_losses = _evaluate(network, objectives, val_X, config.batch_size, device)
+                val_losses = _evaluate(
+                    phase, val_X, config.batch_size, config.trim_fraction, device
+                )
                 _check_finite([f"val_{name}" for name in names], val_losses, epoch)
                 for name, value in zip(names, val_losses):
                     history[f"val_{name}"].append(value)
@@ -266,21 +279,29 @@ def _split(
     return X[order[n_val:]], X[order[:n_val]]
 
 
+def _trimmed_mean(loss: torch.Tensor, trim: float) -> torch.Tensor:
+    """Mean of per-row losses without the ``trim`` share of highest ones; a scalar as it is."""
+    if loss.ndim == 0:
+        return loss
+    if trim:
+        keep = max(1, round(len(loss) * (1 - trim)))
+        loss = loss.topk(keep, largest=False, sorted=False).values
+    return loss.mean()
+
+
 @torch.no_grad()
 def _evaluate(
-    network: nn.Module,
-    objectives: Sequence[Objective],
-    X: torch.Tensor,
-    batch_size: int,
-    device: torch.device,
+    phase: Phase, X: torch.Tensor, batch_size: int, trim: float, device: torch.device
 ) -> list[float]:
-    network.eval()
-    totals = torch.zeros(len(objectives), device=device)
+    # Held-out rows hold anomalies too: trimmed as training batches are, so they
+    # do not decide when training stops.
+    phase.module.eval()
+    totals = torch.zeros(len(phase.objectives), device=device)
     for start in range(0, len(X), batch_size):
         batch = X[start : start + batch_size].to(device)
         with _autocast(device):
-            for k, objective in enumerate(objectives):
-                totals[k] += objective.loss(batch).float() * len(batch)
+            for k, objective in enumerate(phase.objectives):
+                totals[k] += _trimmed_mean(objective.loss(batch), trim).float() * len(batch)
     return (totals / len(X)).tolist()
 
 

@@ -71,6 +71,7 @@ class BaseDeepDetector(BaseDetector):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -112,6 +113,7 @@ class BaseDeepDetector(BaseDetector):
             n_iter_no_change=self.n_iter_no_change,
             clip_grad_norm=self.clip_grad_norm,
             adam_betas=self._adam_betas,
+            trim_fraction=self.trim_fraction,
             verbose=bool(self.verbose),
             description=type(self).__name__,
         )

@@ -28,10 +28,15 @@ __all__ = [
 
 
 def discriminator_loss(gan: GAN, x: torch.Tensor) -> torch.Tensor:
-    """Non-saturating GAN loss of the discriminator: real rows up, generated rows down."""
+    """Non-saturating GAN loss of the discriminator: real rows up, generated rows down.
+
+    One loss per real row, each with the batch's mean loss on generated rows
+    added: trimmed training leaves out the real rows the discriminator finds
+    least real.
+    """
     z = torch.randn(len(x), gan.latent_dim, device=x.device)
     fake = gan.generator(z).detach()
-    return F.softplus(-gan.discriminator(x)).mean() + F.softplus(gan.discriminator(fake)).mean()
+    return F.softplus(-gan.discriminator(x)) + F.softplus(gan.discriminator(fake)).mean()
 
 
 def generator_loss(gan: GAN, batch_size: int, device: torch.device) -> torch.Tensor:
@@ -159,6 +164,12 @@ class GANDetector(BaseDeepDetector):
         Sets ``offset_``: with a float, that share of the training data falls
         below it; with ``"auto"``, it is Tukey's lower fence of the training
         scores (first quartile minus 1.5 interquartile ranges).
+    trim_fraction : float in [0, 0.5), default=0.2
+        Share of each training batch left out of the gradient step: the rows
+        the model fits worst, once a warm-up of the first tenth of the epochs
+        is over. Anomalies in the training data then do not teach the model
+        to fit them. Keep it above the share of anomalies you expect in the
+        training data; 0 trains on every row.
     epochs : int, default=50
         Passes over the data for the GAN, and again for the encoder.
     batch_size : int, default=128
@@ -293,6 +304,7 @@ class GANDetector(BaseDeepDetector):
         encoder_weight: float = 1.0,
         standardize: bool = True,
         contamination: str | float = "auto",
+        trim_fraction: float = 0.2,
         epochs: int = 50,
         batch_size: int = 128,
         learning_rate: float = 2e-4,
@@ -317,6 +329,7 @@ class GANDetector(BaseDeepDetector):
         self.encoder_weight = encoder_weight
         self.standardize = standardize
         self.contamination = contamination
+        self.trim_fraction = trim_fraction
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -357,7 +370,7 @@ class GANDetector(BaseDeepDetector):
             ),
         ]
         encoder = Objective(
-            "encoder", list(gan.encoder.parameters()), lambda x: izif_residual(gan, x, kappa).mean()
+            "encoder", list(gan.encoder.parameters()), lambda x: izif_residual(gan, x, kappa)
         )
         return [
             Phase(gan, adversarial, frozen=[gan.encoder], early_stopping=False),

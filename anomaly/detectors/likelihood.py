@@ -15,6 +15,7 @@ from torch.distributions import Normal
 from anomaly.networks import VAE
 
 __all__ = [
+    "REAL_LIKELIHOODS",
     "LikelihoodMixin",
     "check_unit_interval",
     "kl_to_standard_normal",
@@ -71,16 +72,20 @@ def reconstruction(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     return vae.likelihood(vae.posterior(x).loc).mean
 
 
+# Likelihoods of real values, which are standardised; the others model values in [0, 1].
+REAL_LIKELIHOODS = ("student_t", "gaussian")
+
+
 def check_unit_interval(X: np.ndarray, likelihood: str) -> None:
     """Bernoulli-type likelihoods model values in [0, 1]: say so clearly for any other."""
-    if likelihood == "gaussian" or X.size == 0:
+    if likelihood in REAL_LIKELIHOODS or X.size == 0:
         return
     low, high = X.min(), X.max()
     if low < 0 or high > 1:
         raise ValueError(
             f"likelihood={likelihood!r} models values in [0, 1] but X has values in "
             f"[{low:g}, {high:g}]; scale the data to [0, 1] (e.g. divide 8-bit images by "
-            "255) or use likelihood='gaussian'."
+            "255) or use likelihood='student_t'."
         )
 
 
@@ -98,4 +103,4 @@ class LikelihoodMixin:
 
     def _standardizes(self) -> bool:
         params = self.fitted_params_
-        return bool(params["standardize"]) and params["likelihood"] == "gaussian"
+        return bool(params["standardize"]) and params["likelihood"] in REAL_LIKELIHOODS

@@ -22,14 +22,22 @@ from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
-__all__ = ["VAEDetector", "negative_elbo", "reconstruction_error", "reconstruction_residual"]
+__all__ = [
+    "VAEDetector",
+    "negative_elbo",
+    "reconstruction_error",
+    "reconstruction_residual",
+]
 
 
 def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
-    """Batch mean of ``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))``, one draw of z."""
+    """``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))`` of each row, one draw of z.
+
+    The VAE's training loss; the training loop averages it over the rows it keeps.
+    """
     out = vae(x)
     log_likelihood = out.likelihood.log_prob(x).flatten(1).sum(dim=1)
-    return (beta * kl_to_standard_normal(out.posterior) - log_likelihood).mean()
+    return beta * kl_to_standard_normal(out.posterior) - log_likelihood
 
 
 def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -47,12 +55,13 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     The encoder and decoder are MLPs for rows and convolutional networks for
     images (see ``backbone``); the decoder outputs a distribution over the
-    input (by default a Gaussian: a mean and a standard deviation for every
-    value), trained by maximising the ELBO with the KL term weighted by
-    ``beta``. By default a sample is scored by its reconstruction probability
-    (An & Cho, 2015): the Monte-Carlo mean over ``n_draws`` draws
-    z ~ q(z|x) of log p(x|z). Unlike a plain reconstruction error, it weighs
-    each value's residual by how well the model can predict that value.
+    input (by default a Student-t: a location and a scale for every value),
+    trained by maximising the ELBO with the KL term weighted by ``beta``, on
+    all but the worst-fitted ``trim_fraction`` of each batch. By default a
+    sample is scored by its reconstruction probability (An & Cho, 2015): the
+    Monte-Carlo mean over ``n_draws`` draws z ~ q(z|x) of log p(x|z). Unlike
+    a plain reconstruction error, it weighs each value's residual by how well
+    the model can predict that value.
 
     Parameters
     ----------
@@ -62,9 +71,13 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         Size of the latent space.
     beta : float, default=1.0
         Weight of the KL term of the loss (1 is the standard VAE).
-    likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
-        Family of the decoder's p(x|z). The Bernoulli ones model values in
-        [0, 1] (pixel intensities): X must lie there, and is not standardised.
+    likelihood : {"student_t", "gaussian", "bernoulli", "continuous_bernoulli"}, \
+            default="student_t"
+        Family of the decoder's p(x|z). The Student-t (8 degrees of freedom)
+        has heavy tails, so a few extreme values in one column do not dominate
+        the likelihood of every row, as they do a Gaussian's. The Bernoulli
+        ones model values in [0, 1] (pixel intensities): X must lie there, and
+        is not standardised.
     scoring_rule : {"reconstruction_probability", "elbo", "reconstruction_error"}, \
             default="reconstruction_probability"
         Scoring rule. ``"elbo"`` subtracts KL(q(z|x) || p(z)) from the
@@ -83,6 +96,12 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         Sets ``offset_``: with a float, that share of the training data falls
         below it; with ``"auto"``, it is Tukey's lower fence of the training
         scores (first quartile minus 1.5 interquartile ranges).
+    trim_fraction : float in [0, 0.5), default=0.2
+        Share of each training batch left out of the gradient step: the rows
+        the model fits worst, once a warm-up of the first tenth of the epochs
+        is over. Anomalies in the training data then do not teach the model
+        to fit them. Keep it above the share of anomalies you expect in the
+        training data; 0 trains on every row.
     epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=128
@@ -212,11 +231,12 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         hidden_sizes: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         beta: float = 1.0,
-        likelihood: str = "gaussian",
+        likelihood: str = "student_t",
         scoring_rule: str = "reconstruction_probability",
         n_draws: int = 16,
         standardize: bool = True,
         contamination: str | float = "auto",
+        trim_fraction: float = 0.2,
         epochs: int = 50,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
@@ -240,6 +260,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         self.n_draws = n_draws
         self.standardize = standardize
         self.contamination = contamination
+        self.trim_fraction = trim_fraction
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -51,34 +51,39 @@ def _feature_residual(model: VAEGAN, x: torch.Tensor, reconstruction: torch.Tens
 
 
 def vaegan_discriminator_loss(model: VAEGAN, x: torch.Tensor) -> torch.Tensor:
-    """Real rows up; reconstructions and decoded prior draws down (non-saturating)."""
+    """Real rows up; reconstructions and decoded prior draws down (non-saturating).
+
+    One loss per row: its own real and reconstruction terms, plus the batch's
+    mean loss on prior draws (which belong to no row).
+    """
     out, sampled = _reconstruct(model, x)
     critic = model.discriminator
     return (
-        F.softplus(-critic(x)).mean()
-        + F.softplus(critic(out.likelihood.mean.detach())).mean()
+        F.softplus(-critic(x))
+        + F.softplus(critic(out.likelihood.mean.detach()))
         + F.softplus(critic(sampled.detach())).mean()
     )
 
 
 def vaegan_encoder_loss(model: VAEGAN, x: torch.Tensor, beta: float) -> torch.Tensor:
-    """``beta * KL + data-space NLL + feature-space NLL`` of the reconstruction."""
+    """``beta * KL + data-space NLL + feature-space NLL`` of the reconstruction, per row."""
     out, _ = _reconstruct(model, x)
     data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
     feature_nll = _feature_residual(model, x, out.likelihood.mean)
-    return (beta * kl_to_standard_normal(out.posterior) + data_nll + feature_nll).mean()
+    return beta * kl_to_standard_normal(out.posterior) + data_nll + feature_nll
 
 
 def vaegan_decoder_loss(
     model: VAEGAN, x: torch.Tensor, feature_weight: float, adversarial_weight: float
 ) -> torch.Tensor:
-    """Data-space NLL, ``feature_weight`` x feature NLL, and fooling the discriminator."""
+    """Data-space NLL, ``feature_weight`` x feature NLL, and fooling the discriminator, per row."""
     out, sampled = _reconstruct(model, x)
     data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
     feature_nll = _feature_residual(model, x, out.likelihood.mean)
     critic = model.discriminator
-    adversarial = F.softplus(-critic(out.likelihood.mean)) + F.softplus(-critic(sampled))
-    return (data_nll + feature_weight * feature_nll + adversarial_weight * adversarial).mean()
+    # Prior draws belong to no row: their term is the batch's mean.
+    adversarial = F.softplus(-critic(out.likelihood.mean)) + F.softplus(-critic(sampled)).mean()
+    return data_nll + feature_weight * feature_nll + adversarial_weight * adversarial
 
 
 def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -98,8 +103,8 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
 class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
     """VAE-GAN anomaly detector for tabular rows and images (Larsen et al., 2016).
 
-    A VAE whose decoder outputs a distribution (by default a Gaussian: mean
-    and standard deviation per value) and a spectral-normalised discriminator
+    A VAE whose decoder outputs a distribution (by default a Student-t: a
+    location and a scale per value) and a spectral-normalised discriminator
     (MLPs for rows, convolutional networks for images, see ``backbone``) are
     trained together,
     each batch stepping three objectives in turn:
@@ -125,9 +130,13 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Size of the latent space.
     beta : float, default=1.0
         Weight of the KL term of the loss (1 is the standard VAE).
-    likelihood : {"gaussian", "bernoulli", "continuous_bernoulli"}, default="gaussian"
-        Family of the decoder's p(x|z). The Bernoulli ones model values in
-        [0, 1] (pixel intensities): X must lie there, and is not standardised.
+    likelihood : {"student_t", "gaussian", "bernoulli", "continuous_bernoulli"}, \
+            default="student_t"
+        Family of the decoder's p(x|z). The Student-t (8 degrees of freedom)
+        has heavy tails, so a few extreme values in one column do not dominate
+        the likelihood of every row, as they do a Gaussian's. The Bernoulli
+        ones model values in [0, 1] (pixel intensities): X must lie there, and
+        is not standardised.
     feature_weight : float, default=1.0
         Weight of the feature-space likelihood in the decoder's loss (gamma).
     adversarial_weight : float, default=1.0
@@ -156,6 +165,12 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Sets ``offset_``: with a float, that share of the training data falls
         below it; with ``"auto"``, it is Tukey's lower fence of the training
         scores (first quartile minus 1.5 interquartile ranges).
+    trim_fraction : float in [0, 0.5), default=0.2
+        Share of each training batch left out of the gradient step: the rows
+        the model fits worst, once a warm-up of the first tenth of the epochs
+        is over. Anomalies in the training data then do not teach the model
+        to fit them. Keep it above the share of anomalies you expect in the
+        training data; 0 trains on every row.
     epochs : int, default=50
         Passes over the training data.
     batch_size : int, default=128
@@ -286,13 +301,14 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         hidden_sizes: Sequence[int] = (64, 32),
         latent_dim: int = 8,
         beta: float = 1.0,
-        likelihood: str = "gaussian",
+        likelihood: str = "student_t",
         feature_weight: float = 1.0,
         adversarial_weight: float = 1.0,
         scoring_rule: str = "reconstruction_probability",
         n_draws: int = 16,
         standardize: bool = True,
         contamination: str | float = "auto",
+        trim_fraction: float = 0.2,
         epochs: int = 50,
         batch_size: int = 128,
         learning_rate: float = 5e-4,
@@ -318,6 +334,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         self.n_draws = n_draws
         self.standardize = standardize
         self.contamination = contamination
+        self.trim_fraction = trim_fraction
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
