@@ -166,8 +166,8 @@ def train(
     Returns
     -------
     history : dict of str to list of float
-        Mean loss per epoch for each objective, plus ``val_<name>`` entries when
-        a validation fraction is used.
+        Mean loss per epoch for each objective (over the rows kept, when
+        trimmed), plus ``val_<name>`` entries when a validation fraction is used.
 
     Raises
     ------

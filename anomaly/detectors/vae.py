@@ -22,12 +22,7 @@ from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
-__all__ = [
-    "VAEDetector",
-    "negative_elbo",
-    "reconstruction_error",
-    "reconstruction_residual",
-]
+__all__ = ["VAEDetector", "negative_elbo", "reconstruction_error", "reconstruction_residual"]
 
 
 def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
