@@ -10,8 +10,9 @@ seeds 1-3; our detectors run at their defaults, PyOD's IForest alongside.
 The published figures (``odds/published_results/`` in the data home) are
 PyOD's notebook run (one split, seed 0, 34 detectors: ROC-AUC and precision
 at rank n, its ``prc.csv``) and its documentation table (ROC-AUC, mean of 10
-splits, 10 detectors). Precision at rank n is PyOD's: the precision of the
-rows scored above the score's (1 - n/N) percentile, n the test anomalies.
+splits, 10 detectors). Precision at rank n is PyOD's own
+``precision_n_scores``: the precision of the n rows scored highest, n the test
+anomalies.
 
 Usage::
 
@@ -28,9 +29,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, precision_score, roc_auc_score
+from pyod.utils.utility import precision_n_scores
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -61,12 +62,6 @@ KEYS = ["dataset", "detector", "seed"]
 PUBLISHED = ["IForest", "AutoEncoder", "ECOD", "KNN"]
 
 
-def precision_at_n(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """PyOD's precision at rank n (``pyod.utils.utility.precision_n_scores``), n = anomalies."""
-    threshold = np.percentile(scores, 100 * (1 - y_true.mean()))
-    return precision_score(y_true, scores > threshold, zero_division=0.0)
-
-
 def run(
     datasets: list[str], seeds: list[int], detectors: list[str], data_home: Path
 ) -> Iterator[pd.DataFrame]:
@@ -87,7 +82,7 @@ def run(
                     seed=seed,
                     roc_auc=roc_auc_score(y_test, result.scores),
                     pr_auc=average_precision_score(y_test, result.scores),
-                    precision_at_n=precision_at_n(y_test, result.scores),
+                    precision_at_n=precision_n_scores(y_test, result.scores),
                     fit_seconds=result.fit_seconds,
                     n_train=len(X_train),
                 )
