@@ -25,6 +25,7 @@ from anomaly.detectors.base import BaseDeepDetector
 from anomaly.metrics import anomaly_events
 
 __all__ = [
+    "plot_anomaly_map",
     "plot_comparison",
     "plot_pr_curves",
     "plot_reconstructions",
@@ -44,7 +45,8 @@ def plot_reconstructions(
     detector : fitted VAEDetector, GANDetector or VAEGANDetector
         Fitted on images.
     images : ndarray of shape (n, height, width) or (n, channels, height, width)
-        Images as the detector takes them; the first ``n_images`` are drawn.
+        Images as the detector takes them (a list of arrays of different
+        sizes where it cuts them into patches); the first ``n_images`` are drawn.
     n_images : int, default=8
         Number of columns.
 
@@ -63,18 +65,20 @@ def plot_reconstructions(
     >>> len(fig.axes)
     12
     """
-    images = np.asarray(images)[:n_images]
+    images = images[:n_images] if isinstance(images, list) else np.asarray(images)[:n_images]
     reconstructions = detector.reconstruct(images)
     maps = detector.anomaly_map(images)
     scores = -detector.score_samples(images)  # anomaly scores, as the maps
     n = len(images)
     fig = Figure(figsize=(1.6 * n, 5.2), layout="constrained")
     axes = fig.subplots(3, n, squeeze=False)
-    limits = (float(np.min(images)), float(np.max(images)))
+    limits = (min(map(np.min, images)), max(map(np.max, images)))
+    # Patches are reconstructed in lighting-normalised units: each on its own scale.
+    rebuilt_limits = (None, None) if detector.patch_size_ is not None else limits
     for column in range(n):
         rows = [
             (_displayable(images[column]), "gray", limits),
-            (_displayable(reconstructions[column]), "gray", limits),
+            (_displayable(reconstructions[column]), "gray", rebuilt_limits),
             (maps[column], "inferno", (None, None)),
         ]
         for row, (picture, cmap, (low, high)) in enumerate(rows):
@@ -86,6 +90,59 @@ def plot_reconstructions(
     for row, label in enumerate(["input", "reconstruction", "anomaly map"]):
         axes[row, 0].set_ylabel(label)
     fig.suptitle(f"{type(detector).__name__}: higher anomaly score = more abnormal")
+    return fig
+
+
+def plot_anomaly_map(
+    detector: BaseDeepDetector, image: np.ndarray, *, mask: np.ndarray | None = None
+) -> Figure:
+    """One image, its anomaly map laid over it, and (if given) the true defect's outline.
+
+    Parameters
+    ----------
+    detector : fitted VAEDetector, GANDetector or VAEGANDetector
+        Fitted on images.
+    image : ndarray of shape (height, width) or (channels, height, width)
+        One image as the detector takes it.
+    mask : ndarray of bool of shape (height, width), optional
+        Where the defect is: outlined in cyan on both panels.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anomaly import VAEDetector
+    >>> from anomaly.plotting import plot_anomaly_map
+    >>> images = np.random.default_rng(0).normal(size=(4, 40, 50))
+    >>> detector = VAEDetector(patch_size=16, epochs=1, n_draws=2, random_state=0)
+    >>> mask = np.zeros((40, 50), dtype=bool)
+    >>> mask[10:14, 20:25] = True
+    >>> fig = plot_anomaly_map(detector.fit(images), images[0], mask=mask)
+    >>> len(fig.axes)
+    3
+    """
+    anomaly_map = detector.anomaly_map([image])[0]
+    score = -detector.score_samples([image])[0]
+    picture = _displayable(image)
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.imshow(picture, cmap="gray")
+    left.set_title("image")
+    right.imshow(picture, cmap="gray")
+    overlay = right.imshow(anomaly_map, cmap="inferno", alpha=0.55)
+    right.set_title(f"anomaly map (image score {score:.3g})")
+    fig.colorbar(overlay, ax=right, shrink=0.8, label="higher = more abnormal")
+    for ax in (left, right):
+        if mask is not None and np.any(mask):
+            ax.contour(np.asarray(mask, dtype=float), levels=[0.5], colors="cyan", linewidths=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if mask is not None:
+        left.set_title("image, defect outlined")
+    fig.suptitle(type(detector).__name__)
     return fig
 
 

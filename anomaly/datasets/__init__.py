@@ -13,6 +13,7 @@ from anomaly.datasets.images import (
     load_fashion_mnist,
     load_magnetic_tile,
     read_idx,
+    read_image,
     read_images,
 )
 from anomaly.datasets.tabular import ADBENCH_DATASETS, ODDS_DATASETS, load_adbench, load_odds
@@ -46,6 +47,7 @@ __all__ = [
     "make_clusters",
     "nab_series",
     "read_idx",
+    "read_image",
     "read_images",
     "registry",
     "smd_machines",

@@ -25,6 +25,7 @@ __all__ = [
     "MAGNETIC_TILE_DEFECTS",
     "load_fashion_mnist",
     "load_magnetic_tile",
+    "read_image",
     "read_idx",
     "read_images",
 ]
@@ -186,19 +187,36 @@ def read_images(
     shape = (len(paths), 3, height, width) if color else (len(paths), height, width)
     images = np.empty(shape, dtype=np.float32)
     for i, path in enumerate(paths):
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB" if color else "L").resize((width, height), resample)
-                pixels = np.asarray(image, dtype=np.float32) / 255
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"{path} is not a readable image ({err}).") from err
-        images[i] = pixels.transpose(2, 0, 1) if color else pixels
+        images[i] = read_image(path, size, color=color, resample=resample)
     return images
+
+
+def read_image(
+    path: str | os.PathLike,
+    size: tuple[int, int] | None = None,
+    *,
+    color: bool = False,
+    resample: Image.Resampling = Image.Resampling.BILINEAR,
+) -> np.ndarray:
+    """One PNG/JPEG file as float32 in [0, 1], at its own size or resized to ``size``.
+
+    Shape (height, width) in grey, (3, height, width) with ``color``; see
+    :func:`read_images`.
+    """
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB" if color else "L")
+            if size is not None:
+                image = image.resize((size[1], size[0]), resample)
+            pixels = np.asarray(image, dtype=np.float32) / 255
+    except (OSError, UnidentifiedImageError) as err:
+        raise ValueError(f"{path} is not a readable image ({err}).") from err
+    return pixels.transpose(2, 0, 1) if color else pixels
 
 
 def load_magnetic_tile(
     *,
-    size: tuple[int, int] = (64, 64),
+    size: tuple[int, int] | None = None,
     data_home: str | os.PathLike | None = None,
     download: bool = False,
     verify: bool = True,
@@ -207,15 +225,18 @@ def load_magnetic_tile(
 
     Grey images of tiles without defects (``MT_Free``) and with one of five
     defect kinds (``MT_Blowhole``, ...), each with a pixel mask of the
-    defect, resized to ``size``. The layout is the upstream one:
+    defect, at their own size (about 110-630 x 230-400 pixels) or resized
+    to ``size``. The layout is the upstream one:
     ``magnetic_tile/MT_<kind>/Imgs/<id>.jpg`` with the mask ``<id>.png``
     beside it. The files are checked against the package's manifest (the
     80 % subset described in ``datasets/README.md``).
 
     Parameters
     ----------
-    size : (height, width), default=(64, 64)
-        Size every image and mask is resized to (the originals vary).
+    size : (height, width) or None, default=None
+        Size every image and mask is resized to; None keeps each at its
+        own size (the sizes vary), as lists of arrays, which the detectors
+        take whole resolution by cutting them into patches.
     data_home : str or path-like, optional
         Data directory holding ``magnetic_tile/``.
     download : bool, default=False
@@ -227,17 +248,20 @@ def load_magnetic_tile(
     Returns
     -------
     data : Bunch
-        ``data`` (float32 in [0, 1], shape (n, height, width)), ``target``
-        (1 = defect), ``masks`` (bool, shape (n, height, width); resized with
-        nearest-neighbour, mask >= 128 is defect), ``kind`` (``"Free"`` or the
-        defect kind) and ``paths``.
+        ``data`` (float32 in [0, 1]: a list of (height, width) arrays, or
+        one array of shape (n, height, width) with ``size``), ``target``
+        (1 = defect), ``masks`` (bool, alike; resized with nearest-neighbour,
+        mask >= 128 is defect), ``kind`` (``"Free"`` or the defect kind) and
+        ``paths``.
 
     Examples
     --------
     >>> from anomaly.datasets import load_magnetic_tile
-    >>> tiles = load_magnetic_tile(size=(32, 32))  # doctest: +SKIP
-    >>> tiles.data.shape, tiles.target.mean().round(2)  # doctest: +SKIP
-    ((1077, 32, 32), 0.29)
+    >>> tiles = load_magnetic_tile()  # doctest: +SKIP
+    >>> len(tiles.data), tiles.data[0].shape, tiles.target.mean().round(2)  # doctest: +SKIP
+    (1077, (226, 303), 0.29)
+    >>> load_magnetic_tile(size=(32, 32)).data.shape  # doctest: +SKIP
+    (1077, 32, 32)
     """
     root = get_data_home(data_home) / "magnetic_tile"
     manifest = _magnetic_tile_manifest()
@@ -254,11 +278,17 @@ def load_magnetic_tile(
     images = sorted(path for path in manifest if path.endswith(".jpg"))
     masks = [path.removesuffix(".jpg") + ".png" for path in images]
     kinds = [path.split("/")[0].removeprefix("MT_") for path in images]
-    pixel_masks = read_images([root / m for m in masks], size, resample=Image.Resampling.NEAREST)
+    if size is None:
+        data = [read_image(root / path) for path in images]
+        pixel_masks = [read_image(root / m) >= 127.5 / 255 for m in masks]  # mask value >= 128
+    else:
+        data = read_images([root / path for path in images], size)
+        nearest = read_images([root / m for m in masks], size, resample=Image.Resampling.NEAREST)
+        pixel_masks = nearest >= 127.5 / 255
     return Bunch(
-        data=read_images([root / path for path in images], size),
+        data=data,
         target=np.array([kind != "Free" for kind in kinds], dtype=int),
-        masks=pixel_masks >= 127.5 / 255,  # mask value >= 128
+        masks=pixel_masks,
         kind=np.array(kinds),
         paths=[str(root / path) for path in images],
     )

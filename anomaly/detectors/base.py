@@ -14,7 +14,8 @@ import json
 import os
 import warnings
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from math import prod
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -24,14 +25,18 @@ from sklearn import get_config
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from tqdm.auto import tqdm
 
 from anomaly.base import BaseDetector
+from anomaly.detectors.patches import map_score, normalize_lighting, random_patches, tiled
 from anomaly.detectors.shapes import (
+    as_image_list,
     check_image_shape,
+    check_patch_fits,
     fitted_image_shape,
+    fitted_patch_size,
     fitted_window_shape,
     flatten_images,
 )
@@ -79,6 +84,7 @@ class BaseDeepDetector(BaseDetector):
         "image_shape": [None, "array-like"],
         "window_shape": [None, "array-like"],
         "conv_channels": ["array-like"],
+        "patch_size": [None, Interval(Integral, 1, None, closed="left"), "array-like"],
     }
 
     # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
@@ -89,6 +95,7 @@ class BaseDeepDetector(BaseDetector):
         "n_features_in_",
         "image_shape_",
         "window_shape_",
+        "patch_size_",
         "backbone_",
         "feature_names_in_",
         "feature_mean_",
@@ -103,6 +110,10 @@ class BaseDeepDetector(BaseDetector):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
+        if self.patch_size_ is not None:
+            # Fresh crops of every image, about its area in all, seeded by the fit.
+            crop_rng = np.random.default_rng(training_seed)
+            X = random_patches([normalize_lighting(im) for im in X], self.patch_size_, crop_rng)
         self.feature_mean_, self.feature_scale_ = self._standardization(X)
         config = TrainingConfig(
             epochs=self.epochs,
@@ -127,8 +138,27 @@ class BaseDeepDetector(BaseDetector):
             self._after_training(network, data)
         self.network_, self.history_ = network, history
 
-    def _score_samples(self, X: np.ndarray) -> np.ndarray:
-        return self._blockwise(X, self._score_batch, "scoring")
+    def _score_samples(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        if self.patch_size_ is None:
+            return self._blockwise(X, self._score_batch, "scoring")
+        # An image is as abnormal as its most abnormal region.
+        maps = self._tiled(X, self._map_batch, "mapping")
+        return np.array([-map_score(np.nan_to_num(m, nan=np.inf).sum(axis=0)) for m in maps])
+
+    def _tiled(
+        self,
+        images: list[np.ndarray],
+        batch_function: Callable[[torch.Tensor], torch.Tensor],
+        action: str,
+    ) -> Iterator[np.ndarray]:
+        """``batch_function``'s values of every pixel of each image, from a sliding patch."""
+        return tiled(
+            [normalize_lighting(image) for image in images],
+            self.patch_size_,
+            lambda patches: self._blockwise(patches, batch_function, action, self.n_features_in_),
+            channels_out=self.image_shape_[0],
+            block=self._scoring_block_rows(),
+        )
 
     def anomaly_map(self, X: Any) -> np.ndarray:
         """Per-pixel abnormality of images: the higher, the more abnormal.
@@ -142,13 +172,16 @@ class BaseDeepDetector(BaseDetector):
         ----------
         X : array-like of shape (n_samples, height, width), \
                 (n_samples, channels, height, width) or (n_samples, n_features)
-            Images as at fit time, or flattened.
+            Images as at fit time, or flattened; with patches (see
+            ``patch_size``), images of any size at least the patch's, also as
+            a list of arrays of different sizes.
 
         Returns
         -------
-        maps : ndarray of shape (n_samples, height, width)
+        maps : ndarray of shape (n_samples, height, width) or list of ndarray
             One map per image, in the units of the scoring rule (nats for
-            log-likelihoods, squared standardised values for residuals).
+            log-likelihoods, squared standardised values for residuals); a
+            list when the images were.
         """
         check_is_fitted(self)
         if self.image_shape_ is None:
@@ -157,7 +190,14 @@ class BaseDeepDetector(BaseDetector):
                 "maps: fit it on arrays of shape (n_samples, height, width) or (n_samples, "
                 "channels, height, width), or pass image_shape."
             )
-        X = self._validate_input(X, reset=False)
+        images = self._validate_input(X, reset=False)
+        if self.patch_size_ is not None:
+            maps = [
+                np.nan_to_num(m, nan=np.inf).sum(axis=0)
+                for m in self._tiled(images, self._map_batch, "mapping")
+            ]
+            return maps if isinstance(X, (list, tuple)) else np.stack(maps)
+        X = images
         maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
         maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
@@ -175,15 +215,28 @@ class BaseDeepDetector(BaseDetector):
 
         Returns
         -------
-        reconstructions : ndarray
+        reconstructions : ndarray or list of ndarray
             Shape (n_samples, n_features) for rows, (n_samples, channels,
-            height, width) for images.
+            height, width) for images (a list when the images were). With
+            patches, the mean of the overlapping patches' reconstructions, in
+            the lighting-normalised units the network sees.
         """
         check_is_fitted(self)
-        X = self._validate_input(X, reset=False)
-        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing", self.n_features_in_)
-        flat = flat * self.feature_scale_ + self.feature_mean_
+        images = self._validate_input(X, reset=False)
+        if self.patch_size_ is not None:
+            out = list(self._tiled(images, self._reconstruct_unscaled, "reconstructing"))
+            return out if isinstance(X, (list, tuple)) else np.stack(out)
+        X = images
+        flat = self._blockwise(X, self._reconstruct_unscaled, "reconstructing", self.n_features_in_)
         return flat if self.image_shape_ is None else flat.reshape(len(X), *self.image_shape_)
+
+    def _reconstruct_unscaled(self, batch: torch.Tensor) -> torch.Tensor:
+        """The reconstruction of a standardised batch, in the units before standardisation."""
+        scale, mean = (
+            torch.as_tensor(v, dtype=batch.dtype, device=batch.device)
+            for v in (self.feature_scale_, self.feature_mean_)
+        )
+        return self._reconstruct_batch(batch) * scale + mean
 
     def _blockwise(
         self,
@@ -275,8 +328,25 @@ class BaseDeepDetector(BaseDetector):
             conv_channels=params["conv_channels"],
         )
 
-    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
-        """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
+    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray | list[np.ndarray]:
+        """Rows, images flattened to rows, or images to cut into patches (a list).
+
+        At fit, sets the fitted shapes, ``patch_size_`` and ``backbone_``.
+        """
+        images = None if self.window_shape is not None else as_image_list(X)
+        if reset:
+            self.patch_size_ = None
+            if images is not None and self.image_shape is None:
+                self.patch_size_ = fitted_patch_size(self.patch_size, images)
+        if getattr(self, "patch_size_", None) is not None:
+            return self._validate_patched(images, reset=reset)
+        if isinstance(X, (list, tuple)) and images is not None:
+            if len({image.shape for image in images}) > 1:
+                raise ValueError(
+                    f"X holds images of different sizes, but {type(self).__name__} was fitted "
+                    f"on whole images of {tuple(self.image_shape_)} (channels, height, width)."
+                )
+            X = np.stack(images)
         X, given_shape = flatten_images(X, windows=self.window_shape is not None)
         if given_shape is not None and not reset:
             check_image_shape(
@@ -292,6 +362,35 @@ class BaseDeepDetector(BaseDetector):
             )
             self.backbone_ = choose_backbone(self.backbone, self._input_shape())
         return X
+
+    def _validate_patched(
+        self, images: list[np.ndarray] | None, *, reset: bool
+    ) -> list[np.ndarray]:
+        """Images to cut into patches, each checked; at fit, the patch's shapes and backbone."""
+        name = type(self).__name__
+        if images is None:
+            raise ValueError(
+                f"{name} was fitted on patches of images, so X must hold images: an array of "
+                "shape (n_samples, height, width) or (n_samples, channels, height, width), or "
+                "a list of 2-D or 3-D arrays."
+            )
+        images = [
+            check_array(image.reshape(len(image), -1), dtype=[np.float64, np.float32]).reshape(
+                image.shape
+            )
+            for image in images
+        ]
+        if reset:
+            channels = images[0].shape[0]
+            self.image_shape_ = (channels, *self.patch_size_)
+            self.n_features_in_ = prod(self.image_shape_)
+            self.window_shape_ = None
+            self.backbone_ = choose_backbone(self.backbone, self._input_shape())
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            check_patch_fits(images, self.image_shape_[0], tuple(self.patch_size_), name)
+        return images
 
     @abstractmethod
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
@@ -369,6 +468,8 @@ class BaseDeepDetector(BaseDetector):
         detector.fitted_params_ = {**detector.get_params(deep=False), **params}
         if model.version == 1:
             attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
+        # Files written before patches existed took images whole.
+        attributes.setdefault("patch_size_", None)
         network_state = {}
         for key, tensor in model.tensors.items():
             if key.startswith(_ATTRIBUTE_PREFIX):
@@ -399,6 +500,8 @@ class BaseDeepDetector(BaseDetector):
 
     def __setstate__(self, state: dict) -> None:
         network_state = state.pop("_network_state", None)
+        if "n_features_in_" in state:  # fitted before patches existed: images went whole
+            state.setdefault("patch_size_", None)
         super().__setstate__(state)
         if network_state is not None:
             self._restore_network(network_state)

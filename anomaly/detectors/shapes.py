@@ -8,13 +8,42 @@ the problem when X does not match it.
 from __future__ import annotations
 
 from math import prod
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from anomaly.networks.backbones import positive_widths
 
-__all__ = ["check_image_shape", "fitted_image_shape", "fitted_window_shape", "flatten_images"]
+__all__ = [
+    "as_image_list",
+    "check_image_shape",
+    "check_patch_fits",
+    "fitted_image_shape",
+    "fitted_patch_size",
+    "fitted_window_shape",
+    "flatten_images",
+]
+
+
+def as_image_list(X: Any) -> list[np.ndarray] | None:
+    """X's images as a list of ``(channels, height, width)`` arrays (views), or None for rows.
+
+    Images come as a 3-D ``(n, height, width)`` or 4-D ``(n, channels,
+    height, width)`` array, or as a list of 2-D or 3-D arrays, whose sizes
+    may differ (e.g. photographs of parts of different lengths).
+    """
+    if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(image) in (2, 3) for image in X):
+        images = [np.asarray(image) for image in X]
+    elif hasattr(X, "ndim") and X.ndim in (3, 4):
+        images = list(np.asarray(X))
+    else:
+        return None
+    images = [image[None] if image.ndim == 2 else image for image in images]
+    channels = {image.shape[0] for image in images}
+    if len(channels) > 1:
+        raise ValueError(f"X holds images of different channel counts {sorted(channels)}.")
+    return images
 
 
 def flatten_images(X: Any, *, windows: bool) -> tuple[Any, tuple[int, ...] | None]:
@@ -107,3 +136,45 @@ def check_image_shape(
         f"X holds images of shape {given} (channels, height, width) but "
         f"{name} was fitted on {fitted}: {problem}."
     )
+
+
+def fitted_patch_size(declared: Any, images: list[np.ndarray]) -> tuple[int, int] | None:
+    """The ``(height, width)`` of the patches to cut, or None when images go whole.
+
+    Images no larger than ``patch_size`` go whole (they must then be of one
+    size); larger ones are cut into patches, and none may be smaller.
+    """
+    sizes = sorted({image.shape[1:] for image in images})
+    if declared is not None:
+        patch = [declared] * 2 if isinstance(declared, Integral) else declared
+        patch = tuple(positive_widths("patch_size", patch))
+        if len(patch) != 2:
+            raise ValueError(f"patch_size must be an int or (height, width), got {declared!r}.")
+        if any(h > patch[0] or w > patch[1] for h, w in sizes):
+            check_patch_fits(images, images[0].shape[0], patch, "patch_size")
+            return patch
+    if len(sizes) > 1:
+        raise ValueError(
+            f"X holds images of {len(sizes)} different sizes, from {sizes[0]} to {sizes[-1]} "
+            f"(height, width); images of different sizes are cut into patches: pass a "
+            f"patch_size at most the smallest size (got patch_size={declared!r})."
+        )
+    return None
+
+
+def check_patch_fits(
+    images: list[np.ndarray], channels: int, patch: tuple[int, ...], name: str
+) -> None:
+    """Refuse images of another channel count, or smaller than a patch, saying how."""
+    for image in images:
+        if image.shape[0] != channels:
+            raise ValueError(
+                f"X holds images of {image.shape[0]} channels where {name} expects {channels}."
+            )
+        height, width = image.shape[1:]
+        if height < patch[0] or width < patch[1]:
+            raise ValueError(
+                f"X holds an image of {height} x {width} pixels, smaller than the "
+                f"{patch[0]} x {patch[1]} patches of {name}; pass images at least that "
+                "large, or (when fitting) a smaller patch_size, or None to take images whole."
+            )

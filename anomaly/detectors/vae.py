@@ -137,6 +137,17 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     conv_channels : tuple of int, default=(32, 64)
         Channels of the convolutional encoder's stride-2 stages (each halves
         the height and width); the decoder mirrors them.
+    patch_size : int, (height, width) or None, default=64
+        Working size of the network for large images. Images larger than
+        it are cut into patches: training takes random patches (about each
+        image's area in all), scoring slides the patch over an image at
+        half-patch strides, averages the overlapping patches' values into a
+        full-resolution anomaly map and scores the image by the maximum of
+        that map, smoothed (a defect is as abnormal as its worst region,
+        however small). Such images are normalised per image for lighting
+        and may differ in size (pass a list of arrays). Smaller images, and
+        images passed as rows with ``image_shape``, go through the network
+        whole; None takes every image whole.
 
     Attributes
     ----------
@@ -157,7 +168,11 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     scoring_seed_ : int
         Seed of the Monte-Carlo draws used by ``score_samples``.
     image_shape_ : tuple of int or None
-        ``(channels, height, width)`` of the fitted images; None for rows.
+        ``(channels, height, width)`` of the fitted images, or of their
+        patches (see ``patch_size_``); None for rows.
+    patch_size_ : tuple of int or None
+        ``(height, width)`` of the patches the images are cut into; None
+        when images go whole (``image_shape_`` is then the image's).
     window_shape_ : tuple of int or None
         ``(variables, length)`` of the fitted windows; None otherwise.
     backbone_ : {"mlp", "conv", "gru"}
@@ -246,6 +261,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         image_shape: Sequence[int] | None = None,
         window_shape: Sequence[int] | None = None,
         conv_channels: Sequence[int] = (32, 64),
+        patch_size: int | Sequence[int] | None = 64,
     ) -> None:
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
@@ -270,6 +286,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         self.image_shape = image_shape
         self.window_shape = window_shape
         self.conv_channels = conv_channels
+        self.patch_size = patch_size
 
     def _build_network(self) -> VAE:
         params = self.fitted_params_

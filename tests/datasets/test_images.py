@@ -105,6 +105,15 @@ def test_load_magnetic_tile(shared_datasets):
     assert tiles.masks[tiles.target == 1].any(axis=(1, 2)).mean() > 0.8  # tiny defects vanish
 
 
+def test_load_magnetic_tile_at_full_resolution(shared_datasets):
+    tiles = load_magnetic_tile(data_home=shared_datasets, verify=False)
+    assert len(tiles.data) == len(tiles.masks) == 1077
+    assert all(image.shape == mask.shape for image, mask in zip(tiles.data, tiles.masks))
+    assert len({image.shape for image in tiles.data}) > 100  # each at its own size
+    # Every defect keeps its mask (upstream, 4 Uneven tiles have empty masks).
+    assert sum(not mask.any() for mask, t in zip(tiles.masks, tiles.target) if t) == 4
+
+
 def test_missing_magnetic_tile_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_magnetic_tile(data_home=tmp_path)

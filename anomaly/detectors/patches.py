@@ -1,0 +1,174 @@
+"""Images larger than the network's working size: random crops to train, a sliding window to score.
+
+A detector fitted with ``patch_size`` trains its network on patches cut at
+random from the training images and scores an image of any size (at least
+one patch) by sliding the patch over it with half-patch strides: each
+pixel's value in the full-resolution result is the mean over the patches
+that cover it. These functions do the cutting and the reassembling; what a
+patch's values are (an anomaly map, a reconstruction) is the detector's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from math import ceil
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+__all__ = [
+    "MAP_SMOOTHING_SIGMA",
+    "PatchGrid",
+    "map_score",
+    "normalize_lighting",
+    "random_patches",
+    "tiled",
+]
+
+# Gaussian smoothing of an anomaly map before its maximum is taken as the
+# image's score: a defect is a blob of raised pixels, while single raised
+# pixels are texture noise.
+MAP_SMOOTHING_SIGMA = 4.0
+
+
+def normalize_lighting(image: np.ndarray) -> np.ndarray:
+    """``image`` (channels, height, width) with each channel at zero mean and unit variance.
+
+    Tiles photographed under different lighting then differ in structure only.
+    """
+    mean = image.mean(axis=(1, 2), keepdims=True)
+    std = image.std(axis=(1, 2), keepdims=True)
+    return ((image - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def map_score(anomaly_map: np.ndarray) -> float:
+    """An image's anomaly score from its map: the maximum of the smoothed map."""
+    return float(gaussian_filter(anomaly_map, MAP_SMOOTHING_SIGMA, mode="nearest").max())
+
+
+def _starts(size: int, patch: int) -> list[int]:
+    """Offsets of patches along one side, half a patch apart, the last flush with the edge."""
+    stride = max(1, patch // 2)
+    starts = list(range(0, size - patch + 1, stride))
+    if starts[-1] != size - patch:
+        starts.append(size - patch)
+    return starts
+
+
+class PatchGrid:
+    """The sliding-window patches of one image of ``(height, width)``.
+
+    Examples
+    --------
+    >>> grid = PatchGrid((5, 9), (4, 4))
+    >>> grid.corners
+    [(0, 0), (0, 2), (0, 4), (0, 5), (1, 0), (1, 2), (1, 4), (1, 5)]
+    """
+
+    def __init__(self, size: Sequence[int], patch: Sequence[int]) -> None:
+        self.size = tuple(size)
+        self.patch = tuple(patch)
+        self.corners = [
+            (y, x) for y in _starts(size[0], patch[0]) for x in _starts(size[1], patch[1])
+        ]
+
+    def crop(self, image: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
+        y, x = corner
+        return image[:, y : y + self.patch[0], x : x + self.patch[1]]
+
+
+def random_patches(
+    images: Sequence[np.ndarray],
+    patch: Sequence[int],
+    rng: np.random.Generator,
+    coverage: float = 1.0,
+) -> np.ndarray:
+    """Patches cut at random from each image, about ``coverage`` times its area in all.
+
+    Parameters
+    ----------
+    images : sequence of ndarray of shape (channels, height, width)
+        Each at least ``patch`` in size.
+    patch : (height, width)
+    rng : numpy.random.Generator
+    coverage : float, default=1.0
+        Pixels drawn per image pixel.
+
+    Returns
+    -------
+    patches : ndarray of shape (n_patches, channels * height * width), float32
+    """
+    height, width = patch
+    out = []
+    for image in images:
+        _, image_height, image_width = image.shape
+        n = ceil(coverage * image_height * image_width / (height * width))
+        ys = rng.integers(0, image_height - height + 1, size=n)
+        xs = rng.integers(0, image_width - width + 1, size=n)
+        out += [image[:, y : y + height, x : x + width].reshape(-1) for y, x in zip(ys, xs)]
+    return np.stack(out).astype(np.float32, copy=False)
+
+
+def tiled(
+    images: Sequence[np.ndarray],
+    patch: Sequence[int],
+    patch_function: Callable[[np.ndarray], np.ndarray],
+    *,
+    channels_out: int,
+    block: int,
+) -> Iterator[np.ndarray]:
+    """``patch_function`` over every image's sliding-window patches, reassembled per image.
+
+    Patches of consecutive images are sent in blocks of ``block`` patches, so
+    the network sees full blocks while memory holds one block and the images
+    under way.
+
+    Parameters
+    ----------
+    images : sequence of ndarray of shape (channels, height, width)
+    patch : (height, width)
+    patch_function : callable
+        Flattened patches, shape (n, channels * patch height * patch
+        width), to ``channels_out`` values per patch pixel, flattened alike.
+    channels_out : int
+    block : int
+        Patches per call of ``patch_function``.
+
+    Yields
+    ------
+    result : ndarray of shape (channels_out, height, width)
+        For each image in order: at each pixel, the mean over the patches
+        that cover it.
+    """
+    grids = [PatchGrid(image.shape[1:], patch) for image in images]
+    pending: list[tuple[int, tuple[int, int]]] = []
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, np.ndarray] = {}
+    done = 0
+
+    def run(batch: list[tuple[int, tuple[int, int]]]) -> None:
+        crops = np.stack([grids[i].crop(images[i], corner).reshape(-1) for i, corner in batch])
+        values = patch_function(crops).reshape(len(batch), channels_out, *patch)
+        for (i, (y, x)), value in zip(batch, values):
+            if i not in sums:
+                sums[i] = np.zeros((channels_out, *grids[i].size))
+                counts[i] = np.zeros(grids[i].size)
+            sums[i][:, y : y + patch[0], x : x + patch[1]] += value
+            counts[i][y : y + patch[0], x : x + patch[1]] += 1
+
+    for i, grid in enumerate(grids):
+        for corner in grid.corners:
+            pending.append((i, corner))
+            if len(pending) == block:
+                run(pending)
+                pending = []
+        # Images before the first pending patch's are complete: hand them over.
+        complete = pending[0][0] if pending else i + 1
+        while done < complete:
+            yield sums.pop(done) / counts.pop(done)
+            done += 1
+    if pending:
+        run(pending)
+    while done < len(images):
+        yield sums.pop(done) / counts.pop(done)
+        done += 1

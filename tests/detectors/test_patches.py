@@ -1,0 +1,135 @@
+"""Images larger than the network: patches to train, a sliding window to score."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from anomaly import GANDetector, VAEDetector, VAEGANDetector, load
+from anomaly.detectors.patches import PatchGrid, map_score, random_patches, tiled
+
+DETECTORS = [VAEDetector, GANDetector, VAEGANDetector]
+
+
+def fast(detector_class, **params):
+    """A detector with few scoring draws where it has them: tests score many patches."""
+    if detector_class is not GANDetector:
+        params.setdefault("n_draws", 2)
+    return detector_class(random_state=0, **params)
+
+
+def texture(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """Vertical streaks under a lighting gradient, with noise: a stand-in for a surface."""
+    height, width = size
+    streaks = np.sin(np.arange(width) * 1.3 + rng.uniform(0, 6))[None, :]
+    lighting = np.linspace(0, rng.uniform(0.5, 2), height)[:, None]
+    return (streaks + lighting + 0.3 * rng.normal(size=size)).astype(np.float32)
+
+
+def with_spot(image: np.ndarray, rng: np.random.Generator, width: int = 5) -> tuple:
+    """``image`` with a bright square of ``width`` pixels somewhere, and its mask."""
+    y, x = (rng.integers(0, n - width) for n in image.shape)
+    image, mask = image.copy(), np.zeros(image.shape, dtype=bool)
+    image[y : y + width, x : x + width] += 6
+    mask[y : y + width, x : x + width] = True
+    return image, mask
+
+
+def test_patch_grid_covers_the_image_flush_with_its_edges():
+    grid = PatchGrid((250, 199), (64, 64))
+    covered = np.zeros((250, 199), dtype=int)
+    for y, x in grid.corners:
+        covered[y : y + 64, x : x + 64] += 1
+    assert covered.min() >= 1
+    assert (
+        max(y for y, _ in grid.corners) == 250 - 64 and max(x for _, x in grid.corners) == 199 - 64
+    )
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000])
+def test_tiled_reassembles_each_image_in_order(block):
+    rng = np.random.default_rng(0)
+    images = [rng.normal(size=(2, h, w)) for h, w in [(40, 33), (16, 16), (250, 199)]]
+    out = list(tiled(images, (16, 16), lambda patches: patches, channels_out=2, block=block))
+    assert len(out) == 3
+    for image, result in zip(images, out):
+        np.testing.assert_allclose(result, image)
+
+
+def test_random_patches_cover_each_image_about_once():
+    rng = np.random.default_rng(0)
+    images = [np.zeros((1, 64, 64)), np.ones((1, 40, 130))]
+    patches = random_patches(images, (16, 32), rng)
+    assert patches.shape == (8 + 11, 16 * 32) and patches.dtype == np.float32
+    assert patches[:8].max() == 0 and patches[8:].min() == 1
+
+
+def test_map_score_is_the_smoothed_maximum():
+    flat = np.zeros((40, 40))
+    blob = flat.copy()
+    blob[18:24, 18:24] = 1
+    speck = flat.copy()
+    speck[5, 5] = 10  # one pixel: noise, not a defect, though its raw value is higher
+    assert map_score(blob) > map_score(speck) > map_score(flat)
+
+
+@pytest.mark.parametrize("detector_class", DETECTORS)
+def test_a_small_bright_defect_ranks_high_and_the_map_peaks_on_it(detector_class):
+    rng = np.random.default_rng(0)
+    train = [texture(rng, (96, 80)) for _ in range(40)]
+    normal = [texture(rng, (96, 80)) for _ in range(10)]
+    defects, masks = zip(*(with_spot(texture(rng, (96, 80)), rng) for _ in range(10)))
+    detector = fast(detector_class, patch_size=32, epochs=8).fit(train)
+    assert detector.patch_size_ == (32, 32) and detector.image_shape_ == (1, 32, 32)
+    scores = -detector.score_samples(normal + list(defects))
+    assert roc_auc_score([0] * 10 + [1] * 10, scores) > 0.9
+    maps = detector.anomaly_map(np.stack(defects))
+    assert maps.shape == (10, 96, 80)
+    peaks = [np.unravel_index(np.argmax(m), m.shape) for m in maps]
+    on_defect = [
+        mask[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].any()
+        for mask, (y, x) in zip(masks, peaks)
+    ]
+    assert np.mean(on_defect) >= 0.8
+
+
+def test_odd_and_mixed_image_sizes_go_through_patches(tmp_path):
+    rng = np.random.default_rng(1)
+    images = [texture(rng, size) for size in [(250, 199), (64, 70), (101, 333)]]
+    detector = fast(VAEDetector, patch_size=(32, 48), epochs=1).fit(images)
+    maps = detector.anomaly_map(images)
+    assert isinstance(maps, list) and [m.shape for m in maps] == [i.shape for i in images]
+    reconstructions = detector.reconstruct(images)
+    assert [r.shape for r in reconstructions] == [(1, *i.shape) for i in images]
+    scores = detector.score_samples(images)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+    # Colour images, (n, channels, height, width), as well.
+    colour = rng.normal(size=(4, 3, 70, 66))
+    assert fast(VAEDetector, patch_size=32, epochs=1).fit(colour).predict(colour).shape == (4,)
+    # The patch size is part of the saved model.
+    detector.save(tmp_path / "patches.safetensors")
+    loaded = load(tmp_path / "patches.safetensors")
+    assert tuple(loaded.patch_size_) == (32, 48)
+    np.testing.assert_array_equal(loaded.score_samples(images), scores)
+
+
+def test_small_images_go_whole():
+    images = np.random.default_rng(0).normal(size=(20, 28, 28))
+    detector = VAEDetector(epochs=1, random_state=0).fit(images)
+    assert detector.patch_size_ is None and detector.image_shape_ == (1, 28, 28)
+
+
+def test_wrong_images_are_clear_errors():
+    rng = np.random.default_rng(0)
+    detector = fast(VAEDetector, patch_size=32, epochs=1).fit(rng.normal(size=(4, 50, 60)))
+    with pytest.raises(ValueError, match="3 channels where VAEDetector expects 1"):
+        detector.score_samples(rng.normal(size=(2, 3, 50, 60)))
+    with pytest.raises(ValueError, match="20 x 60 pixels, smaller than the 32 x 32 patches"):
+        detector.score_samples(rng.normal(size=(2, 20, 60)))
+    with pytest.raises(ValueError, match="must hold images"):
+        detector.score_samples(rng.normal(size=(2, 3000)))
+    with pytest.raises(ValueError, match="smaller than the 32 x 32 patches"):
+        VAEDetector(patch_size=32).fit([rng.normal(size=(50, 60)), rng.normal(size=(20, 60))])
+    with pytest.raises(ValueError, match="different sizes"):
+        VAEDetector(patch_size=None).fit([rng.normal(size=(50, 60)), rng.normal(size=(40, 60))])
+    with pytest.raises(ValueError, match="patch_size must be an int or"):
+        VAEDetector(patch_size=(8, 8, 8)).fit(rng.normal(size=(4, 50, 60)))
