@@ -22,6 +22,7 @@ from sklearn.metrics import (
 )
 
 from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.patches import map_score
 from anomaly.metrics import anomaly_events
 
 __all__ = [
@@ -65,7 +66,10 @@ def plot_reconstructions(
     >>> len(fig.axes)
     12
     """
-    images = images[:n_images] if isinstance(images, list) else np.asarray(images)[:n_images]
+    if isinstance(images, (list, tuple)):  # images of different sizes, cut into patches
+        images = list(images[:n_images])
+    else:
+        images = np.asarray(images)[:n_images]
     reconstructions = detector.reconstruct(images)
     maps = detector.anomaly_map(images)
     scores = -detector.score_samples(images)  # anomaly scores, as the maps
@@ -125,7 +129,10 @@ def plot_anomaly_map(
     3
     """
     anomaly_map = detector.anomaly_map([image])[0]
-    score = -detector.score_samples([image])[0]
+    if detector.patch_size_ is not None:  # the image's score comes from its map
+        score = map_score(anomaly_map)
+    else:
+        score = -detector.score_samples([image])[0]
     picture = _displayable(image)
     fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -135,12 +142,13 @@ def plot_anomaly_map(
     overlay = right.imshow(anomaly_map, cmap="inferno", alpha=0.55)
     right.set_title(f"anomaly map (image score {score:.3g})")
     fig.colorbar(overlay, ax=right, shrink=0.8, label="higher = more abnormal")
+    outlined = mask is not None and np.any(mask)
     for ax in (left, right):
-        if mask is not None and np.any(mask):
+        if outlined:
             ax.contour(np.asarray(mask, dtype=float), levels=[0.5], colors="cyan", linewidths=1)
         ax.set_xticks([])
         ax.set_yticks([])
-    if mask is not None:
+    if outlined:
         left.set_title("image, defect outlined")
     fig.suptitle(type(detector).__name__)
     return fig

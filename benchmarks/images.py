@@ -307,7 +307,7 @@ def report(results: Path) -> str:
         frame = pd.read_csv(path)
         kinds = [f"roc_auc_{defect.lower()}" for defect in DEFECT_KINDS]
         columns = ["roc_auc", "pr_auc", "pixel_roc_auc", *kinds, "fit_seconds", "score_seconds"]
-        summary = frame.groupby("detector")[columns].mean()
+        summary = frame.groupby("detector")[[c for c in columns if c in frame]].mean()
         summary = summary.rename(columns={k: k.removeprefix("roc_auc_") for k in kinds})
         lines += [
             "## Magnetic tiles (train on 70 % of the defect-free images, seed "

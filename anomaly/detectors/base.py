@@ -111,9 +111,9 @@ class BaseDeepDetector(BaseDetector):
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
         if self.patch_size_ is not None:
-            # Fresh crops of every image, about its area in all, seeded by the fit.
+            # Random crops of every image, about its area in all, drawn once per fit.
             crop_rng = np.random.default_rng(training_seed)
-            X = random_patches([normalize_lighting(im) for im in X], self.patch_size_, crop_rng)
+            X = random_patches(X, self.patch_size_, crop_rng, prepare=self._prepare_image)
         self.feature_mean_, self.feature_scale_ = self._standardization(X)
         config = TrainingConfig(
             epochs=self.epochs,
@@ -142,23 +142,44 @@ class BaseDeepDetector(BaseDetector):
         if self.patch_size_ is None:
             return self._blockwise(X, self._score_batch, "scoring")
         # An image is as abnormal as its most abnormal region.
-        maps = self._tiled(X, self._map_batch, "mapping")
-        return np.array([-map_score(np.nan_to_num(m, nan=np.inf).sum(axis=0)) for m in maps])
+        return np.array([-map_score(m) for m in self._patched_maps(X)])
+
+    def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+        """Full-resolution anomaly maps of images cut into patches, summed over channels."""
+        for values in self._tiled(images, self._map_batch, "mapping"):
+            yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal
 
     def _tiled(
         self,
         images: list[np.ndarray],
         batch_function: Callable[[torch.Tensor], torch.Tensor],
         action: str,
+        *,
+        unscale: bool = False,
     ) -> Iterator[np.ndarray]:
-        """``batch_function``'s values of every pixel of each image, from a sliding patch."""
+        """``batch_function``'s values of every pixel of each image, from a sliding patch.
+
+        With ``unscale``, the values are undone from standardisation (reconstructions).
+        """
+
+        def run(patches: np.ndarray) -> np.ndarray:
+            values = self._blockwise(patches, batch_function, action, self.n_features_in_)
+            return values * self.feature_scale_ + self.feature_mean_ if unscale else values
+
         return tiled(
-            [normalize_lighting(image) for image in images],
+            images,
             self.patch_size_,
-            lambda patches: self._blockwise(patches, batch_function, action, self.n_features_in_),
+            run,
             channels_out=self.image_shape_[0],
             block=self._scoring_block_rows(),
+            prepare=self._prepare_image,
         )
+
+    def _prepare_image(self, image: np.ndarray) -> np.ndarray:
+        """An image to cut into patches, as float32: normalised for lighting when standardised."""
+        if self._standardizes():
+            return normalize_lighting(image)
+        return image.astype(np.float32, copy=False)
 
     def anomaly_map(self, X: Any) -> np.ndarray:
         """Per-pixel abnormality of images: the higher, the more abnormal.
@@ -166,7 +187,9 @@ class BaseDeepDetector(BaseDetector):
         What each pixel contributes to the detector's scoring rule, summed
         over channels (see the detector's ``_map_batch`` for the rule); for
         the reconstruction probability, ``score_samples(X)`` equals minus the
-        map summed over pixels.
+        map summed over pixels. For images cut into patches (see
+        ``patch_size``), the map is the mean over the sliding patches that
+        cover each pixel, and ``score_samples(X)`` is minus its smoothed maximum.
 
         Parameters
         ----------
@@ -180,8 +203,8 @@ class BaseDeepDetector(BaseDetector):
         -------
         maps : ndarray of shape (n_samples, height, width) or list of ndarray
             One map per image, in the units of the scoring rule (nats for
-            log-likelihoods, squared standardised values for residuals); a
-            list when the images were.
+            log-likelihoods, squared standardised values for residuals); with
+            patches, a list when the images came as one.
         """
         check_is_fitted(self)
         if self.image_shape_ is None:
@@ -190,14 +213,11 @@ class BaseDeepDetector(BaseDetector):
                 "maps: fit it on arrays of shape (n_samples, height, width) or (n_samples, "
                 "channels, height, width), or pass image_shape."
             )
-        images = self._validate_input(X, reset=False)
+        X_valid = self._validate_input(X, reset=False)
         if self.patch_size_ is not None:
-            maps = [
-                np.nan_to_num(m, nan=np.inf).sum(axis=0)
-                for m in self._tiled(images, self._map_batch, "mapping")
-            ]
+            maps = list(self._patched_maps(X_valid))
             return maps if isinstance(X, (list, tuple)) else np.stack(maps)
-        X = images
+        X = X_valid
         maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
         maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
@@ -217,26 +237,20 @@ class BaseDeepDetector(BaseDetector):
         -------
         reconstructions : ndarray or list of ndarray
             Shape (n_samples, n_features) for rows, (n_samples, channels,
-            height, width) for images (a list when the images were). With
-            patches, the mean of the overlapping patches' reconstructions, in
-            the lighting-normalised units the network sees.
+            height, width) for images. With patches, the mean of the
+            overlapping patches' reconstructions, in the lighting-normalised
+            units the network sees, and a list when the images came as one.
         """
         check_is_fitted(self)
-        images = self._validate_input(X, reset=False)
+        X_valid = self._validate_input(X, reset=False)
         if self.patch_size_ is not None:
-            out = list(self._tiled(images, self._reconstruct_unscaled, "reconstructing"))
+            tiles = self._tiled(X_valid, self._reconstruct_batch, "reconstructing", unscale=True)
+            out = list(tiles)
             return out if isinstance(X, (list, tuple)) else np.stack(out)
-        X = images
-        flat = self._blockwise(X, self._reconstruct_unscaled, "reconstructing", self.n_features_in_)
+        X = X_valid
+        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing", self.n_features_in_)
+        flat = flat * self.feature_scale_ + self.feature_mean_
         return flat if self.image_shape_ is None else flat.reshape(len(X), *self.image_shape_)
-
-    def _reconstruct_unscaled(self, batch: torch.Tensor) -> torch.Tensor:
-        """The reconstruction of a standardised batch, in the units before standardisation."""
-        scale, mean = (
-            torch.as_tensor(v, dtype=batch.dtype, device=batch.device)
-            for v in (self.feature_scale_, self.feature_mean_)
-        )
-        return self._reconstruct_batch(batch) * scale + mean
 
     def _blockwise(
         self,
@@ -335,18 +349,28 @@ class BaseDeepDetector(BaseDetector):
         """
         images = None if self.window_shape is not None else as_image_list(X)
         if reset:
-            self.patch_size_ = None
+            patch = None
             if images is not None and self.image_shape is None:
-                self.patch_size_ = fitted_patch_size(self.patch_size, images)
-        if getattr(self, "patch_size_", None) is not None:
-            return self._validate_patched(images, reset=reset)
-        if isinstance(X, (list, tuple)) and images is not None:
-            if len({image.shape for image in images}) > 1:
-                raise ValueError(
-                    f"X holds images of different sizes, but {type(self).__name__} was fitted "
-                    f"on whole images of {tuple(self.image_shape_)} (channels, height, width)."
-                )
-            X = np.stack(images)
+                patch = fitted_patch_size(self.patch_size, images)
+        else:
+            patch = getattr(self, "patch_size_", None)
+        if patch is not None:
+            images = self._validate_patched(images, patch, reset=reset)
+        else:
+            if isinstance(X, (list, tuple)) and images is not None:
+                if len({image.shape for image in images}) > 1:
+                    raise ValueError(
+                        "X holds images of different sizes; only images cut into patches may "
+                        "differ (see patch_size)."
+                    )
+                X = np.stack(images)
+            X = self._validate_whole(X, reset=reset)
+        if reset:
+            self.patch_size_ = patch
+        return X if patch is None else images
+
+    def _validate_whole(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
         X, given_shape = flatten_images(X, windows=self.window_shape is not None)
         if given_shape is not None and not reset:
             check_image_shape(
@@ -364,7 +388,7 @@ class BaseDeepDetector(BaseDetector):
         return X
 
     def _validate_patched(
-        self, images: list[np.ndarray] | None, *, reset: bool
+        self, images: list[np.ndarray] | None, patch: tuple[int, ...], *, reset: bool
     ) -> list[np.ndarray]:
         """Images to cut into patches, each checked; at fit, the patch's shapes and backbone."""
         name = type(self).__name__
@@ -374,22 +398,18 @@ class BaseDeepDetector(BaseDetector):
                 "shape (n_samples, height, width) or (n_samples, channels, height, width), or "
                 "a list of 2-D or 3-D arrays."
             )
-        images = [
-            check_array(image.reshape(len(image), -1), dtype=[np.float64, np.float32]).reshape(
-                image.shape
-            )
-            for image in images
-        ]
+        for image in images:  # finite numbers; converted to float32 one image at a time
+            check_array(image.reshape(len(image), -1), dtype=None)
         if reset:
             channels = images[0].shape[0]
-            self.image_shape_ = (channels, *self.patch_size_)
+            self.image_shape_ = (channels, *patch)
             self.n_features_in_ = prod(self.image_shape_)
             self.window_shape_ = None
             self.backbone_ = choose_backbone(self.backbone, self._input_shape())
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
         else:
-            check_patch_fits(images, self.image_shape_[0], tuple(self.patch_size_), name)
+            check_patch_fits(images, self.image_shape_[0], tuple(patch), name)
         return images
 
     @abstractmethod
@@ -468,7 +488,9 @@ class BaseDeepDetector(BaseDetector):
         detector.fitted_params_ = {**detector.get_params(deep=False), **params}
         if model.version == 1:
             attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
-        # Files written before patches existed took images whole.
+        if "patch_size" not in params:  # written before patches existed: images went whole
+            detector.set_params(patch_size=None)
+            detector.fitted_params_["patch_size"] = None
         attributes.setdefault("patch_size_", None)
         network_state = {}
         for key, tensor in model.tensors.items():
@@ -482,6 +504,8 @@ class BaseDeepDetector(BaseDetector):
         for name, value in attributes.items():
             if name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)
+            elif name in ("image_shape_", "window_shape_", "patch_size_") and value is not None:
+                value = tuple(value)
             setattr(detector, name, value)
         try:
             # stacklevel: a warning points at the caller of anomaly.load.
@@ -500,8 +524,11 @@ class BaseDeepDetector(BaseDetector):
 
     def __setstate__(self, state: dict) -> None:
         network_state = state.pop("_network_state", None)
-        if "n_features_in_" in state:  # fitted before patches existed: images went whole
-            state.setdefault("patch_size_", None)
+        if "patch_size" not in state:  # pickled before patches existed: images went whole
+            state["patch_size"] = None
+            if "n_features_in_" in state:
+                state["patch_size_"] = None
+                state["fitted_params_"] = {**state["fitted_params_"], "patch_size": None}
         super().__setstate__(state)
         if network_state is not None:
             self._restore_network(network_state)

@@ -215,11 +215,13 @@ class GANDetector(BaseDeepDetector):
         it are cut into patches: training takes random patches (about each
         image's area in all), scoring slides the patch over an image at
         half-patch strides, averages the overlapping patches' values into a
-        full-resolution anomaly map and scores the image by the maximum of
-        that map, smoothed (a defect is as abnormal as its worst region,
-        however small). Such images are normalised per image for lighting
-        and may differ in size (pass a list of arrays). Smaller images, and
-        images passed as rows with ``image_shape``, go through the network
+        full-resolution anomaly map (``anomaly_map``, the per-pixel part of
+        ``scoring_rule``) and scores the image by the maximum of that map,
+        smoothed (a defect is as abnormal as its worst region, however
+        small). Such images are normalised per image for lighting (with
+        ``standardize`` and a real-valued likelihood) and may differ in size
+        (pass a list of arrays). Images narrower than the patch on a side,
+        and any images when ``image_shape`` is set, go through the network
         whole; None takes every image whole.
 
     Attributes
@@ -255,7 +257,8 @@ class GANDetector(BaseDeepDetector):
     backbone_ : {"mlp", "conv", "gru"}
         The network type in use.
     n_features_in_ : int
-        Number of features seen during fit (values per image for images).
+        Number of features seen during fit (values per image for images,
+        per patch for images cut into patches).
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when ``X`` had string column names.
 

@@ -76,11 +76,16 @@ def reconstruction(vae: VAE, x: torch.Tensor) -> torch.Tensor:
 REAL_LIKELIHOODS = ("student_t", "gaussian")
 
 
-def check_unit_interval(X: np.ndarray, likelihood: str) -> None:
-    """Bernoulli-type likelihoods model values in [0, 1]: say so clearly for any other."""
-    if likelihood in REAL_LIKELIHOODS or X.size == 0:
+def check_unit_interval(X: np.ndarray | list[np.ndarray], likelihood: str) -> None:
+    """Bernoulli-type likelihoods model values in [0, 1]: say so clearly for any other.
+
+    ``X`` is an array, or a list of images (to be cut into patches).
+    """
+    arrays = [np.asarray(a) for a in X] if isinstance(X, list) else [X]
+    arrays = [a for a in arrays if a.size]
+    if likelihood in REAL_LIKELIHOODS or not arrays:
         return
-    low, high = X.min(), X.max()
+    low, high = min(a.min() for a in arrays), max(a.max() for a in arrays)
     if low < 0 or high > 1:
         raise ValueError(
             f"likelihood={likelihood!r} models values in [0, 1] but X has values in "
@@ -96,7 +101,7 @@ class LikelihoodMixin:
     [0, 1] (at fit and at scoring) and are not standardised.
     """
 
-    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
+    def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray | list[np.ndarray]:
         X = super()._validate_input(X, reset=reset)
         check_unit_interval(X, self.likelihood if reset else self.fitted_params_["likelihood"])
         return X

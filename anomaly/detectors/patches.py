@@ -11,7 +11,7 @@ patch's values are (an anomaly map, a reconstruction) is the detector's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from math import ceil
+from math import ceil, prod
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -56,7 +56,13 @@ def _starts(size: int, patch: int) -> list[int]:
 
 
 class PatchGrid:
-    """The sliding-window patches of one image of ``(height, width)``.
+    """The sliding-window patches of one image: their top-left corners, and cropping.
+
+    Parameters
+    ----------
+    size : (height, width)
+        Of the image; at least ``patch``.
+    patch : (height, width)
 
     Examples
     --------
@@ -66,6 +72,8 @@ class PatchGrid:
     """
 
     def __init__(self, size: Sequence[int], patch: Sequence[int]) -> None:
+        if size[0] < patch[0] or size[1] < patch[1]:
+            raise ValueError(f"an image of {tuple(size)} is smaller than the patch {tuple(patch)}.")
         self.size = tuple(size)
         self.patch = tuple(patch)
         self.corners = [
@@ -73,6 +81,7 @@ class PatchGrid:
         ]
 
     def crop(self, image: np.ndarray, corner: tuple[int, int]) -> np.ndarray:
+        """The patch of ``image`` (channels, height, width) at ``corner``."""
         y, x = corner
         return image[:, y : y + self.patch[0], x : x + self.patch[1]]
 
@@ -81,9 +90,10 @@ def random_patches(
     images: Sequence[np.ndarray],
     patch: Sequence[int],
     rng: np.random.Generator,
+    prepare: Callable[[np.ndarray], np.ndarray],
     coverage: float = 1.0,
 ) -> np.ndarray:
-    """Patches cut at random from each image, about ``coverage`` times its area in all.
+    """Patches cut at random from each prepared image, about ``coverage`` times its area in all.
 
     Parameters
     ----------
@@ -91,6 +101,8 @@ def random_patches(
         Each at least ``patch`` in size.
     patch : (height, width)
     rng : numpy.random.Generator
+    prepare : callable
+        Applied to each image before it is cut (e.g. :func:`normalize_lighting`).
     coverage : float, default=1.0
         Pixels drawn per image pixel.
 
@@ -99,14 +111,17 @@ def random_patches(
     patches : ndarray of shape (n_patches, channels * height * width), float32
     """
     height, width = patch
-    out = []
-    for image in images:
-        _, image_height, image_width = image.shape
-        n = ceil(coverage * image_height * image_width / (height * width))
-        ys = rng.integers(0, image_height - height + 1, size=n)
-        xs = rng.integers(0, image_width - width + 1, size=n)
-        out += [image[:, y : y + height, x : x + width].reshape(-1) for y, x in zip(ys, xs)]
-    return np.stack(out).astype(np.float32, copy=False)
+    counts = [ceil(coverage * prod(image.shape[1:]) / (height * width)) for image in images]
+    out = np.empty((sum(counts), images[0].shape[0] * height * width), dtype=np.float32)
+    row = 0
+    for image, n in zip(images, counts):
+        image = prepare(image)
+        ys = rng.integers(0, image.shape[1] - height + 1, size=n)
+        xs = rng.integers(0, image.shape[2] - width + 1, size=n)
+        for y, x in zip(ys, xs):
+            out[row] = image[:, y : y + height, x : x + width].reshape(-1)
+            row += 1
+    return out
 
 
 def tiled(
@@ -116,6 +131,7 @@ def tiled(
     *,
     channels_out: int,
     block: int,
+    prepare: Callable[[np.ndarray], np.ndarray] = np.asarray,
 ) -> Iterator[np.ndarray]:
     """``patch_function`` over every image's sliding-window patches, reassembled per image.
 
@@ -126,6 +142,7 @@ def tiled(
     Parameters
     ----------
     images : sequence of ndarray of shape (channels, height, width)
+        Each at least ``patch`` in size.
     patch : (height, width)
     patch_function : callable
         Flattened patches, shape (n, channels * patch height * patch
@@ -133,42 +150,55 @@ def tiled(
     channels_out : int
     block : int
         Patches per call of ``patch_function``.
+    prepare : callable, default=numpy.asarray
+        Applied to each image when its first patch is cut (e.g.
+        :func:`normalize_lighting`), and its result dropped once the image is done.
 
     Yields
     ------
     result : ndarray of shape (channels_out, height, width)
         For each image in order: at each pixel, the mean over the patches
         that cover it.
+
+    Examples
+    --------
+    >>> images = [np.arange(30.0).reshape(1, 5, 6)]
+    >>> same = next(tiled(images, (4, 4), lambda p: p, channels_out=1, block=3))
+    >>> bool((same == images[0]).all())
+    True
     """
     grids = [PatchGrid(image.shape[1:], patch) for image in images]
+    prepared: dict[int, np.ndarray] = {}
     pending: list[tuple[int, tuple[int, int]]] = []
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, np.ndarray] = {}
     done = 0
 
     def run(batch: list[tuple[int, tuple[int, int]]]) -> None:
-        crops = np.stack([grids[i].crop(images[i], corner).reshape(-1) for i, corner in batch])
+        crops = np.stack([grids[i].crop(prepared[i], corner).reshape(-1) for i, corner in batch])
         values = patch_function(crops).reshape(len(batch), channels_out, *patch)
         for (i, (y, x)), value in zip(batch, values):
-            if i not in sums:
-                sums[i] = np.zeros((channels_out, *grids[i].size))
-                counts[i] = np.zeros(grids[i].size)
             sums[i][:, y : y + patch[0], x : x + patch[1]] += value
             counts[i][y : y + patch[0], x : x + patch[1]] += 1
 
+    def finished(upto: int) -> Iterator[np.ndarray]:
+        nonlocal done
+        while done < upto:
+            prepared.pop(done)
+            yield sums.pop(done) / counts.pop(done)
+            done += 1
+
     for i, grid in enumerate(grids):
+        prepared[i] = prepare(images[i])
+        sums[i] = np.zeros((channels_out, *grid.size))
+        counts[i] = np.zeros(grid.size)
         for corner in grid.corners:
             pending.append((i, corner))
             if len(pending) == block:
                 run(pending)
                 pending = []
         # Images before the first pending patch's are complete: hand them over.
-        complete = pending[0][0] if pending else i + 1
-        while done < complete:
-            yield sums.pop(done) / counts.pop(done)
-            done += 1
+        yield from finished(pending[0][0] if pending else i + 1)
     if pending:
         run(pending)
-    while done < len(images):
-        yield sums.pop(done) / counts.pop(done)
-        done += 1
+    yield from finished(len(images))

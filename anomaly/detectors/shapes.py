@@ -141,23 +141,26 @@ def check_image_shape(
 def fitted_patch_size(declared: Any, images: list[np.ndarray]) -> tuple[int, int] | None:
     """The ``(height, width)`` of the patches to cut, or None when images go whole.
 
-    Images no larger than ``patch_size`` go whole (they must then be of one
-    size); larger ones are cut into patches, and none may be smaller.
+    Images are cut into patches when every one is at least ``patch_size``
+    and some are larger; otherwise they go whole, which needs one size.
     """
     sizes = sorted({image.shape[1:] for image in images})
+    patch = None
     if declared is not None:
         patch = [declared] * 2 if isinstance(declared, Integral) else declared
         patch = tuple(positive_widths("patch_size", patch))
         if len(patch) != 2:
             raise ValueError(f"patch_size must be an int or (height, width), got {declared!r}.")
-        if any(h > patch[0] or w > patch[1] for h, w in sizes):
-            check_patch_fits(images, images[0].shape[0], patch, "patch_size")
+        fits = all(h >= patch[0] and w >= patch[1] for h, w in sizes)
+        if fits and any(h > patch[0] or w > patch[1] for h, w in sizes):
             return patch
     if len(sizes) > 1:
+        smallest = (min(h for h, _ in sizes), min(w for _, w in sizes))
         raise ValueError(
-            f"X holds images of {len(sizes)} different sizes, from {sizes[0]} to {sizes[-1]} "
-            f"(height, width); images of different sizes are cut into patches: pass a "
-            f"patch_size at most the smallest size (got patch_size={declared!r})."
+            f"X holds images of {len(sizes)} different sizes (height, width), from "
+            f"{sizes[0]} to {sizes[-1]}. Images of different sizes are cut into patches, "
+            f"which needs a patch_size no larger than every image, at most {smallest}; got "
+            f"patch_size={declared!r}."
         )
     return None
 
@@ -175,6 +178,6 @@ def check_patch_fits(
         if height < patch[0] or width < patch[1]:
             raise ValueError(
                 f"X holds an image of {height} x {width} pixels, smaller than the "
-                f"{patch[0]} x {patch[1]} patches of {name}; pass images at least that "
-                "large, or (when fitting) a smaller patch_size, or None to take images whole."
+                f"{patch[0]} x {patch[1]} patches {name} was fitted on; pass images at "
+                "least that large."
             )

@@ -1,5 +1,7 @@
 """Images larger than the network: patches to train, a sliding window to score."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -58,7 +60,7 @@ def test_tiled_reassembles_each_image_in_order(block):
 def test_random_patches_cover_each_image_about_once():
     rng = np.random.default_rng(0)
     images = [np.zeros((1, 64, 64)), np.ones((1, 40, 130))]
-    patches = random_patches(images, (16, 32), rng)
+    patches = random_patches(images, (16, 32), rng, prepare=np.asarray)
     assert patches.shape == (8 + 11, 16 * 32) and patches.dtype == np.float32
     assert patches[:8].max() == 0 and patches[8:].min() == 1
 
@@ -108,14 +110,47 @@ def test_odd_and_mixed_image_sizes_go_through_patches(tmp_path):
     # The patch size is part of the saved model.
     detector.save(tmp_path / "patches.safetensors")
     loaded = load(tmp_path / "patches.safetensors")
-    assert tuple(loaded.patch_size_) == (32, 48)
+    assert loaded.patch_size_ == (32, 48) and loaded.image_shape_ == (1, 32, 48)
     np.testing.assert_array_equal(loaded.score_samples(images), scores)
 
 
 def test_small_images_go_whole():
-    images = np.random.default_rng(0).normal(size=(20, 28, 28))
-    detector = VAEDetector(epochs=1, random_state=0).fit(images)
+    rng = np.random.default_rng(0)
+    detector = VAEDetector(epochs=1, random_state=0).fit(rng.normal(size=(20, 28, 28)))
     assert detector.patch_size_ is None and detector.image_shape_ == (1, 28, 28)
+    # Narrower than the patch on one side: whole, as before patches existed.
+    detector = fast(VAEDetector, epochs=1).fit(rng.normal(size=(6, 32, 128)))
+    assert detector.patch_size_ is None and detector.image_shape_ == (1, 32, 128)
+
+
+def test_a_failed_fit_leaves_no_patch_size():
+    detector = VAEDetector(patch_size=16)
+    with pytest.raises(ValueError):
+        detector.fit([np.full((20, 20), np.nan), np.zeros((20, 30))])
+    assert not hasattr(detector, "patch_size_")
+
+
+def test_bernoulli_likelihoods_take_raw_pixels_in_patches():
+    images = np.random.default_rng(0).uniform(size=(4, 40, 40))
+    detector = fast(VAEDetector, likelihood="bernoulli", patch_size=16, epochs=1).fit(images)
+    assert np.isfinite(detector.score_samples(images)).all()
+    with pytest.raises(ValueError, match=r"models values in \[0, 1\]"):
+        detector.score_samples([images[0] * 3])
+
+
+def test_pickles_in_patches_and_from_before_them():
+    images = np.random.default_rng(0).normal(size=(4, 40, 40))
+    detector = fast(VAEDetector, patch_size=16, epochs=1).fit(images)
+    copy = pickle.loads(pickle.dumps(detector))
+    np.testing.assert_array_equal(copy.score_samples(images), detector.score_samples(images))
+    # A detector pickled before patches existed has neither patch_size nor patch_size_.
+    whole = fast(VAEDetector, epochs=1).fit(images)
+    state = whole.__getstate__()
+    del state["patch_size"], state["patch_size_"]
+    old = VAEDetector.__new__(VAEDetector)
+    old.__setstate__(state)
+    assert old.get_params()["patch_size"] is None and old.patch_size_ is None
+    np.testing.assert_array_equal(old.score_samples(images), whole.score_samples(images))
 
 
 def test_wrong_images_are_clear_errors():
@@ -127,9 +162,14 @@ def test_wrong_images_are_clear_errors():
         detector.score_samples(rng.normal(size=(2, 20, 60)))
     with pytest.raises(ValueError, match="must hold images"):
         detector.score_samples(rng.normal(size=(2, 3000)))
-    with pytest.raises(ValueError, match="smaller than the 32 x 32 patches"):
+    with pytest.raises(
+        ValueError, match=r"patch_size no larger than every image, at most \(20, 60\)"
+    ):
         VAEDetector(patch_size=32).fit([rng.normal(size=(50, 60)), rng.normal(size=(20, 60))])
     with pytest.raises(ValueError, match="different sizes"):
         VAEDetector(patch_size=None).fit([rng.normal(size=(50, 60)), rng.normal(size=(40, 60))])
+    whole = fast(VAEDetector, patch_size=None, epochs=1).fit(rng.normal(size=(4, 50, 60)))
+    with pytest.raises(ValueError, match="only images cut into patches may differ"):
+        whole.score_samples([rng.normal(size=(50, 60)), rng.normal(size=(40, 60))])
     with pytest.raises(ValueError, match="patch_size must be an int or"):
         VAEDetector(patch_size=(8, 8, 8)).fit(rng.normal(size=(4, 50, 60)))
