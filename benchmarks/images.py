@@ -82,8 +82,15 @@ OURS: dict[str, Callable[[int, str], object]] = {
         ("VAEGANDetector", VAEGANDetector),
     ]
 }
+# What one default is worth on images, run on request (--detectors), not by default.
+ABLATIONS: dict[str, Callable[[int, str], object]] = {
+    "VAEDetector (trim_fraction=0)": lambda seed, device: VAEDetector(
+        trim_fraction=0.0, epochs=EPOCHS, random_state=seed, device=device
+    ),
+}
 BASELINES = ["PyOD VAE", "PyOD AutoEncoder", "PyOD DeepSVDD", "PyOD IForest", "PyOD KNN"]
 DETECTORS = [*OURS, *BASELINES]
+BUILDERS = {**OURS, **ABLATIONS}
 # PyOD's detectors take rows of one length: the tiles squared to this size.
 BASELINE_TILE_SIZE = (64, 64)
 DEFECT_KINDS = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
@@ -92,7 +99,7 @@ DEFECT_KINDS = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 def _fit_and_score(name: str, seed: int, device: str, train: np.ndarray, test: np.ndarray) -> Run:
     """One seeded run of a detector of ours or PyOD's (which gets flattened pixels)."""
     seed_globals(seed)
-    detector = OURS[name](seed, device) if name in OURS else PYOD_DETECTORS[name](seed)
+    detector = BUILDERS[name](seed, device) if name in BUILDERS else PYOD_DETECTORS[name](seed)
     return fit_and_score(detector, train, test)
 
 
@@ -143,7 +150,7 @@ def tiles(
         test = np.setdiff1d(np.arange(len(data.target)), train)
         target, kind = data.target[test], data.kind[test]
         for name in detectors:
-            if name in OURS:
+            if name in BUILDERS:
                 images = [data.data[i] for i in train], [data.data[i] for i in test]
             else:
                 images = squared.data[train], squared.data[test]
@@ -158,7 +165,7 @@ def tiles(
             for defect in DEFECT_KINDS:
                 pick = (kind == defect) | (target == 0)
                 row[f"roc_auc_{defect.lower()}"] = roc_auc_score(target[pick], run.scores[pick])
-            if name in OURS:
+            if name in BUILDERS:
                 maps = run.detector.anomaly_map(images[1])
                 row["pixel_roc_auc"] = roc_auc_score(
                     np.concatenate([data.masks[i].ravel() for i in test]),
@@ -271,7 +278,7 @@ def _timed_train(spent: list[float], device: str) -> Callable:
 
 
 def _device_name(name: str, device: str) -> str:
-    if name in OURS and device != "cpu" and torch.cuda.is_available():
+    if name in BUILDERS and device != "cpu" and torch.cuda.is_available():
         return f"cuda ({torch.cuda.get_device_name()})"
     return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
 
@@ -283,7 +290,7 @@ def report(results: Path) -> str:
         frame = pd.read_csv(path)
         per_class = frame.pivot_table(
             index="class_name", columns="detector", values="roc_auc", sort=False
-        )[[name for name in DETECTORS if name in set(frame.detector)]]
+        )[[name for name in [*DETECTORS, *ABLATIONS] if name in set(frame.detector)]]
         complete = per_class.dropna(axis=1)
         lines += [
             "## Fashion-MNIST one-class ROC-AUC (mean over seeds)",
@@ -353,7 +360,9 @@ def main() -> None:
     )
     parser.add_argument("command", choices=["fmnist", "tiles", "speed", "speed-large", "report"])
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
-    parser.add_argument("--detectors", nargs="+", default=DETECTORS, choices=DETECTORS)
+    parser.add_argument(
+        "--detectors", nargs="+", default=DETECTORS, choices=[*DETECTORS, *ABLATIONS]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--device", default="auto", help="for our detectors")
