@@ -114,6 +114,19 @@ def test_load_magnetic_tile_at_full_resolution(shared_datasets):
     assert sum(not mask.any() for mask, t in zip(tiles.masks, tiles.target) if t) == 4
 
 
+def test_magnetic_tile_groups_hold_the_shots_of_one_tile(shared_datasets):
+    tiles = load_magnetic_tile(size=(64, 64), data_home=shared_datasets, verify=False)
+    free = tiles.target == 0
+    rows = tiles.data[free].reshape(free.sum(), -1).astype(float)
+    rows = (rows - rows.mean(axis=1, keepdims=True)) / rows.std(axis=1, keepdims=True)
+    correlation = rows @ rows.T / rows.shape[1]
+    np.fill_diagonal(correlation, -np.inf)
+    groups = tiles.groups[free]
+    # An image's nearest other image is almost always another shot of its own tile.
+    assert (groups[correlation.argmax(axis=1)] == groups).mean() > 0.9
+    assert len(np.unique(groups)) == 149 and np.bincount(tiles.groups).max() < 20
+
+
 def test_missing_magnetic_tile_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="download=True"):
         load_magnetic_tile(data_home=tmp_path)
