@@ -291,8 +291,9 @@ def vus_roc(
         Anomaly scores, higher = more abnormal.
     max_window : int, default=100
         Largest buffer length ``l``; a buffer reaches ``l // 2`` points out of each side of an
-        event. About twice the series' period or typical event length suits (TSB-AD uses twice
-        the period). With 0 there is no buffer.
+        event. About the series' period or typical event length suits: TSB-AD 1.5 passes the
+        period its ``find_length_rank`` finds (the older VUS package, twice it). With 0 there is
+        no buffer.
     n_thresholds : int, default=250
         Number of thresholds, taken at evenly spaced ranks of the scores (250 in the reference
         implementation). When ``n_samples <= n_thresholds`` every score is a threshold.

@@ -263,3 +263,77 @@ def test_anomaly_events_checks_labels():
 def test_vus_parameters_are_checked(vus, params, message):
     with pytest.raises(ValueError, match=message):
         vus([0, 1, 0], [0.1, 0.9, 0.3], **params)
+
+
+# --- parity with TSB-AD's evaluation code (where tsb-ad is installed: the benchmarks extra) --
+
+
+def _parity_cases() -> list[tuple[str, np.ndarray, np.ndarray, int]]:
+    """(name, labels, scores, sliding window): the edge cases TSB-AD's code must agree on."""
+    rng = np.random.default_rng(1)
+    first = series(60, (0, 3), (30, 34))
+    last = series(60, (20, 23), (59, 60))
+    many = series(500, *[(start, start + 1 + start % 3) for start in range(10, 490, 16)])
+    ties = series(80, (8, 12), (50, 52))
+    cases = []
+    for name, labels, window in [("first", first, 4), ("last", last, 4), ("many", many, 6)]:
+        scores = rng.random(len(labels)) + 0.8 * np.convolve(labels, np.ones(3), "same")
+        cases.append((name, labels, scores, window))
+    tied_scores = np.round(rng.random(len(ties)) * 3) / 3 + ties * 0.5
+    cases.append(("ties", ties, np.round(tied_scores, 1), 8))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def tsb_ad():
+    """TSB-AD's (Liu & Paparrizos, 2024) basic_metrics module, or a skip."""
+    return pytest.importorskip("TSB_AD.evaluation.basic_metrics")
+
+
+def _tsb_ad_values(tsb_ad, labels: np.ndarray, scores: np.ndarray, window: int) -> dict:
+    grader = tsb_ad.basic_metricor()
+    *_, vus_roc_value, vus_pr_value = tsb_ad.generate_curve(labels, scores, window)
+    return {
+        "roc_auc": grader.metric_ROC(labels, scores),
+        "pr_auc": grader.metric_PR(labels, scores),
+        "vus_roc": vus_roc_value,
+        "vus_pr": vus_pr_value,
+        "best_f1": grader.metric_PointF1(labels, scores),
+    }
+
+
+def _our_values(labels: np.ndarray, scores: np.ndarray, window: int) -> dict:
+    return {
+        "roc_auc": roc_auc(labels, scores),
+        "pr_auc": pr_auc(labels, scores),
+        "vus_roc": vus_roc(labels, scores, max_window=window),
+        "vus_pr": vus_pr(labels, scores, max_window=window),
+        "best_f1": best_f1(labels, scores)[0],
+    }
+
+
+@pytest.mark.parametrize("case", _parity_cases(), ids=lambda case: case[0])
+def test_metrics_agree_with_tsb_ad(tsb_ad, case):
+    # TSB-AD's F1 divides by precision + recall + 1e-5, at most 5e-6 below the exact value.
+    _, labels, scores, window = case
+    theirs = _tsb_ad_values(tsb_ad, labels, scores, window)
+    assert _our_values(labels, scores, window) == pytest.approx(theirs, abs=5e-6)
+
+
+def test_metrics_agree_with_tsb_ad_on_real_labels(tsb_ad, shared_datasets):
+    from anomaly.datasets import load_smd
+
+    smd = load_smd("machine-1-6", data_home=shared_datasets)
+    labels, scores = smd.test_labels, np.abs(smd.test - smd.train.mean(axis=0)).mean(axis=1)
+    window = 100  # TSB-AD's default sliding window
+    theirs = _tsb_ad_values(tsb_ad, labels, scores, window)
+    assert _our_values(labels, scores, window) == pytest.approx(theirs, abs=5e-6)
+
+
+def test_event_f1_is_not_tsb_ad_event_based_f1(tsb_ad):
+    # Ours: event-wise precision and recall. TSB-AD's: event recall with point-wise precision.
+    labels = series(40, (5, 8), (20, 30))
+    predictions = series(40, (5, 6), (20, 21), (32, 40))  # both events, one long false alarm
+    theirs = tsb_ad.basic_metricor().metric_EventF1PA(labels, predictions, preds=predictions)
+    assert event_f1(labels, predictions) == pytest.approx(0.8)  # precision 2/3, recall 1
+    assert theirs == pytest.approx(1 / 3)  # precision 2/10 points, recall 1
