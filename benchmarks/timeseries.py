@@ -1,4 +1,4 @@
-"""Time-series benchmark: NAB, SMD and ASD, our windowed detectors against point-wise baselines.
+"""Time-series benchmark: NAB, SMD and ASD, our windowed detectors against TSB-AD's and PyOD's.
 
 Every detector is fit on normal-looking data and scores the evaluation steps:
 
@@ -13,8 +13,14 @@ Every detector is fit on normal-looking data and scores the evaluation steps:
 Our three detectors run inside :class:`anomaly.TimeSeriesDetector`
 with one fixed set of parameters for every series (``OURS``: the defaults,
 window 32, stride 1, fewer epochs); PyOD's IForest, PCA and ECOD score each
-time step (row) alone, run here on the same splits. Metrics: ROC-AUC, PR-AUC
-and VUS-PR (``anomaly.metrics.vus_pr``, max_window=100), per series and mean.
+time step (row) alone, run here on the same splits. TSB-AD's own detectors
+(``tsb_ad.py``, where TSB-AD is installed) run on the same splits as its
+scripts run them: its multivariate ones on SMD and ASD, its univariate ones on
+NAB, the semi-supervised ones fitted on the training rows, the others on the
+scored rows alone. Metrics: ROC-AUC, PR-AUC and VUS-PR
+(``anomaly.metrics.vus_pr``, equal to TSB-AD's), per series and mean; VUS's
+buffer is TSB-AD's sliding window of the scored series (``find_length_rank``
+on its first variable, column ``vus_window``), or 100 where TSB-AD is absent.
 
 TSB-AD's published VUS-PR (``published_results/tsb_ad``) is shown beside, as
 the mean over its SMD and NAB files, with a caveat: TSB-AD re-curates the
@@ -67,10 +73,12 @@ from anomaly.datasets import (  # noqa: E402
     smd_machines,
 )
 from anomaly.metrics import pr_auc, roc_auc, vus_pr  # noqa: E402
+from benchmarks import tsb_ad  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,
     PYOD_DETECTORS,
     RESULTS,
+    Run,
     fit_and_score,
     merge_results,
     seed_globals,
@@ -96,7 +104,12 @@ def _ours(name: str, seed: int, stride: int = 1) -> TimeSeriesDetector:
 
 
 BASELINES = ["PyOD IForest", "PyOD PCA", "PyOD ECOD"]
-DETECTORS = [*OURS, *BASELINES]
+TSB_AD_PREFIX = "TSB-AD "
+# TSB-AD's multivariate detectors run on SMD and ASD, its univariate ones on NAB.
+TSB_AD_DETECTORS = [
+    TSB_AD_PREFIX + name for name in dict.fromkeys([*tsb_ad.MULTIVARIATE, *tsb_ad.UNIVARIATE])
+]
+DETECTORS = [*OURS, *BASELINES, *TSB_AD_DETECTORS]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
 DRAWS_KEYS = ["collection", "series", "detector", "seed", "stride", "n_draws"]
@@ -144,15 +157,37 @@ def _evaluations(
             yield collection, name, train, scored, evaluated, labels
 
 
-def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+def _vus_window(scored: np.ndarray) -> int:
+    """VUS's largest buffer: TSB-AD's sliding window of the series where TSB-AD is installed."""
+    return tsb_ad.sliding_window(scored) if tsb_ad.available() else VUS_MAX_WINDOW
+
+
+def _metrics(labels: np.ndarray, scores: np.ndarray, vus_window: int) -> dict[str, float]:
     """ROC-AUC, PR-AUC and VUS-PR of anomaly scores (higher = more abnormal)."""
     # NaN (PyOD's PCA on constant training columns) counts as one constant score.
     scores = np.nan_to_num(scores)
     return dict(
         roc_auc=roc_auc(labels, scores),
         pr_auc=pr_auc(labels, scores),
-        vus_pr=vus_pr(labels, scores, max_window=VUS_MAX_WINDOW),
+        vus_pr=vus_pr(labels, scores, max_window=vus_window),
+        vus_window=vus_window,
     )
+
+
+def _fit_and_score(name: str, seed: int, train: np.ndarray, scored: np.ndarray) -> Run | None:
+    """One seeded run; None for a TSB-AD detector made for the other number of variables."""
+    seed_globals(seed)
+    if name in OURS:
+        return fit_and_score(_ours(name, seed), train, scored)
+    if name in PYOD_DETECTORS:
+        return fit_and_score(PYOD_DETECTORS[name](seed), train, scored)
+    tsb_name = name.removeprefix(TSB_AD_PREFIX)
+    if tsb_name not in (tsb_ad.UNIVARIATE if scored.shape[1] == 1 else tsb_ad.MULTIVARIATE):
+        return None
+    # TSB-AD fits and scores in one call (and seeds itself): its seconds are the sum.
+    start = time.perf_counter()
+    scores = tsb_ad.tsb_ad_scores(tsb_name, train, scored)
+    return Run(None, scores, time.perf_counter() - start, np.nan)
 
 
 def run(
@@ -167,20 +202,18 @@ def run(
         collections, series, data_home
     ):
         rows = []
+        vus_window = _vus_window(scored)
         for detector_name in detectors:
             for seed in seeds:
-                seed_globals(seed)
-                if detector_name in OURS:
-                    detector = _ours(detector_name, seed)
-                else:
-                    detector = PYOD_DETECTORS[detector_name](seed)
-                result = fit_and_score(detector, train, scored)
+                result = _fit_and_score(detector_name, seed, train, scored)
+                if result is None:
+                    continue
                 row = dict(
                     collection=collection,
                     series=name,
                     detector=detector_name,
                     seed=seed,
-                    **_metrics(labels, result.scores[evaluated]),
+                    **_metrics(labels, result.scores[evaluated], vus_window),
                     fit_seconds=result.fit_seconds,
                     score_seconds=result.score_seconds,
                     n_train=len(train),
@@ -224,7 +257,7 @@ def draws(
                     seed=seed,
                     stride=stride,
                     n_draws=n_draws,
-                    **_metrics(labels, scores),
+                    **_metrics(labels, scores, _vus_window(scored)),
                     score_seconds=seconds,
                     n_scored=len(scored),
                     cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
@@ -313,9 +346,11 @@ def report(results: Path, data_home: Path) -> str:
         "the time-series default is 1, see the draws section), other parameters at their "
         "defaults; PyOD IForest / PCA / ECOD "
         "point-wise at their defaults). SMD and ASD: fit on train, metrics on test; NAB: fit "
-        f"on the first {NAB_TRAIN_FRACTION:.0%} of each series, metrics on the rest. VUS-PR "
-        f"with max_window={VUS_MAX_WINDOW}. Seconds in the CSV (`cpu` column: machine and "
-        "torch threads).",
+        f"on the first {NAB_TRAIN_FRACTION:.0%} of each series, metrics on the rest. TSB-AD's "
+        "detectors as its scripts run them (`tsb_ad.py`). VUS-PR with TSB-AD's sliding window "
+        f"of each series as the buffer (CSV column `vus_window`; {VUS_MAX_WINDOW} in rows "
+        "without it). Seconds in the CSV (`cpu` column: machine and torch threads; TSB-AD's "
+        "fit and score in one call, so its `fit_seconds` hold both).",
         "",
     ]
     for collection in COLLECTIONS:
