@@ -174,20 +174,29 @@ def _metrics(labels: np.ndarray, scores: np.ndarray, vus_window: int) -> dict[st
     )
 
 
-def _fit_and_score(name: str, seed: int, train: np.ndarray, scored: np.ndarray) -> Run | None:
-    """One seeded run; None for a TSB-AD detector made for the other number of variables."""
+def _fit_and_score(
+    name: str, seed: int, train: np.ndarray, scored: np.ndarray
+) -> tuple[Run, str] | None:
+    """One seeded run and its error ("" if none); None for a TSB-AD detector made for the
+    other number of variables."""
     seed_globals(seed)
     if name in OURS or name == DEFAULT:
-        return fit_and_score(_ours(name, seed), train, scored)
+        return fit_and_score(_ours(name, seed), train, scored), ""
     if name in PYOD_DETECTORS:
-        return fit_and_score(PYOD_DETECTORS[name](seed), train, scored)
+        return fit_and_score(PYOD_DETECTORS[name](seed), train, scored), ""
     tsb_name = name.removeprefix(TSB_AD_PREFIX)
     if tsb_name not in (tsb_ad.UNIVARIATE if scored.shape[1] == 1 else tsb_ad.MULTIVARIATE):
         return None
     # TSB-AD fits and scores in one call (and seeds itself): its seconds are the sum.
     start = time.perf_counter()
-    scores = tsb_ad.tsb_ad_scores(tsb_name, train, scored)
-    return Run(None, scores, time.perf_counter() - start, np.nan)
+    try:
+        scores = tsb_ad.tsb_ad_scores(tsb_name, train, scored)
+    except Exception as error:  # noqa: BLE001 (its failure on one series is a result)
+        # E.g. Sub-MCD's window longer than a short NAB training part. A detector that
+        # cannot run gives no information: one constant score, recorded with the error.
+        print(f"{name} failed: {error!r}; scored as a constant", flush=True)
+        return Run(None, np.zeros(len(scored)), time.perf_counter() - start, np.nan), repr(error)
+    return Run(None, scores, time.perf_counter() - start, np.nan), ""
 
 
 def run(
@@ -205,9 +214,10 @@ def run(
         vus_window = _vus_window(scored)
         for detector_name in detectors:
             for seed in seeds:
-                result = _fit_and_score(detector_name, seed, train, scored)
-                if result is None:
+                outcome = _fit_and_score(detector_name, seed, train, scored)
+                if outcome is None:
                     continue
+                result, error = outcome
                 row = dict(
                     collection=collection,
                     series=name,
@@ -220,6 +230,7 @@ def run(
                     n_evaluated=len(labels),
                     n_variables=train.shape[1],
                     cpu=f"{platform.machine()}, {torch.get_num_threads()} threads",
+                    error=error,
                 )
                 print(row, flush=True)
                 rows.append(row)
@@ -373,8 +384,14 @@ def report(results: Path, data_home: Path) -> str:
             means.to_markdown(floatfmt=".3f"),
             "",
         ]
-        best_ours = means.loc[means.index.isin(list(OURS))]
-        best_base = means.loc[means.index.isin(BASELINES)]
+        failed = part[part.get("error", pd.Series("", index=part.index)).fillna("") != ""]
+        for detector, runs in failed.groupby("detector"):
+            lines.append(
+                f"- {detector} failed on {runs.series.nunique()} series, scored there as a "
+                f"constant (CSV column `error`), e.g. {runs.error.iloc[0]}."
+            )
+        best_ours = means.loc[means.index.isin([DEFAULT, *OURS])]
+        best_base = means.loc[means.index.isin([*BASELINES, *TSB_AD_DETECTORS])]
         if len(best_ours) and len(best_base):
             for metric in ["pr_auc", "vus_pr"]:
                 ours, base = best_ours[metric].max(), best_base[metric].max()
