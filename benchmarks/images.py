@@ -369,7 +369,7 @@ def report(results: Path) -> str:
         kinds = [f"roc_auc_{defect.lower()}" for defect in DEFECT_KINDS]
         columns = ["roc_auc", "pr_auc", "pixel_roc_auc", *kinds, "fit_seconds", "score_seconds"]
         for split, heading in [
-            ("tile", "defect-free shots of 70 % of the tiles, held-out tiles scored"),
+            ("tile", "the defect-free shots of 70 % of the tiles, held-out tiles scored"),
             ("random", "a random 70 % of the defect-free images: leaks near copies"),
         ]:
             rows = frame[frame.split == split]
@@ -378,7 +378,7 @@ def report(results: Path) -> str:
             summary = rows.groupby("detector")[[c for c in columns if c in rows]].mean()
             summary = summary.rename(columns={k: k.removeprefix("roc_auc_") for k in kinds})
             lines += [
-                f"## Magnetic tiles, split `{split}` (train on the {heading}; seed "
+                f"## Magnetic tiles, split `{split}` (train on {heading}; seed "
                 + ", ".join(str(s) for s in sorted(set(rows.seed)))
                 + ")",
                 "",
