@@ -361,15 +361,22 @@ def report(results: Path, data_home: Path) -> str:
         "detectors as its scripts run them (`tsb_ad.py`). VUS-PR with TSB-AD's sliding window "
         f"of each series as the buffer (CSV column `vus_window`; {VUS_MAX_WINDOW} in rows "
         "without it). Seconds in the CSV (`cpu` column: machine and torch threads; TSB-AD's "
-        "fit and score in one call, so its `fit_seconds` hold both).",
+        "fit and score in one call, so its `fit_seconds` hold both). Rows marked "
+        '"(previous run)" are from the run before issue 15 (ours with the defaults before '
+        "issue 13, VUS buffer 100) and not comparable with the others.",
         "",
     ]
+    if "vus_window" in frame:
+        # Rows of the run before issue 15: other defaults for ours, VUS buffer 100.
+        previous = frame.vus_window.isna()
+        frame.loc[previous, "detector"] = frame.loc[previous, "detector"] + " (previous run)"
     for collection in COLLECTIONS:
         part = frame[frame.collection == collection]
         if part.empty:
             continue
-        # Only the series every detector ran on, so the means compare like with like.
-        shared = set.intersection(*(set(g.series) for _, g in part.groupby("detector")))
+        # Only the series every detector of this run ran on, so the means compare like with like.
+        current = part[~part.detector.str.endswith("(previous run)")]
+        shared = set.intersection(*(set(g.series) for _, g in current.groupby("detector")))
         part = part[part.series.isin(shared)]
         means = (
             part.groupby(["detector", "series"])[["roc_auc", "pr_auc", "vus_pr"]]
@@ -390,7 +397,7 @@ def report(results: Path, data_home: Path) -> str:
                 f"- {detector} failed on {runs.series.nunique()} series, scored there as a "
                 f"constant (CSV column `error`), e.g. {runs.error.iloc[0]}."
             )
-        best_ours = means.loc[means.index.isin([DEFAULT, *OURS])]
+        best_ours = means.loc[means.index.isin([DEFAULT, *OURS])]  # this run's only
         best_base = means.loc[means.index.isin([*BASELINES, *TSB_AD_DETECTORS])]
         if len(best_ours) and len(best_base):
             for metric in ["pr_auc", "vus_pr"]:
