@@ -376,6 +376,7 @@ def report(results: Path, data_home: Path) -> str:
             continue
         # Only the series every detector of this run ran on, so the means compare like with like.
         current = part[~part.detector.str.endswith("(previous run)")]
+        current = part if current.empty else current
         shared = set.intersection(*(set(g.series) for _, g in current.groupby("detector")))
         part = part[part.series.isin(shared)]
         means = (
@@ -397,6 +398,7 @@ def report(results: Path, data_home: Path) -> str:
                 f"- {detector} failed on {runs.series.nunique()} series, scored there as a "
                 f"constant (CSV column `error`), e.g. {runs.error.iloc[0]}."
             )
+        lines += [""] if len(failed) else []
         best_ours = means.loc[means.index.isin([DEFAULT, *OURS])]  # this run's only
         best_base = means.loc[means.index.isin([*BASELINES, *TSB_AD_DETECTORS])]
         if len(best_ours) and len(best_base):
