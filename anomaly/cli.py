@@ -22,7 +22,7 @@ from anomaly.csv_reading import read_series_csv
 from anomaly.csv_scoring import score_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.persistence import load
-from anomaly.timeseries import WINDOW_DRAWS, TimeSeriesDetector
+from anomaly.timeseries import WINDOW_DRAWS, WINDOW_EARLY_STOPPING, TimeSeriesDetector
 
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"vae, vaegan: Monte-Carlo draws per window when scoring (default {WINDOW_DRAWS}; "
         "each costs a decoder pass)",
+    )
+    fit.add_argument(
+        "--early-stopping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="hold out a tenth of the windows and stop once their loss improves by under 1%% "
+        "for 5 epochs (the GAN: its encoder); --no-early-stopping trains every epoch",
     )
     fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
     fit.add_argument(
@@ -175,6 +182,8 @@ def fit_command(args: argparse.Namespace) -> None:
     detector_params = dict(device=args.device, random_state=args.random_state)
     if args.epochs is not None:
         detector_params["epochs"] = args.epochs
+    if args.early_stopping:
+        detector_params |= WINDOW_EARLY_STOPPING
     if args.detector == "gan":
         if args.n_draws is not None:
             raise ValueError("--n-draws applies to --detector vae or vaegan, not gan.")

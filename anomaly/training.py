@@ -82,6 +82,7 @@ class TrainingConfig:
     weight_decay: float = 0.0
     validation_fraction: float | None = None
     n_iter_no_change: int = 10
+    tol: float = 0.0
     clip_grad_norm: float | None = None
     adam_betas: tuple[float, float] = (0.9, 0.999)
     trim_fraction: float = 0.0
@@ -147,8 +148,8 @@ def train(
     On CUDA the losses run under bfloat16 autocast. When
     ``config.validation_fraction`` is set and the phase allows early
     stopping, that share of the rows is held out, training stops after
-    ``n_iter_no_change`` epochs without a better total validation loss, and
-    the best weights are restored.
+    ``n_iter_no_change`` epochs without a total validation loss below the
+    best by more than ``tol`` times its size, and the best weights are restored.
 
     Parameters
     ----------
@@ -239,11 +240,13 @@ def train(
                 for name, value in zip(names, val_losses):
                     history[f"val_{name}"].append(value)
                 postfix["val"] = sum(val_losses)
-                if sum(val_losses) < best_val:
-                    best_val, epochs_without_improvement = sum(val_losses), 0
-                    best_state = copy.deepcopy(network.state_dict())
+                val_loss = sum(val_losses)
+                if best_val == math.inf or val_loss < best_val - config.tol * abs(best_val):
+                    epochs_without_improvement = 0
                 else:
                     epochs_without_improvement += 1
+                if val_loss < best_val:  # the weights kept are the best seen
+                    best_val, best_state = val_loss, copy.deepcopy(network.state_dict())
             progress.set_postfix({key: f"{value:.4g}" for key, value in postfix.items()})
             if val_X is not None and epochs_without_improvement >= config.n_iter_no_change:
                 break

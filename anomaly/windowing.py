@@ -8,10 +8,11 @@ every step is covered. Windows are numpy views of the series
 variable-major, ``(n_variables, window_size)``, for the detectors'
 ``window_shape``; only the windows of one block are copied at a time.
 
-A step's score is the mean of the scores of every window that covers it,
-added in the order of the windows' starts. It depends on those windows'
-scores only, so scoring a series in chunks gives the same numbers to the bit
-as scoring it whole.
+A step's score is the mean, over every window that covers it, of that
+window's score or of the window's score for that step (its position in the
+window), added in the order of the windows' starts. It depends on those
+windows' scores only, so scoring a series in chunks gives the same numbers to
+the bit as scoring it whole.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def step_scores(
 
     Parameters
     ----------
-    window_scores : ndarray of shape (n_windows,)
-        Score of each window.
+    window_scores : ndarray of shape (n_windows,) or (n_windows, window_size)
+        Score of each window, or of each position of each window: a step
+        then takes, from each window covering it, the score of its own position.
     starts : ndarray of shape (n_windows,)
         First step of each window, increasing.
     window_size : int
@@ -123,6 +125,8 @@ def step_scores(
     --------
     >>> step_scores(np.array([1.0, 3.0]), np.array([0, 2]), 3, np.arange(5))
     array([1., 1., 2., 3., 3.])
+    >>> step_scores(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([0, 2]), 3, np.arange(5))
+    array([1. , 2. , 3.5, 5. , 6. ])
     """
     first = np.searchsorted(starts, steps - window_size, side="right")
     stop = np.searchsorted(starts, steps, side="right")
@@ -132,7 +136,11 @@ def step_scores(
     # One pass per covering window, in the windows' order: the sum's rounding
     # then depends only on which windows cover a step.
     for offset in range(int((stop - first).max())):
-        index = first + offset
-        covered = index < stop
-        total += np.where(covered, window_scores[np.minimum(index, len(starts) - 1)], 0.0)
+        index = np.minimum(first + offset, len(starts) - 1)
+        covered = first + offset < stop
+        if window_scores.ndim == 1:
+            score = window_scores[index]
+        else:  # the step's position in the window: 0 where not covered
+            score = window_scores[index, np.clip(steps - starts[index], 0, window_size - 1)]
+        total += np.where(covered, score, 0.0)
     return total / (stop - first)

@@ -65,6 +65,7 @@ recomputes) and summarised in ``benchmarks/results/csv_scoring.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import platform
@@ -72,6 +73,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +104,11 @@ EPOCHS = 30
 BLOCK_BYTES = inspect.signature(iter_series_csv).parameters["block_bytes"].default
 # GNU time (Debian package "time"): the peak RSS of a command.
 TIME = Path("/usr/bin/time")
-KEYS = ["rows", "what", "stride", "n_draws", "repeat"]
+KEYS = ["rows", "what", "stride", "n_draws", "busy", "repeat"]
+# A CPU-bound neighbour, as on a shared server: one core's worth of pure Python.
+BURNER = "while True: pass"
 SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
+FORWARD = "bare forward"
 # What `anomaly score` prints last: its rows and the seconds of score_csv.
 SCORED = re.compile(r"scored (\d+) rows in ([\d.]+) s")
 
@@ -125,6 +130,45 @@ reader = csv.open_csv(
 )
 print(sum(batch.num_rows for batch in reader), time.perf_counter() - start)
 """
+
+
+# The network's bare forward pass, its limit: the same model, the first windows of the same
+# file at the model's stride, standardised and held in memory, in blocks of the size scoring
+# uses, no grad; nothing else (no windowing, checks, likelihood, step scores or CSV). Prints the
+# rows those windows advance over (stride per window) and the seconds of the passes.
+BARE_FORWARD = """
+import sys
+import time
+import numpy as np
+import torch
+from pyarrow import csv
+import anomaly
+from anomaly.windowing import window_starts, windows
+model, path, n_rows, *values = sys.argv[1:]
+detector = anomaly.load(model, device="cpu")
+inner, size = detector.detector_, detector.window_shape_[1]
+reader = csv.open_csv(path, convert_options=csv.ConvertOptions(include_columns=values))
+rows, n = [], 0
+for batch in reader:
+    rows.append(np.column_stack([batch.column(v).to_numpy() for v in values]))
+    n += batch.num_rows
+    if n >= int(n_rows):
+        break
+series = np.concatenate(rows)[: int(n_rows)]
+starts = window_starts(len(series), size, detector.stride, cover_end=False)
+flat = (windows(series, starts, size) - inner.feature_mean_) / inner.feature_scale_
+batches = torch.from_numpy(flat.astype(np.float32)).split(inner._scoring_block_rows())
+network = inner.network_.eval()
+with torch.inference_mode():
+    network(batches[0])  # warm-up: first-call allocations
+    start = time.perf_counter()
+    for batch in batches:
+        network(batch)
+    seconds = time.perf_counter() - start
+print(len(starts) * detector.stride, seconds)
+"""
+# Rows whose windows the bare forward pass runs over (at stride 1, that many windows).
+BARE_FORWARD_ROWS = 200_000
 
 
 def generate(path: Path, n_rows: int, seed: int) -> Path:
@@ -216,10 +260,37 @@ def run(
     train_rows: int,
     workdir: Path,
     repeats: int,
+    busy: int = 0,
 ) -> pd.DataFrame:
     if not TIME.exists():
         raise SystemExit(f"{TIME} not found: install GNU time (Debian: apt-get install time).")
     workdir.mkdir(parents=True, exist_ok=True)
+    with _neighbours(busy):
+        return _measure(sizes, stride, n_draws, epochs, train_rows, workdir, repeats, busy)
+
+
+@contextlib.contextmanager
+def _neighbours(n: int) -> Iterator[None]:
+    """``n`` CPU-bound processes running beside whatever runs inside."""
+    burners = [subprocess.Popen([sys.executable, "-c", BURNER]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def _measure(
+    sizes: list[int],
+    stride: int,
+    n_draws: int,
+    epochs: int,
+    train_rows: int,
+    workdir: Path,
+    repeats: int,
+    busy: int,
+) -> pd.DataFrame:
     model, fit_seconds = fit(workdir, stride, n_draws, epochs, train_rows)
     setting = dict(
         columns=len(COLUMNS),
@@ -233,6 +304,7 @@ def run(
         block_bytes=BLOCK_BYTES,
         cpu=_cpu(),
         torch_threads=torch.get_num_threads(),
+        busy=busy,
         pyarrow=pa.__version__,
         torch=torch.__version__,
     )
@@ -267,6 +339,12 @@ def run(
 
     for repeat in range(repeats):
         record(0, IMPORT, repeat, _run([sys.executable, "-c", "import anomaly.cli"]))
+    data = generate(workdir / f"series_{max(sizes)}.csv", max(sizes), seed=0)
+    for repeat in range(repeats):
+        forward = [sys.executable, "-c", BARE_FORWARD, str(model), str(data)]
+        measured = _run([*forward, str(min(BARE_FORWARD_ROWS, max(sizes))), *COLUMNS])
+        n_forward, forward_seconds = measured[0].split()
+        record(int(n_forward), FORWARD, repeat, measured, float(forward_seconds))
     for n_rows in sizes:
         data = generate(workdir / f"series_{n_rows}.csv", n_rows, seed=0)
         file_mib = data.stat().st_size / 2**20
@@ -312,7 +390,12 @@ def report(results: Path) -> str:
     if not path.exists():
         return "\n".join([*lines, "No results yet.", ""])
     frame = pd.read_csv(path)
-    for (stride, n_draws), runs in frame.groupby(["stride", "n_draws"]):
+    if "busy" not in frame:  # runs before busy neighbours were measured had none
+        frame["busy"] = 0
+    frame["busy"] = frame["busy"].fillna(0).astype(int)
+    quiet = frame[frame.busy == 0].groupby(["stride", "n_draws", "rows", "what"])
+    quiet_rates = quiet.stream_rows_per_second.median()
+    for (stride, n_draws, busy), runs in frame.groupby(["stride", "n_draws", "busy"]):
         first = runs.iloc[0]
         measures = [
             "seconds",
@@ -323,12 +406,13 @@ def report(results: Path) -> str:
             "cpu_seconds",
         ]
         median = runs.groupby(["rows", "what"], sort=False)[measures].median().reset_index()
-        order = median["what"].map({IMPORT: 0, READ: 1, SCORE: 2})
+        order = median["what"].map({IMPORT: 0, FORWARD: 1, READ: 2, SCORE: 3})
         median = median.iloc[np.lexsort([order, median["rows"]])]
         repeats = runs["repeat"].nunique()
         lines += [
             f"## Stride {stride}, {n_draws} Monte-Carlo draws per window "
-            f"(window {first.window_size})",
+            f"(window {first.window_size})"
+            + (f", {busy} CPU-bound neighbour process(es)" if busy else ""),
             "",
             f"{first['columns']} value columns and a timestamp column; a {first.detector} model "
             f"fitted by `anomaly fit` on {first.train_rows:,} rows with {first.epochs} epochs "
@@ -349,6 +433,7 @@ def report(results: Path) -> str:
         ]
         score = median[median.what == SCORE].set_index("rows")
         read = median[median.what == READ].set_index("rows")
+        forward = median[median.what == FORWARD].stream_rows_per_second
         if score.empty:
             continue
         small, large = score.index.min(), score.index.max()
@@ -370,6 +455,24 @@ def report(results: Path) -> str:
                 f"start included: {score.rows_per_second[n_rows]:,.0f} against "
                 f"{read.rows_per_second[n_rows]:,.0f} rows/s, {process_ratios[n_rows]:.3f}."
             )
+        for n_rows, rate in score.stream_rows_per_second.items():
+            if len(forward):  # runs before the bare forward pass was measured have none
+                lines.append(
+                    f"- {n_rows:,} rows: {rate:,.0f} rows/s scored against the network's bare "
+                    f"forward pass at {forward.iloc[0]:,.0f} rows/s, {rate / forward.iloc[0]:.2f} "
+                    f"of it (target >= 0.8): {_met(rate / forward.iloc[0] >= 0.8)}."
+                )
+            key = (stride, n_draws, n_rows, SCORE)
+            if busy and key in quiet_rates:
+                # The cores left to us if each neighbour takes a whole one.
+                cores = int(re.search(r"(\d+) cores", first.cpu)[1])
+                share = max(0, cores - busy) / cores
+                ratio = rate / quiet_rates[key]
+                lines.append(
+                    f"- {n_rows:,} rows beside {busy} busy process(es): {ratio:.2f} of the quiet "
+                    f"machine's rate, against the {share:.2f} of the cores left "
+                    f"(target >= 0.8 of that): {_met(ratio >= 0.8 * share)}."
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -390,6 +493,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement")
+    parser.add_argument(
+        "--busy", type=int, default=0, help="CPU-bound processes running beside (default: none)"
+    )
     parser.add_argument("--workdir", type=Path, default=WORKDIR, help="generated files, model")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the CSV and .md")
     args = parser.parse_args()
@@ -403,6 +509,7 @@ def main() -> None:
             args.train_rows,
             args.workdir,
             args.repeat,
+            args.busy,
         )
         merge_results(args.results / "csv_scoring.csv", new, KEYS)
     text = report(args.results)

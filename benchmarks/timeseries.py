@@ -75,7 +75,7 @@ from anomaly.datasets import (  # noqa: E402
     smd_machines,
 )
 from anomaly.metrics import pr_auc, roc_auc, vus_pr  # noqa: E402
-from anomaly.timeseries import WINDOW_DRAWS  # noqa: E402
+from anomaly.timeseries import WINDOW_DRAWS, WINDOW_EARLY_STOPPING  # noqa: E402
 from benchmarks import tsb_ad  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,
@@ -98,7 +98,8 @@ DEFAULT = "TimeSeriesDetector()"
 
 def _ours(name: str, seed: int, stride: int = 1) -> TimeSeriesDetector:
     if name == DEFAULT:
-        return TimeSeriesDetector(VAEDetector(n_draws=WINDOW_DRAWS, random_state=seed))
+        inner = VAEDetector(n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING, random_state=seed)
+        return TimeSeriesDetector(inner)
     detector = OURS[name](epochs=EPOCHS, random_state=seed)
     return TimeSeriesDetector(detector, stride=stride)
 

@@ -196,3 +196,22 @@ def test_image_shape_must_match_the_images(make, bars):
 def test_rows_have_no_anomaly_map(fitted, blobs):
     with pytest.raises(ValueError, match="fitted on rows, not images"):
         fitted.anomaly_map(blobs)
+
+
+def test_rows_have_feature_scores_and_images_do_not(fitted, blobs, fitted_on_images, bars):
+    scores = fitted.feature_scores(blobs)
+    assert scores.shape == blobs.shape and np.isfinite(scores).all()
+    with pytest.raises(ValueError, match="fitted on images: use anomaly_map"):
+        fitted_on_images.feature_scores(bars[0][:3])
+
+
+def test_feature_scores_sum_to_the_reconstruction_probability(blobs):
+    import pandas as pd
+
+    from tests.conftest import fast_vae
+
+    frame = pd.DataFrame(blobs, columns=list("abcd"), index=np.arange(100, 220))
+    detector = fast_vae().fit(frame)
+    scores = detector.feature_scores(frame)
+    assert list(scores.columns) == list("abcd") and scores.index.equals(frame.index)
+    np.testing.assert_allclose(scores.sum(axis=1), -detector.score_samples(frame), rtol=1e-5)

@@ -10,6 +10,7 @@ import pytest
 
 import anomaly
 from anomaly.cli import main
+from anomaly.timeseries import WINDOW_EARLY_STOPPING
 
 WINDOW = 8
 
@@ -234,6 +235,18 @@ def test_n_draws_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     )
     assert main([*argv, "--detector", "gan", "--n-draws", "2", "-o", str(tmp_path / "gan")]) == 1
     assert "--n-draws applies to --detector vae or vaegan" in capsys.readouterr().err
+
+
+def test_fit_stops_early_unless_told_not_to(tmp_path):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "3"]
+    assert main([*argv, "-o", str(tmp_path / "default")]) == 0
+    inner = anomaly.load(tmp_path / "default").detector_
+    assert inner.get_params() | WINDOW_EARLY_STOPPING == inner.get_params()
+    assert "val_loss" in inner.history_
+    assert main([*argv, "--no-early-stopping", "-o", str(tmp_path / "every")]) == 0
+    inner = anomaly.load(tmp_path / "every").detector_
+    assert inner.validation_fraction is None and len(inner.history_["loss"]) == 3
 
 
 def test_compare_prints_the_table_and_saves_the_roc_plot(tmp_path, capsys, monkeypatch):

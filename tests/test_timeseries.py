@@ -46,11 +46,15 @@ def test_given_detector_is_not_changed():
     assert inner.window_shape is None and not hasattr(inner, "network_")
 
 
-def test_default_detector_is_a_vae_of_one_draw_per_window():
+def test_default_detector_is_a_vae_of_one_draw_per_window_stopped_early():
     series = sine_series(100)[0]
     detector = TimeSeriesDetector(window_size=10).fit(series[:60])
     assert type(detector.detector_).__name__ == "VAEDetector"
     assert detector.detector_.n_draws == timeseries.WINDOW_DRAWS == 1
+    assert detector.detector_.validation_fraction == 0.1  # early stopping
+    assert detector.detector_.get_params() | timeseries.WINDOW_EARLY_STOPPING == (
+        detector.detector_.get_params()
+    )
 
 
 def test_the_wrapped_detectors_parameters_are_checked():
@@ -239,3 +243,63 @@ def test_recurrent_backbone_saves_and_loads(tmp_path):
     loaded = anomaly.load(tmp_path / "gru.safetensors")
     assert loaded.detector_.backbone_ == "gru"
     np.testing.assert_array_equal(loaded.score_samples(test), detector.score_samples(test))
+
+
+@pytest.mark.parametrize("step_scoring", ["values", "both", "window"])
+def test_step_scores_from_non_overlapping_windows_by_hand(step_scoring):
+    # With stride == window_size each step is in one window: its score is read off it.
+    series, test, _ = sine_series(200)
+    detector = TimeSeriesDetector(
+        fast_vae(), window_size=10, stride=10, step_scoring=step_scoring
+    ).fit(series)
+    cut = test.reshape(20, 10, 2).transpose(0, 2, 1).reshape(20, 20)  # variable-major windows
+    if step_scoring == "window":
+        expected = np.repeat(detector.detector_.score_samples(cut), 10)
+    else:
+        own = -detector.detector_.feature_scores(cut).reshape(20, 2, 10).sum(axis=1)
+        if step_scoring == "both":
+            own += own.mean(axis=1, keepdims=True)
+        expected = own.ravel()
+    np.testing.assert_allclose(detector.score_samples(test), expected, rtol=1e-12)
+    assert detector.step_scoring_ == step_scoring
+
+
+def test_a_steps_values_locate_a_short_spike_better_than_its_window():
+    # A one-step spike: the window rule spreads it over the 16 steps around it.
+    series = sine_series(400)[0]
+    test = series.copy()
+    test[300, 1] += 3.0
+    scores = {
+        rule: TimeSeriesDetector(fast_vae(epochs=10), window_size=16, step_scoring=rule)
+        .fit(series)
+        .score_samples(test)
+        for rule in ("values", "both", "window")
+    }
+    assert scores["values"].argmin() == scores["both"].argmin() == 300
+    # How far the spike's neighbours stay above its score, as a share of its drop below
+    # the typical score: near 1 when the spike's score is on its own step.
+    apart = {
+        rule: (s[[299, 301]] - s[300]) / (np.median(s[:250]) - s[300]) for rule, s in scores.items()
+    }
+    assert apart["values"].min() > 0.8 and apart["both"].min() > 0.8
+    assert apart["window"].max() < 0.3
+
+
+@pytest.mark.parametrize("step_scoring", ["values", "both"])
+def test_streamed_step_scores_equal_whole_scores_to_the_bit(step_scoring):
+    series, test, _ = sine_series(203)
+    detector = TimeSeriesDetector(
+        fast_vae(), window_size=10, stride=3, step_scoring=step_scoring
+    ).fit(series)
+    for chunk_size in (1, 9, 64):
+        chunks = [test[i : i + chunk_size] for i in range(0, len(test), chunk_size)]
+        streamed = np.concatenate(list(detector.score_stream(chunks)))
+        np.testing.assert_array_equal(streamed, detector.score_samples(test))
+
+
+def test_step_scoring_set_after_fit_waits_for_the_next_fit():
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, step_scoring="window").fit(series)
+    before = detector.score_samples(series)
+    detector.set_params(step_scoring="values")
+    np.testing.assert_array_equal(detector.score_samples(series), before)

@@ -92,6 +92,43 @@ def test_early_stopping_restores_the_best_weights():
     assert not network.training
 
 
+def test_tol_stops_on_small_improvements_and_keeps_the_best_weights():
+    # The validation loss 1 / (1 + w) improves every epoch as Adam moves w up by about
+    # the learning rate, by a relative lr / (1 + w + lr) that shrinks: a relative tol
+    # stops training once an epoch improves it by less than tol of its size.
+    network = _Scalar()
+
+    def loss(batch):
+        return 1 / (1 + network.w)
+
+    def run(tol):
+        network.w.data.zero_()
+        config = TrainingConfig(
+            epochs=100,
+            batch_size=50,
+            learning_rate=0.1,
+            validation_fraction=0.2,
+            n_iter_no_change=2,
+            tol=tol,
+        )
+        return train(
+            Phase(network, [Objective("loss", [network.w], loss)]),
+            torch.zeros(50, 1),
+            config,
+            device=torch.device("cpu"),
+            generator=torch.Generator().manual_seed(0),
+        )["val_loss"]
+
+    assert len(run(0.0)) == 100  # every epoch improves a little
+    val_loss = run(0.05)
+    # The last epoch that improved on the best by tol, then n_iter_no_change epochs
+    # that did not (each a little better than the one before, the best so far).
+    assert 5 < len(val_loss) < 20
+    assert val_loss[-3] < 0.95 * val_loss[-4]
+    assert val_loss[-2] >= 0.95 * val_loss[-3] and val_loss[-1] >= 0.95 * val_loss[-2]
+    assert 1 / (1 + network.w.item()) == pytest.approx(min(val_loss))  # the best weights
+
+
 def test_every_objective_is_stepped_and_recorded():
     network = nn.Linear(2, 1)
     objectives = [

@@ -20,6 +20,7 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn import get_config
 from sklearn.preprocessing import StandardScaler
@@ -75,6 +76,7 @@ class BaseDeepDetector(BaseDetector):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
         "device": [str],
@@ -122,6 +124,7 @@ class BaseDeepDetector(BaseDetector):
             weight_decay=self.weight_decay,
             validation_fraction=self.validation_fraction,
             n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
             clip_grad_norm=self.clip_grad_norm,
             adam_betas=self._adam_betas,
             trim_fraction=self.trim_fraction,
@@ -221,6 +224,37 @@ class BaseDeepDetector(BaseDetector):
         maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
         maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
+
+    def feature_scores(self, X: Any) -> np.ndarray | pd.DataFrame:
+        """Each value's share of its row's abnormality: the higher, the more abnormal.
+
+        The per-value term of the detector's scoring rule (see its
+        ``_map_batch``): for the reconstruction probability, minus each
+        value's log-probability, which sums over a row to minus
+        ``score_samples``. Images have :meth:`anomaly_map` instead.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows (or flattened windows) as at fit time.
+
+        Returns
+        -------
+        scores : ndarray or DataFrame of shape (n_samples, n_features)
+            A DataFrame with the fitted feature names (and ``X``'s index)
+            when fitted on a DataFrame.
+        """
+        check_is_fitted(self)
+        if self.image_shape_ is not None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on images: use anomaly_map for per-pixel scores."
+            )
+        X_valid = self._validate_input(X, reset=False)
+        scores = self._blockwise(X_valid, self._map_batch, "explaining", self.n_features_in_)
+        scores = np.nan_to_num(scores, nan=np.inf)  # as in score_samples: overflow is abnormal
+        if not hasattr(self, "feature_names_in_"):
+            return scores
+        return pd.DataFrame(scores, columns=self.feature_names_in_, index=getattr(X, "index", None))
 
     def reconstruct(self, X: Any) -> np.ndarray:
         """The model's reconstruction of each sample, in the input's units.

@@ -183,6 +183,10 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Share of rows held out for early stopping on the summed losses.
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
+    tol : float, default=0.0
+        Relative improvement of the validation loss that counts: an epoch
+        whose loss is not below ``best - tol * |best|`` counts towards
+        ``n_iter_no_change``.
     clip_grad_norm : float or None, default=10.0
         Maximum norm of the gradient; None disables clipping.
     device : str, default="auto"
@@ -333,6 +337,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         weight_decay: float = 0.0,
         validation_fraction: float | None = None,
         n_iter_no_change: int = 10,
+        tol: float = 0.0,
         clip_grad_norm: float | None = 10.0,
         device: str = "auto",
         random_state: int | None = None,
@@ -360,6 +365,7 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.clip_grad_norm = clip_grad_norm
         self.device = device
         self.random_state = random_state
