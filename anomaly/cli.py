@@ -17,13 +17,20 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from anomaly._atomic import atomic_write, check_not_same_file
+from anomaly._threads import idle_cores
 from anomaly.csv_reading import read_series_csv
 from anomaly.csv_scoring import score_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.persistence import load
 from anomaly.timeseries import WINDOW_DRAWS, WINDOW_EARLY_STOPPING, TimeSeriesDetector
 
+THREADS_HELP = (
+    "CPU threads (default: as many as the cores other processes leave idle, at most torch's "
+    "default), so that a busy machine slows the run in proportion"
+)
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
 
@@ -104,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     fit.add_argument("--random-state", type=int, default=0)
     fit.add_argument("--verbose", action="store_true", help="progress bar per epoch")
+    fit.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
 
     score = commands.add_parser(
         "score",
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--chunk-rows", type=int, default=None, help="rows scored at a time (default: a block)"
     )
+    score.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     score.add_argument("--device", default=None, help="default: the device the model was fit on")
     return parser
 
@@ -244,9 +253,24 @@ def _os_error(err: OSError, written: Path) -> str:
     return f"{err.strerror}: {err.filename or written}"
 
 
+def _set_threads(threads: int | None) -> None:
+    # torch's threads stall each other when a core is taken (see anomaly._threads).
+    if threads is None:
+        idle = idle_cores()
+        if idle is None:
+            return
+        threads = max(1, min(torch.get_num_threads(), round(idle)))
+    elif threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {threads}.")
+    torch.set_num_threads(threads)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    threads = torch.get_num_threads()  # restored for callers in the same process
     try:
+        if args.command in ("fit", "score"):
+            _set_threads(args.threads)
         commands = {"compare": compare_command, "fit": fit_command, "score": score_command}
         commands[args.command](args)
     except ValueError as err:
@@ -255,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(f"anomaly {args.command}: error: {_os_error(err, _written(args))}", file=sys.stderr)
         return 1
+    finally:
+        torch.set_num_threads(threads)
     return 0
 
 

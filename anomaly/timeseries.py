@@ -5,23 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from anomaly._threads import map_blocks
 from anomaly.base import BaseDetector
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
 from anomaly.windowing import check_series_length, step_scores, window_starts, windows
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["TimeSeriesDetector"]
 
@@ -35,6 +34,8 @@ _PERSISTED_ATTRIBUTES = (
 )
 # Windows scored per call of the wrapped detector: bounds the copies of windows.
 _BLOCK_WINDOWS = 4096
+# The fewest windows per block: the wrapped detector scores 1024 rows at a time.
+_MIN_BLOCK_WINDOWS = 1024
 # Monte-Carlo draws per window of the default VAE (and of `anomaly fit`): a step's score averages
 # the windows over it, and on SMD, ASD and NAB one draw ranked as well as 16 in 1/22 to 1/35 of
 # the scoring time (benchmarks/results/timeseries.md, "draws").
@@ -226,26 +227,34 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Scores of the windows of ``X`` at ``starts``, a block of windows at a time:
         one per window, or one per window and position (``step_scoring_`` not "window")."""
-        window_scores = np.empty((len(starts), *self._window_score_shape()))
-        blocks = tqdm(
-            range(0, len(starts), _BLOCK_WINDOWS),
-            desc="TimeSeriesDetector scoring",
-            unit="block",
-            disable=not self.detector_.verbose or len(starts) <= _BLOCK_WINDOWS,
-            leave=False,
-        )
-        for first in blocks:
-            block = starts[first : first + _BLOCK_WINDOWS]
-            block_windows = windows(X, block, self.window_shape_[1])
-            if self.step_scoring_ == "window":
-                scores = self.detector_.score_samples(block_windows)
-            else:  # minus each step's values' abnormality, summed over variables
-                values = self.detector_.feature_scores(block_windows)
-                scores = -values.reshape(len(block), *self.window_shape_).sum(axis=1)
-                if self.step_scoring_ == "both":
-                    scores += scores.mean(axis=1, keepdims=True)
-            window_scores[first : first + len(block)] = scores
-        return window_scores
+        # Blocks side by side, one thread each (see anomaly._threads), at least one per
+        # thread; a window's scores do not depend on its block.
+        per_thread = -(-len(starts) // torch.get_num_threads())
+        size = min(_BLOCK_WINDOWS, max(_MIN_BLOCK_WINDOWS, per_thread))
+        blocks = [starts[first : first + size] for first in range(0, len(starts), size)]
+        with map_blocks(lambda block: self._score_block(X, block), blocks) as results:
+            scores = list(
+                tqdm(
+                    results,
+                    total=len(blocks),
+                    desc="TimeSeriesDetector scoring",
+                    unit="block",
+                    disable=not self.detector_.verbose or len(blocks) == 1,
+                    leave=False,
+                )
+            )
+        return np.concatenate(scores) if scores else np.empty((0, *self._window_score_shape()))
+
+    def _score_block(self, X: np.ndarray, block: np.ndarray) -> np.ndarray:
+        block_windows = windows(X, block, self.window_shape_[1])
+        if self.step_scoring_ == "window":
+            return self.detector_.score_samples(block_windows)
+        # Minus each step's values' abnormality, summed over variables.
+        values = self.detector_.feature_scores(block_windows)
+        scores = -values.reshape(len(block), *self.window_shape_).sum(axis=1)
+        if self.step_scoring_ == "both":
+            scores += scores.mean(axis=1, keepdims=True)
+        return scores
 
     def _window_score_shape(self) -> tuple[int, ...]:
         return () if self.step_scoring_ == "window" else (self.window_shape_[1],)

@@ -368,3 +368,33 @@ def test_a_full_disk_is_one_line_naming_the_disk_and_leaves_nothing(
     disk = re.search(f"no space left on the disk mounted at (.+) while writing {out}", error)
     assert disk and os.path.ismount(disk[1]), error
     assert list(out.parent.iterdir()) == []  # no output, no temporary file
+
+
+def test_threads_follow_the_idle_cores_or_the_option_and_are_restored(tmp_path, monkeypatch):
+    import torch
+
+    from anomaly import cli
+
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
+    seen = []
+    real_fit = cli.TimeSeriesDetector.fit
+
+    def spy(self, X, y=None):
+        seen.append(torch.get_num_threads())
+        return real_fit(self, X, y)
+
+    monkeypatch.setattr(cli.TimeSeriesDetector, "fit", spy)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(cli, "idle_cores", lambda: 0.3)  # the other processes take every core
+    assert main([*argv, "-o", str(tmp_path / "busy")]) == 0
+    assert main([*argv, "--threads", "3", "-o", str(tmp_path / "three")]) == 0
+    assert seen == [1, 3] and torch.get_num_threads() == before
+    assert main([*argv, "--threads", "0", "-o", str(tmp_path / "none")]) == 1
+
+
+def test_idle_cores_reads_the_cpu_counters():
+    from anomaly._threads import idle_cores
+
+    idle = idle_cores(0.05)
+    assert idle is None or 0 <= idle <= len(os.sched_getaffinity(0))

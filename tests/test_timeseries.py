@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
@@ -68,7 +69,23 @@ def test_block_size_does_not_change_scores(monkeypatch):
     detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
     whole = detector.score_samples(test)
     monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 7)
+    monkeypatch.setattr(timeseries, "_MIN_BLOCK_WINDOWS", 7)
     np.testing.assert_array_equal(detector.score_samples(test), whole)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_thread_count_does_not_change_scores_and_is_restored(threads, monkeypatch):
+    series, test, _ = sine_series(300)
+    detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
+    whole = detector.score_samples(test)
+    monkeypatch.setattr(timeseries, "_MIN_BLOCK_WINDOWS", 16)  # many blocks side by side
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        np.testing.assert_array_equal(detector.score_samples(test), whole)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_long_series_fit_on_at_most_max_train_windows(monkeypatch):
