@@ -76,7 +76,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         Steps between the starts of consecutive windows, at most
         ``window_size`` (so that every step is in a window). 1 gives every
         step its own window; larger strides score ``stride`` times fewer windows.
-    step_scoring : {"both", "values", "window"}, default="both"
+    step_scoring : {"auto", "both", "values", "window"}, default="auto"
         What a window tells about each step it covers. "values": the
         abnormality of the step's own values in it (the wrapped detector's
         ``feature_scores`` at that step, summed over variables), which keeps
@@ -85,8 +85,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         mean over the window's steps of theirs, i.e. the step's own
         abnormality on top of its context's (one pass of the network; for
         the VAE's reconstruction probability, the window part is its score
-        divided by ``window_size``). On SMD, ASD and NAB "both" ranked
-        anomalies best by VUS-PR (see benchmarks/results/timeseries.md).
+        divided by ``window_size``); "auto": "both" for several variables,
+        "window" for one. On SMD and ASD (38 and 19 variables) "both" ranked
+        anomalies far better than "window" by VUS-PR, on NAB (one variable,
+        where one value per step is little evidence) worse (see
+        benchmarks/results/timeseries.md).
     max_train_windows : int or None, default=20_000
         Fit on at most this many windows, evenly spaced over the series (the
         stride grows for fitting only), so long series fit in bounded time
@@ -112,7 +115,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         ``(n_variables, window_size)`` at fit time; scoring uses this window
         size, and the current ``stride``.
     step_scoring_ : str
-        ``step_scoring`` at fit time, which scoring uses (``offset_`` was set with it).
+        The rule ``step_scoring`` chose at fit time, which scoring uses
+        (``offset_`` was set with it).
     offset_ : float
         ``decision_function = score_samples - offset_``.
     n_features_in_ : int
@@ -152,7 +156,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         "detector": [None, BaseDeepDetector],
         "window_size": [Interval(Integral, 1, None, closed="left")],
         "stride": [Interval(Integral, 1, None, closed="left")],
-        "step_scoring": [StrOptions({"both", "values", "window"})],
+        "step_scoring": [StrOptions({"auto", "both", "values", "window"})],
         "max_train_windows": [None, Interval(Integral, 1, None, closed="left")],
         "threshold": [StrOptions({"contamination", "pot"})],
         "pot_risk": [Interval(Real, 0, 1, closed="neither")],
@@ -165,7 +169,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         *,
         window_size: int = 32,
         stride: int = 1,
-        step_scoring: str = "both",
+        step_scoring: str = "auto",
         max_train_windows: int | None = 20_000,
         contamination: str | float = "auto",
         threshold: str = "contamination",
@@ -202,7 +206,10 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _fit(self, X: np.ndarray) -> None:
         self._check_stride(self.window_size)
         self.window_shape_ = (X.shape[1], self.window_size)
-        self.step_scoring_ = self.step_scoring
+        if self.step_scoring == "auto":
+            self.step_scoring_ = "both" if X.shape[1] > 1 else "window"
+        else:
+            self.step_scoring_ = self.step_scoring
         if self.detector is None:
             detector = VAEDetector(n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING)
         else:

@@ -320,3 +320,10 @@ def test_step_scoring_set_after_fit_waits_for_the_next_fit():
     before = detector.score_samples(series)
     detector.set_params(step_scoring="values")
     np.testing.assert_array_equal(detector.score_samples(series), before)
+
+
+def test_auto_step_scoring_reads_steps_of_several_variables_and_windows_of_one():
+    series = sine_series(100)[0]
+    several = TimeSeriesDetector(fast_vae(epochs=1), window_size=10).fit(series)
+    one = TimeSeriesDetector(fast_vae(epochs=1), window_size=10).fit(series[:, :1])
+    assert several.step_scoring_ == "both" and one.step_scoring_ == "window"
