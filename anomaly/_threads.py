@@ -14,6 +14,7 @@ as many threads as there are idle cores (:func:`idle_cores`).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import torch
+from sklearn import config_context, get_config
 
 __all__ = ["idle_cores", "map_blocks"]
 
@@ -28,20 +30,49 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# Callers inside map_blocks, and the thread count to restore when the last one leaves: torch's
+# count is one per process, and two threads scoring at once must not restore each other's 1.
+_lock = threading.Lock()
+_callers = 0
+_threads = 1
+
+
 @contextmanager
-def map_blocks(function: Callable[[T], R], blocks: Iterable[T]) -> Iterator[Iterator[R]]:
+def map_blocks(
+    function: Callable[[T], R], blocks: Iterable[T], *, parallel: bool = True
+) -> Iterator[Iterator[R]]:
     """``function`` over ``blocks`` on torch's number of threads, one torch thread each.
 
-    Yields the results in the order of ``blocks``; torch's thread count is
-    restored on exit.
+    Yields the results in the order of ``blocks``. torch's thread count is
+    restored when the last caller leaves; each thread runs under the caller's
+    scikit-learn configuration (which is thread-local). With ``parallel=False``
+    (e.g. a network on a GPU) the blocks run one after the other in the
+    calling thread, torch's threads untouched.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if not parallel:
+        yield map(function, blocks)
+        return
+    global _callers, _threads
+    config = get_config()
+
+    def configured(block: T) -> R:
+        with config_context(**config):
+            return function(block)
+
+    with _lock:
+        if _callers == 0:
+            _threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _callers += 1
+        workers = _threads
     try:
-        with ThreadPoolExecutor(threads) as pool:
-            yield pool.map(function, blocks)
+        with ThreadPoolExecutor(workers) as pool:
+            yield pool.map(configured, blocks)
     finally:
-        torch.set_num_threads(threads)
+        with _lock:
+            _callers -= 1
+            if _callers == 0:
+                torch.set_num_threads(_threads)
 
 
 def idle_cores(interval: float = 0.2) -> float | None:
@@ -56,10 +87,11 @@ def idle_cores(interval: float = 0.2) -> float | None:
         second = _cpu_times()
     except OSError:
         return None
-    elapsed = [b - a for a, b in zip(first, second)]
+    # user, nice, system, idle, iowait, irq, softirq, steal; guest time is within user's.
+    elapsed = [b - a for a, b in zip(first[:8], second[:8])]
     if sum(elapsed) <= 0:
         return None
-    idle = elapsed[3] + elapsed[4]  # idle and iowait
+    idle = elapsed[3] + elapsed[4]
     return len(os.sched_getaffinity(0)) * idle / sum(elapsed)
 
 

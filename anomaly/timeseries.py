@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from functools import partial
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -85,7 +86,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         mean over the window's steps of theirs, i.e. the step's own
         abnormality on top of its context's (one pass of the network; for
         the VAE's reconstruction probability, the window part is its score
-        divided by ``window_size``); "auto": "both" for several variables,
+        divided by ``window_size``; ``feature_scores`` leaves out the terms
+        of a scoring rule that no value carries, such as the ELBO's KL or a
+        discriminator's); "auto": "both" for several variables,
         "window" for one. On SMD and ASD (38 and 19 variables) "both" ranked
         anomalies far better than "window" by VUS-PR, on NAB (one variable,
         where one value per step is little evidence) worse (see
@@ -239,7 +242,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         per_thread = -(-len(starts) // torch.get_num_threads())
         size = min(_BLOCK_WINDOWS, max(_MIN_BLOCK_WINDOWS, per_thread))
         blocks = [starts[first : first + size] for first in range(0, len(starts), size)]
-        with map_blocks(lambda block: self._score_block(X, block), blocks) as results:
+        on_cpu = next(self.detector_.network_.parameters()).device.type == "cpu"
+        with map_blocks(partial(self._score_block, X), blocks, parallel=on_cpu) as results:
             scores = list(
                 tqdm(
                     results,
@@ -342,6 +346,13 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         if len(chunk) == 0:
             return np.empty((0, self.n_features_in_))
         return BaseDetector._validate_input(self, chunk, reset=False)
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickled before step_scoring existed: steps read whole windows.
+        state.setdefault("step_scoring", "window")
+        if "window_shape_" in state:
+            state.setdefault("step_scoring_", "window")
+        super().__setstate__(state)
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted detector to ``path``; open it with :func:`anomaly.load`.

@@ -21,7 +21,8 @@ process:
 - once per run, the network's bare forward pass (``bare forward``): the same
   model over the first 200,000 rows' windows of the largest file, standardised
   and held in memory, in the blocks scoring uses, under ``inference_mode``,
-  nothing else; the fastest of three passes. It is scoring's real limit:
+  nothing else; the fastest pass, on torch's threads or with blocks side by
+  side on one thread each (as scoring runs them). It is scoring's real limit:
   at stride 1 every row costs a window through the network.
 
 With ``--busy N``, N CPU-bound processes (pure Python loops, one core each)
@@ -147,8 +148,9 @@ print(sum(batch.num_rows for batch in reader), time.perf_counter() - start)
 # The network's bare forward pass, its limit: the same model, the first windows of the same
 # file at the model's stride, standardised and held in memory, in blocks of the size scoring
 # uses, no grad; nothing else (no windowing, checks, likelihood, step scores or CSV). Prints the
-# rows those windows advance over (stride per window) and the seconds of the fastest of three
-# passes over them, after one to warm up.
+# rows those windows advance over (stride per window) and the seconds of the fastest pass over
+# them: three after a warm-up on torch's threads, three with blocks side by side on one thread
+# each (as scoring runs them), so the limit is the better of the two.
 BARE_FORWARD = """
 import sys
 import time
@@ -156,6 +158,7 @@ import numpy as np
 import torch
 from pyarrow import csv
 import anomaly
+from anomaly._threads import map_blocks
 from anomaly.windowing import window_starts, windows
 model, path, n_rows, *values = sys.argv[1:]
 detector = anomaly.load(model, device="cpu")
@@ -172,14 +175,30 @@ starts = window_starts(len(series), size, detector.stride, cover_end=False)
 flat = (windows(series, starts, size) - inner.feature_mean_) / inner.feature_scale_
 batches = torch.from_numpy(flat.astype(np.float32)).split(inner._scoring_block_rows())
 network = inner.network_.eval()
+
+
+def forward(batch):
+    with torch.inference_mode():  # thread-local: entered in each thread
+        return network(batch)
+
+
+def on_torch_threads():
+    for batch in batches:
+        forward(batch)
+
+
+def on_blocks_side_by_side():
+    with map_blocks(forward, batches) as outputs:
+        list(outputs)
+
+
 passes = []
-with torch.inference_mode():
+for run in (on_torch_threads, on_blocks_side_by_side):
     for _ in range(4):  # a warm-up pass (first-call allocations), then the best of three
         start = time.perf_counter()
-        for batch in batches:
-            network(batch)
+        run()
         passes.append(time.perf_counter() - start)
-print(len(starts) * detector.stride, min(passes[1:]))
+print(len(starts) * detector.stride, min(passes[1:4] + passes[5:]))
 """
 # Rows whose windows the bare forward pass runs over (at stride 1, that many windows).
 BARE_FORWARD_ROWS = 200_000

@@ -327,3 +327,22 @@ def test_auto_step_scoring_reads_steps_of_several_variables_and_windows_of_one()
     several = TimeSeriesDetector(fast_vae(epochs=1), window_size=10).fit(series)
     one = TimeSeriesDetector(fast_vae(epochs=1), window_size=10).fit(series[:, :1])
     assert several.step_scoring_ == "both" and one.step_scoring_ == "window"
+
+
+def test_pickles_from_before_step_scoring_read_whole_windows():
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(fast_vae(epochs=1), window_size=10, step_scoring="window")
+    detector.fit(series)
+    state = detector.__getstate__()
+    del state["step_scoring"], state["step_scoring_"]
+    old = TimeSeriesDetector.__new__(TimeSeriesDetector)
+    old.__setstate__(state)
+    assert old.step_scoring == old.step_scoring_ == "window"
+    np.testing.assert_array_equal(old.score_samples(series), detector.score_samples(series))
+    # ... and their detectors from before tol.
+    inner = detector.detector_.__getstate__()
+    del inner["tol"]
+    inner["fitted_params_"] = {k: v for k, v in inner["fitted_params_"].items() if k != "tol"}
+    old_inner = VAEDetector.__new__(VAEDetector)
+    old_inner.__setstate__(inner)
+    assert old_inner.get_params()["tol"] == old_inner.fitted_params_["tol"] == 0.0

@@ -558,6 +558,10 @@ class BaseDeepDetector(BaseDetector):
 
     def __setstate__(self, state: dict) -> None:
         network_state = state.pop("_network_state", None)
+        if "tol" not in state:  # pickled before tol existed: any improvement counted
+            state["tol"] = 0.0
+            if "fitted_params_" in state:
+                state["fitted_params_"] = {**state["fitted_params_"], "tol": 0.0}
         if "patch_size" not in state:  # pickled before patches existed: images went whole
             state["patch_size"] = None
             if "n_features_in_" in state:
