@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn import config_context
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -258,10 +259,13 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
 
     def _score_block(self, X: np.ndarray, block: np.ndarray) -> np.ndarray:
         block_windows = windows(X, block, self.window_shape_[1])
-        if self.step_scoring_ == "window":
-            return self.detector_.score_samples(block_windows)
+        # The series was checked for NaN and infinity as it came in: its windows need no
+        # second pass.
+        with config_context(assume_finite=True):
+            if self.step_scoring_ == "window":
+                return self.detector_.score_samples(block_windows)
+            values = self.detector_.feature_scores(block_windows)
         # Minus each step's values' abnormality, summed over variables.
-        values = self.detector_.feature_scores(block_windows)
         scores = -values.reshape(len(block), *self.window_shape_).sum(axis=1)
         if self.step_scoring_ == "both":
             scores += scores.mean(axis=1, keepdims=True)

@@ -357,9 +357,12 @@ def report(results: Path, data_home: Path) -> str:
         "# Time-series benchmark",
         "",
         "Produced by `benchmarks/timeseries.py` (ours: TimeSeriesDetector, window 32, stride 1, "
+        "its default `step_scoring` (a step's own values plus its window's mean for several "
+        "variables, the window's score for one), "
         f"{EPOCHS} epochs, 16 Monte-Carlo draws per window for the VAEs (VAEDetector's default; "
         "the time-series default is 1, see the draws section), other parameters at their "
-        "defaults; PyOD IForest / PCA / ECOD "
+        "defaults; `TimeSeriesDetector()`: every default, as `anomaly fit` (one draw, at most "
+        "50 epochs with early stopping); PyOD IForest / PCA / ECOD "
         "point-wise at their defaults). SMD and ASD: fit on train, metrics on test; NAB: fit "
         f"on the first {NAB_TRAIN_FRACTION:.0%} of each series, metrics on the rest. TSB-AD's "
         "detectors as its scripts run them (`tsb_ad.py`). VUS-PR with TSB-AD's sliding window "
