@@ -94,12 +94,25 @@ VUS_MAX_WINDOW = 100
 OURS = {cls.__name__: cls for cls in (VAEDetector, GANDetector, VAEGANDetector)}
 # What `anomaly fit` and TimeSeriesDetector() use: every default, seeded.
 DEFAULT = "TimeSeriesDetector()"
+# The default with one choice undone, to weigh it: trained for every epoch (`anomaly fit
+# --no-early-stopping`), or each window's score spread over its steps.
+ABLATIONS = {
+    "TimeSeriesDetector(), no early stopping": ({}, {}),
+    "TimeSeriesDetector(step_scoring='window')": (
+        WINDOW_EARLY_STOPPING,
+        {"step_scoring": "window"},
+    ),
+}
 
 
 def _ours(name: str, seed: int, stride: int = 1) -> TimeSeriesDetector:
     if name == DEFAULT:
         inner = VAEDetector(n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING, random_state=seed)
         return TimeSeriesDetector(inner)
+    if name in ABLATIONS:
+        stopping, wrapper = ABLATIONS[name]
+        inner = VAEDetector(n_draws=WINDOW_DRAWS, **stopping, random_state=seed)
+        return TimeSeriesDetector(inner, **wrapper)
     detector = OURS[name](epochs=EPOCHS, random_state=seed)
     return TimeSeriesDetector(detector, stride=stride)
 
@@ -110,7 +123,7 @@ TSB_AD_PREFIX = "TSB-AD "
 TSB_AD_DETECTORS = [
     TSB_AD_PREFIX + name for name in dict.fromkeys([*tsb_ad.MULTIVARIATE, *tsb_ad.UNIVARIATE])
 ]
-DETECTORS = [DEFAULT, *OURS, *BASELINES, *TSB_AD_DETECTORS]
+DETECTORS = [DEFAULT, *ABLATIONS, *OURS, *BASELINES, *TSB_AD_DETECTORS]
 COLLECTIONS = ["smd", "asd", "nab"]
 KEYS = ["collection", "series", "detector", "seed"]
 DRAWS_KEYS = ["collection", "series", "detector", "seed", "stride", "n_draws"]
@@ -181,7 +194,7 @@ def _fit_and_score(
     """One seeded run and its error ("" if none); None for a TSB-AD detector made for the
     other number of variables. Exits if TSB-AD's detectors are asked for without TSB-AD."""
     seed_globals(seed)
-    if name in OURS or name == DEFAULT:
+    if name in OURS or name == DEFAULT or name in ABLATIONS:
         return fit_and_score(_ours(name, seed), train, scored), ""
     if name in PYOD_DETECTORS:
         return fit_and_score(PYOD_DETECTORS[name](seed), train, scored), ""
@@ -406,7 +419,7 @@ def report(results: Path, data_home: Path) -> str:
                 f"constant (CSV column `error`), e.g. {runs.error.iloc[0]}."
             )
         lines += [""] if len(failed) else []
-        best_ours = means.loc[means.index.isin([DEFAULT, *OURS])]  # this run's only
+        best_ours = means.loc[means.index.isin([DEFAULT, *ABLATIONS, *OURS])]  # this run's only
         best_base = means.loc[means.index.isin([*BASELINES, *TSB_AD_DETECTORS])]
         if len(best_ours) and len(best_base):
             for metric in ["pr_auc", "vus_pr"]:
@@ -459,7 +472,7 @@ def main() -> None:
     parser.add_argument(
         "--detectors",
         nargs="+",
-        default=DETECTORS if tsb_ad.available() else [*OURS, DEFAULT, *BASELINES],
+        default=DETECTORS if tsb_ad.available() else [DEFAULT, *ABLATIONS, *OURS, *BASELINES],
         choices=DETECTORS,
         help="default: all, TSB-AD's where it is installed",
     )
