@@ -297,11 +297,88 @@ def run(
     repeats: int,
     busy: int = 0,
 ) -> pd.DataFrame:
+    """Every measurement, with ``busy`` CPU-bound processes running beside it, fit included."""
     if not TIME.exists():
         raise SystemExit(f"{TIME} not found: install GNU time (Debian: apt-get install time).")
     workdir.mkdir(parents=True, exist_ok=True)
     with _neighbours(busy):
-        return _measure(sizes, stride, n_draws, epochs, train_rows, workdir, repeats, busy)
+        model, fit_seconds = fit(workdir, stride, n_draws, epochs, train_rows)
+        setting = dict(
+            columns=len(COLUMNS),
+            stride=stride,
+            n_draws=n_draws,
+            window_size=WINDOW_SIZE,
+            detector="vae",
+            epochs=epochs,
+            train_rows=train_rows,
+            fit_seconds=fit_seconds,
+            block_bytes=BLOCK_BYTES,
+            cpu=_cpu(),
+            torch_threads=torch.get_num_threads(),
+            busy=busy,
+            pyarrow=pa.__version__,
+            torch=torch.__version__,
+        )
+        rows = []
+
+        def record(
+            n_rows: int,
+            what: str,
+            repeat: int,
+            measured: tuple,
+            stream_seconds: float = np.nan,
+            file_mib: float = np.nan,
+        ) -> None:
+            _, seconds, rss, cpu_seconds = measured
+            rows.append(
+                dict(
+                    rows=n_rows,
+                    what=what,
+                    repeat=repeat,
+                    seconds=seconds,
+                    rows_per_second=n_rows / seconds if n_rows else np.nan,
+                    stream_seconds=stream_seconds,
+                    stream_rows_per_second=n_rows / stream_seconds,
+                    peak_rss_mib=rss,
+                    cpu_seconds=cpu_seconds,
+                    file_mib=file_mib,
+                    **setting,
+                )
+            )
+            shown = ["rows", "what", "seconds", "stream_seconds", "peak_rss_mib"]
+            print({k: rows[-1][k] for k in shown}, flush=True)
+
+        for repeat in range(repeats):
+            record(0, IMPORT, repeat, _run([sys.executable, "-c", "import anomaly.cli"]))
+        data = generate(workdir / f"series_{max(sizes)}.csv", max(sizes), seed=0)
+        for repeat in range(repeats):
+            forward = [sys.executable, "-c", BARE_FORWARD, str(model), str(data)]
+            measured = _run([*forward, str(min(BARE_FORWARD_ROWS, max(sizes))), *COLUMNS])
+            n_forward, forward_seconds = measured[0].split()
+            record(int(n_forward), FORWARD, repeat, measured, float(forward_seconds))
+        for n_rows in sizes:
+            data = generate(workdir / f"series_{n_rows}.csv", n_rows, seed=0)
+            file_mib = data.stat().st_size / 2**20
+            out = workdir / f"scores_{n_rows}.csv"
+            for repeat in range(repeats):
+                read = [sys.executable, "-c", PYARROW_READ, str(data), str(BLOCK_BYTES), TIMESTAMP]
+                measured = _run(read + COLUMNS)
+                n_read, read_seconds = measured[0].split()
+                if int(n_read) != n_rows:
+                    raise RuntimeError(f"pyarrow read {n_read} rows of {data}")
+                record(n_rows, READ, repeat, measured, float(read_seconds), file_mib)
+
+                score = [sys.executable, "-m", "anomaly.cli", "score", str(model), str(data)]
+                measured = _run([*score, "-o", str(out)])
+                written = _count_rows(out)
+                if written != n_rows:
+                    raise RuntimeError(f"anomaly score wrote {written} rows for {n_rows} in {data}")
+                if repeat == 0:
+                    _check_scores(model, data, out)
+                out.unlink()
+                stream_seconds = float(SCORED.search(measured[0])[2])
+                record(n_rows, SCORE, repeat, measured, stream_seconds, file_mib)
+        return pd.DataFrame(rows)
 
 
 @contextlib.contextmanager
@@ -314,95 +391,6 @@ def _neighbours(n: int) -> Iterator[None]:
         for burner in burners:
             burner.kill()
             burner.wait()
-
-
-def _measure(
-    sizes: list[int],
-    stride: int,
-    n_draws: int,
-    epochs: int,
-    train_rows: int,
-    workdir: Path,
-    repeats: int,
-    busy: int,
-) -> pd.DataFrame:
-    model, fit_seconds = fit(workdir, stride, n_draws, epochs, train_rows)
-    setting = dict(
-        columns=len(COLUMNS),
-        stride=stride,
-        n_draws=n_draws,
-        window_size=WINDOW_SIZE,
-        detector="vae",
-        epochs=epochs,
-        train_rows=train_rows,
-        fit_seconds=fit_seconds,
-        block_bytes=BLOCK_BYTES,
-        cpu=_cpu(),
-        torch_threads=torch.get_num_threads(),
-        busy=busy,
-        pyarrow=pa.__version__,
-        torch=torch.__version__,
-    )
-    rows = []
-
-    def record(
-        n_rows: int,
-        what: str,
-        repeat: int,
-        measured: tuple,
-        stream_seconds: float = np.nan,
-        file_mib: float = np.nan,
-    ) -> None:
-        _, seconds, rss, cpu_seconds = measured
-        rows.append(
-            dict(
-                rows=n_rows,
-                what=what,
-                repeat=repeat,
-                seconds=seconds,
-                rows_per_second=n_rows / seconds if n_rows else np.nan,
-                stream_seconds=stream_seconds,
-                stream_rows_per_second=n_rows / stream_seconds,
-                peak_rss_mib=rss,
-                cpu_seconds=cpu_seconds,
-                file_mib=file_mib,
-                **setting,
-            )
-        )
-        shown = ["rows", "what", "seconds", "stream_seconds", "peak_rss_mib"]
-        print({k: rows[-1][k] for k in shown}, flush=True)
-
-    for repeat in range(repeats):
-        record(0, IMPORT, repeat, _run([sys.executable, "-c", "import anomaly.cli"]))
-    data = generate(workdir / f"series_{max(sizes)}.csv", max(sizes), seed=0)
-    for repeat in range(repeats):
-        forward = [sys.executable, "-c", BARE_FORWARD, str(model), str(data)]
-        measured = _run([*forward, str(min(BARE_FORWARD_ROWS, max(sizes))), *COLUMNS])
-        n_forward, forward_seconds = measured[0].split()
-        record(int(n_forward), FORWARD, repeat, measured, float(forward_seconds))
-    for n_rows in sizes:
-        data = generate(workdir / f"series_{n_rows}.csv", n_rows, seed=0)
-        file_mib = data.stat().st_size / 2**20
-        out = workdir / f"scores_{n_rows}.csv"
-        for repeat in range(repeats):
-            read = [sys.executable, "-c", PYARROW_READ, str(data), str(BLOCK_BYTES), TIMESTAMP]
-            measured = _run(read + COLUMNS)
-            n_read, read_seconds = measured[0].split()
-            if int(n_read) != n_rows:
-                raise RuntimeError(f"pyarrow read {n_read} rows of {data}")
-            record(n_rows, READ, repeat, measured, float(read_seconds), file_mib)
-
-            score = [sys.executable, "-m", "anomaly.cli", "score", str(model), str(data)]
-            measured = _run([*score, "-o", str(out)])
-            written = _count_rows(out)
-            if written != n_rows:
-                raise RuntimeError(f"anomaly score wrote {written} rows for {n_rows} in {data}")
-            if repeat == 0:
-                _check_scores(model, data, out)
-            out.unlink()
-            stream_seconds = float(SCORED.search(measured[0])[2])
-            record(n_rows, SCORE, repeat, measured, stream_seconds, file_mib)
-    return pd.DataFrame(rows)
 
 
 def _cpu() -> str:
