@@ -53,7 +53,7 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         X = self._validate_input(X, reset=True)
         try:
             self._fit(X)
-            self.offset_ = self._offset(self._score_samples(X))
+            self.offset_ = self._offset(self._training_scores(X))
         except BaseException:
             # A failed fit leaves the detector unfitted rather than half-refitted.
             for name in [name for name in vars(self) if name.endswith("_")]:
@@ -159,3 +159,7 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         """Score validated data."""
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """Scores of the validated training data that ``offset_`` comes from."""
+        return self._score_samples(X)

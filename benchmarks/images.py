@@ -93,10 +93,24 @@ OURS: dict[str, Callable[[int, str], object]] = {
         ("VAEGANDetector", VAEGANDetector),
     ]
 }
-# What one default is worth on images, run on request (--detectors), not by default.
+# What one default is worth on images, run on request (--detectors), not by default:
+# n_neighbors=None scores whole images by each detector's scoring rule instead of by their
+# nearest training images in the encoder's feature space.
 ABLATIONS: dict[str, Callable[[int, str], object]] = {
-    "VAEDetector (trim_fraction=0)": lambda seed, device: VAEDetector(
-        trim_fraction=0.0, epochs=EPOCHS, random_state=seed, device=device
+    **{
+        f"{name} (n_neighbors=None)": (
+            lambda seed, device, cls=cls: cls(
+                n_neighbors=None, epochs=EPOCHS, random_state=seed, device=device
+            )
+        )
+        for name, cls in [
+            ("VAEDetector", VAEDetector),
+            ("GANDetector", GANDetector),
+            ("VAEGANDetector", VAEGANDetector),
+        ]
+    },
+    "VAEDetector (trim_fraction=0, n_neighbors=None)": lambda seed, device: VAEDetector(
+        trim_fraction=0.0, n_neighbors=None, epochs=EPOCHS, random_state=seed, device=device
     ),
 }
 BASELINES = ["PyOD VAE", "PyOD AutoEncoder", "PyOD DeepSVDD", "PyOD IForest", "PyOD KNN"]

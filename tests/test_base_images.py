@@ -81,7 +81,9 @@ def test_mlp_backbone_flattens_images(make, bars):
 @pytest.mark.parametrize("cls", [anomaly.VAEDetector, anomaly.VAEGANDetector])
 def test_reconstruction_probability_is_the_summed_map(cls, likelihood, bars):
     images, _, _ = bars
-    detector = cls(**CONV, likelihood=likelihood, epochs=2, n_draws=4, random_state=0)
+    detector = cls(
+        **CONV, likelihood=likelihood, n_neighbors=None, epochs=2, n_draws=4, random_state=0
+    )
     detector.fit(images)
     scores = detector.score_samples(images)
     assert np.isfinite(scores).all()
@@ -134,7 +136,9 @@ def test_image_models_persist(fitted_on_images, bars, tmp_path):
 def test_scoring_memory_is_bounded_by_blocks(fitted_on_images, bars):
     images, _, _ = bars
     expected = fitted_on_images.score_samples(images)
-    row_mib = fitted_on_images._scoring_row_bytes() / 2**20
+    # A row's activations, and its distance to each reference (n_neighbors="auto" on images).
+    references = len(fitted_on_images.neighbor_features_)
+    row_mib = (fitted_on_images._scoring_row_bytes() + 4 * references) / 2**20
     with sklearn.config_context(working_memory=row_mib * 16):
         assert fitted_on_images._scoring_block_rows() == 16
         np.testing.assert_allclose(fitted_on_images.score_samples(images), expected, rtol=1e-6)

@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from anomaly.base import BaseDetector
+from anomaly.detectors.neighbors import NeighborMixin
 from anomaly.detectors.patches import map_score, normalize_lighting, random_patches, tiled
 from anomaly.detectors.shapes import (
     as_image_list,
@@ -54,9 +55,13 @@ _VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_
 # Parameters renamed in format version 3 (scikit-learn's `score` method, and `n_samples` is a
 # number of rows there).
 _RENAMED_IN_VERSION_3 = {"score": "scoring_rule", "n_samples": "n_draws"}
+# Parameters and fitted attributes added since models were first saved: a model saved or
+# pickled without one takes the value that scores it as it was saved, not today's default.
+_ADDED_PARAMETERS = {"tol": 0.0, "patch_size": None, "n_neighbors": None}
+_ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None}
 
 
-class BaseDeepDetector(BaseDetector):
+class BaseDeepDetector(NeighborMixin, BaseDetector):
     """Shared machinery of the detectors built on a torch network.
 
     A subclass says which network to build (``_build_network``), how to
@@ -87,6 +92,7 @@ class BaseDeepDetector(BaseDetector):
         "window_shape": [None, "array-like"],
         "conv_channels": ["array-like"],
         "patch_size": [None, Interval(Integral, 1, None, closed="left"), "array-like"],
+        "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
     }
 
     # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
@@ -103,6 +109,8 @@ class BaseDeepDetector(BaseDetector):
         "feature_mean_",
         "feature_scale_",
         "scoring_seed_",
+        "n_neighbors_",
+        "neighbor_features_",
         "offset_",
         "history_",
     )
@@ -112,6 +120,7 @@ class BaseDeepDetector(BaseDetector):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
+        self._resolve_n_neighbors()
         if self.patch_size_ is not None:
             # Random crops of every image, about its area in all, drawn once per fit.
             crop_rng = np.random.default_rng(training_seed)
@@ -140,10 +149,12 @@ class BaseDeepDetector(BaseDetector):
                 history |= train(phase, data, config, device=device, generator=batch_order)
             self._after_training(network, data)
         self.network_, self.history_ = network, history
+        self._fit_references(X)
 
     def _score_samples(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
         if self.patch_size_ is None:
-            return self._blockwise(X, self._score_batch, "scoring")
+            rule = self._score_batch if self.n_neighbors_ is None else self._neighbor_batch
+            return self._blockwise(X, rule, "scoring")
         # An image is as abnormal as its most abnormal region.
         return np.array([-map_score(m) for m in self._patched_maps(X)])
 
@@ -166,7 +177,7 @@ class BaseDeepDetector(BaseDetector):
         """
 
         def run(patches: np.ndarray) -> np.ndarray:
-            values = self._blockwise(patches, batch_function, action, self.n_features_in_)
+            values = self._blockwise(patches, batch_function, action)
             return values * self.feature_scale_ + self.feature_mean_ if unscale else values
 
         return tiled(
@@ -190,7 +201,8 @@ class BaseDeepDetector(BaseDetector):
         What each pixel contributes to the detector's scoring rule, summed
         over channels (see the detector's ``_map_batch`` for the rule); for
         the reconstruction probability, ``score_samples(X)`` equals minus the
-        map summed over pixels. For images cut into patches (see
+        map summed over pixels (unless whole images score by ``n_neighbors``:
+        maps keep to the rule). For images cut into patches (see
         ``patch_size``), the map is the mean over the sliding patches that
         cover each pixel, and ``score_samples(X)`` is minus its smoothed maximum.
 
@@ -221,7 +233,7 @@ class BaseDeepDetector(BaseDetector):
             maps = list(self._patched_maps(X_valid))
             return maps if isinstance(X, (list, tuple)) else np.stack(maps)
         X = X_valid
-        maps = self._blockwise(X, self._map_batch, "mapping", width=self.n_features_in_)
+        maps = self._blockwise(X, self._map_batch, "mapping")
         maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
 
@@ -250,7 +262,7 @@ class BaseDeepDetector(BaseDetector):
                 f"{type(self).__name__} was fitted on images: use anomaly_map for per-pixel scores."
             )
         X_valid = self._validate_input(X, reset=False)
-        scores = self._blockwise(X_valid, self._map_batch, "explaining", self.n_features_in_)
+        scores = self._blockwise(X_valid, self._map_batch, "explaining")
         scores = np.nan_to_num(scores, nan=np.inf)  # as in score_samples: overflow is abnormal
         if not hasattr(self, "feature_names_in_"):
             return scores
@@ -282,7 +294,7 @@ class BaseDeepDetector(BaseDetector):
             out = list(tiles)
             return out if isinstance(X, (list, tuple)) else np.stack(out)
         X = X_valid
-        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing", self.n_features_in_)
+        flat = self._blockwise(X, self._reconstruct_batch, "reconstructing")
         flat = flat * self.feature_scale_ + self.feature_mean_
         return flat if self.image_shape_ is None else flat.reshape(len(X), *self.image_shape_)
 
@@ -291,7 +303,6 @@ class BaseDeepDetector(BaseDetector):
         X: np.ndarray,
         batch_function: Callable[[torch.Tensor], torch.Tensor],
         action: str,
-        width: int | None = None,
     ) -> np.ndarray:
         """``batch_function`` over ``X``, one standardised block at a time, as a float64 array."""
         # Rows go through the network in blocks of one fixed size, the last one
@@ -301,7 +312,7 @@ class BaseDeepDetector(BaseDetector):
         block = self._scoring_block_rows()
         device = next(self.network_.parameters()).device
         padded = torch.zeros(block, *X.shape[1:], dtype=torch.float32)
-        out = np.empty((len(X),) if width is None else (len(X), width))
+        out = np.empty(0)
         self.network_.eval()
         # no_grad rather than inference_mode: a scoring rule may search by gradient.
         with torch.no_grad():
@@ -317,13 +328,16 @@ class BaseDeepDetector(BaseDetector):
                 padded[: len(rows)] = torch.from_numpy(self._standardize(rows))
                 padded[len(rows) :] = 0
                 result = batch_function(padded.to(device))
+                if start == 0:  # one value or a vector per sample: the first block says which
+                    out = np.empty((len(X), *result.shape[1:]))
                 out[start : start + len(rows)] = result[: len(rows)].double().cpu().numpy()
         return out
 
     def _scoring_block_rows(self) -> int:
         # As many rows as fit scikit-learn's working_memory (MiB), at most 1024.
         budget = get_config()["working_memory"] * 2**20
-        return int(max(1, min(1024, budget // self._scoring_row_bytes())))
+        row_bytes = self._scoring_row_bytes() + 4 * len(getattr(self, "neighbor_features_", ()))
+        return int(max(1, min(1024, budget // row_bytes)))
 
     def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and scale of each feature: per column for rows, per channel for images."""
@@ -514,7 +528,8 @@ class BaseDeepDetector(BaseDetector):
             }
             if model.version < 3:
                 params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
-            attributes = json.loads(model.fields["attributes"])
+            params = {**_ADDED_PARAMETERS, **params}
+            attributes = {**_ADDED_ATTRIBUTES, **json.loads(model.fields["attributes"])}
             detector = cls(**params)
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"parameters {type(err).__name__}: {err}") from None
@@ -522,10 +537,6 @@ class BaseDeepDetector(BaseDetector):
         detector.fitted_params_ = {**detector.get_params(deep=False), **params}
         if model.version == 1:
             attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
-        if "patch_size" not in params:  # written before patches existed: images went whole
-            detector.set_params(patch_size=None)
-            detector.fitted_params_["patch_size"] = None
-        attributes.setdefault("patch_size_", None)
         network_state = {}
         for key, tensor in model.tensors.items():
             if key.startswith(_ATTRIBUTE_PREFIX):
@@ -558,15 +569,13 @@ class BaseDeepDetector(BaseDetector):
 
     def __setstate__(self, state: dict) -> None:
         network_state = state.pop("_network_state", None)
-        if "tol" not in state:  # pickled before tol existed: any improvement counted
-            state["tol"] = 0.0
-            if "fitted_params_" in state:
-                state["fitted_params_"] = {**state["fitted_params_"], "tol": 0.0}
-        if "patch_size" not in state:  # pickled before patches existed: images went whole
-            state["patch_size"] = None
-            if "n_features_in_" in state:
-                state["patch_size_"] = None
-                state["fitted_params_"] = {**state["fitted_params_"], "patch_size": None}
+        for name, value in _ADDED_PARAMETERS.items():
+            if name not in state:
+                state[name] = value
+                if "fitted_params_" in state:
+                    state["fitted_params_"] = {**state["fitted_params_"], name: value}
+        if "fitted_params_" in state:
+            state = {**_ADDED_ATTRIBUTES, **state}
         super().__setstate__(state)
         if network_state is not None:
             self._restore_network(network_state)

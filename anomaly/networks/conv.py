@@ -102,6 +102,12 @@ class ConvEncoder(nn.Sequential):
             nn.Linear(_flat_size(image_shape, channels), out_features),
         )
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional stage's activations, flattened."""
+        for layer in list(self)[:-1]:
+            x = layer(x)
+        return x
+
 
 class ConvDecoder(nn.Module):
     """A linear layer, then transposed convolutions: ``in_features`` to flattened samples.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 
@@ -33,3 +34,9 @@ class MLP(nn.Sequential):
             layers += [nn.Linear(width_in, width_out), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], out_features))
         super().__init__(*layers)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's activations (the input itself without hidden layers)."""
+        for layer in list(self)[:-1]:
+            x = layer(x)
+        return x

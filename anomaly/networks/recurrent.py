@@ -48,9 +48,13 @@ class GRUEncoder(nn.Module):
         self.gru = nn.GRU(self.window_shape[0], hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, out_features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The GRU's last hidden state."""
         _, last = self.gru(_steps(x, self.window_shape))
-        return self.head(last[0])
+        return last[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
 
 
 class GRUDecoder(nn.Module):
