@@ -55,6 +55,10 @@ def _contamination(text: str) -> str | float:
     return text if text == "auto" else float(text)
 
 
+def _window_size(text: str) -> str | int:
+    return text if text == "auto" else int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anomaly", description="Anomaly detection on time series with deep generative models."
@@ -85,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("train", type=Path, help="CSV file: a timestamp column, value columns")
     fit.add_argument("--output", "-o", type=Path, required=True, help="model file to write")
     fit.add_argument("--detector", choices=sorted(DETECTORS), default="vae")
-    fit.add_argument("--window-size", type=int, default=32, help="time steps per window")
+    fit.add_argument(
+        "--window-size",
+        type=_window_size,
+        default="auto",
+        help="time steps per window, or auto: 32 for several value columns, 64 for one",
+    )
     fit.add_argument("--stride", type=int, default=1, help="steps between window starts")
     fit.add_argument("--epochs", type=int, default=None, help="training epochs (detector default)")
     fit.add_argument(

@@ -46,6 +46,8 @@ WINDOW_DRAWS = 1
 # stopping after 5 epochs that improve their loss by under 1 %. On ASD it ranked as well as
 # 50 fixed epochs (mean VUS-PR 0.630 against 0.629) in about two thirds of the fit time.
 WINDOW_EARLY_STOPPING = {"validation_fraction": 0.1, "n_iter_no_change": 5, "tol": 1e-2}
+# window_size="auto": steps per window for several variables, and for one.
+AUTO_WINDOW_SIZES = (32, 64)
 
 
 class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
@@ -72,8 +74,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         window, as good as 16 on the time-series benchmarks in 1/22 to
         1/35 of the scoring time, and training stopped once the held-out
         windows' loss improves by under 1 % for 5 epochs.
-    window_size : int, default=32
-        Time steps per window.
+    window_size : "auto" or int, default="auto"
+        Time steps per window; "auto": 32 for several variables, 64 for one
+        (one value per step is little evidence: on NAB's single variable
+        windows of 64 ranked anomalies better, VUS-PR 0.431 against 0.385,
+        see benchmarks/results/timeseries.md).
     stride : int, default=1
         Steps between the starts of consecutive windows, at most
         ``window_size`` (so that every step is in a window). 1 gives every
@@ -90,7 +95,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         divided by ``window_size``; ``feature_scores`` leaves out the terms
         of a scoring rule that no value carries, such as the ELBO's KL or a
         discriminator's); "auto": "both" for several variables,
-        "window" for one. On SMD and ASD (38 and 19 variables) "both" ranked
+        "window" for one (whose windows the wrapped detector's default
+        ``n_neighbors="auto"`` scores by their nearest training windows).
+        On SMD and ASD (38 and 19 variables) "both" ranked
         anomalies far better than "window" by VUS-PR, on NAB (one variable,
         where one value per step is little evidence) worse (see
         benchmarks/results/timeseries.md).
@@ -158,7 +165,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     _parameter_constraints: ClassVar[dict] = {
         **BaseDetector._parameter_constraints,
         "detector": [None, BaseDeepDetector],
-        "window_size": [Interval(Integral, 1, None, closed="left")],
+        "window_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "stride": [Interval(Integral, 1, None, closed="left")],
         "step_scoring": [StrOptions({"auto", "both", "values", "window"})],
         "max_train_windows": [None, Interval(Integral, 1, None, closed="left")],
@@ -171,7 +178,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         self,
         detector: BaseDeepDetector | None = None,
         *,
-        window_size: int = 32,
+        window_size: str | int = "auto",
         stride: int = 1,
         step_scoring: str = "auto",
         max_train_windows: int | None = 20_000,
@@ -193,8 +200,15 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
         # A 1-D X is refused with scikit-learn's "Reshape your data" advice.
         X = super()._validate_input(X, reset=reset)
-        check_series_length(len(X), self.window_size if reset else self.window_shape_[1])
+        size = self._window_size(X.shape[1]) if reset else self.window_shape_[1]
+        check_series_length(len(X), size)
         return X
+
+    def _window_size(self, n_variables: int) -> int:
+        """The window size a fit on ``n_variables`` uses."""
+        if self.window_size == "auto":
+            return AUTO_WINDOW_SIZES[n_variables == 1]
+        return self.window_size
 
     def _check_stride(self, window_size: int) -> None:
         if self.stride > window_size:
@@ -208,8 +222,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     fit = _fit_context(prefer_skip_nested_validation=False)(BaseDetector.fit.__wrapped__)
 
     def _fit(self, X: np.ndarray) -> None:
-        self._check_stride(self.window_size)
-        self.window_shape_ = (X.shape[1], self.window_size)
+        size = self._window_size(X.shape[1])
+        self._check_stride(size)
+        self.window_shape_ = (X.shape[1], size)
         if self.step_scoring == "auto":
             self.step_scoring_ = "both" if X.shape[1] > 1 else "window"
         else:
@@ -221,12 +236,12 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         detector.set_params(window_shape=self.window_shape_)
         starts = window_starts(
             len(X),
-            self.window_size,
+            size,
             self.stride,
             cover_end=False,
             max_windows=self.max_train_windows,
         )
-        self.detector_ = detector.fit(windows(X, starts, self.window_size))
+        self.detector_ = detector.fit(windows(X, starts, size))
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # The fitted window size (window_size may have been set since); any stride.

@@ -13,8 +13,8 @@ Every detector is fit on normal-looking data and scores the evaluation steps:
 ``TimeSeriesDetector()`` is what ``anomaly fit`` uses, every default (a
 VAEDetector with one draw per window, 50 epochs), seeded. Our three detectors
 also run inside :class:`anomaly.TimeSeriesDetector` with one fixed set of
-parameters for every series (``OURS``: the defaults, window 32, stride 1,
-fewer epochs); PyOD's IForest, PCA and ECOD score each
+parameters for every series (``OURS``: the defaults, window 32 for several
+variables and 64 for one, stride 1, fewer epochs); PyOD's IForest, PCA and ECOD score each
 time step (row) alone, run here on the same splits. TSB-AD's own detectors
 (``tsb_ad.py``, where TSB-AD is installed) run on the same splits as its
 scripts run them: its multivariate ones on SMD and ASD, its univariate ones on
@@ -94,13 +94,20 @@ VUS_MAX_WINDOW = 100
 OURS = {cls.__name__: cls for cls in (VAEDetector, GANDetector, VAEGANDetector)}
 # What `anomaly fit` and TimeSeriesDetector() use: every default, seeded.
 DEFAULT = "TimeSeriesDetector()"
-# The default with one choice undone, to weigh it: trained for every epoch (`anomaly fit
-# --no-early-stopping`), or each window's score spread over its steps.
+# The default with one choice undone, to weigh it: (the VAE's parameters besides n_draws, the
+# wrapper's). Trained for every epoch (`anomaly fit --no-early-stopping`); each window's score
+# spread over its steps; and for one variable, windows of 32 steps, or windows scored by the
+# likelihood instead of their nearest training windows.
 ABLATIONS = {
     "TimeSeriesDetector(), no early stopping": ({}, {}),
     "TimeSeriesDetector(step_scoring='window')": (
         WINDOW_EARLY_STOPPING,
         {"step_scoring": "window"},
+    ),
+    "TimeSeriesDetector(window_size=32)": (WINDOW_EARLY_STOPPING, {"window_size": 32}),
+    "TimeSeriesDetector(), n_neighbors=None": (
+        {**WINDOW_EARLY_STOPPING, "n_neighbors": None},
+        {},
     ),
 }
 
@@ -110,8 +117,8 @@ def _ours(name: str, seed: int, stride: int = 1) -> TimeSeriesDetector:
         inner = VAEDetector(n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING, random_state=seed)
         return TimeSeriesDetector(inner)
     if name in ABLATIONS:
-        stopping, wrapper = ABLATIONS[name]
-        inner = VAEDetector(n_draws=WINDOW_DRAWS, **stopping, random_state=seed)
+        params, wrapper = ABLATIONS[name]
+        inner = VAEDetector(n_draws=WINDOW_DRAWS, **params, random_state=seed)
         return TimeSeriesDetector(inner, **wrapper)
     detector = OURS[name](epochs=EPOCHS, random_state=seed)
     return TimeSeriesDetector(detector, stride=stride)
@@ -369,9 +376,11 @@ def report(results: Path, data_home: Path) -> str:
     lines = [
         "# Time-series benchmark",
         "",
-        "Produced by `benchmarks/timeseries.py` (ours: TimeSeriesDetector, window 32, stride 1, "
+        "Produced by `benchmarks/timeseries.py` (ours: TimeSeriesDetector, its default window "
+        "(32 steps for several variables, 64 for one), stride 1, "
         "its default `step_scoring` (a step's own values plus its window's mean for several "
-        "variables, the window's score for one), "
+        "variables, the window's score for one: there the distance to the nearest training "
+        "windows, `n_neighbors`), "
         f"{EPOCHS} epochs, 16 Monte-Carlo draws per window for the VAEs (VAEDetector's default; "
         "the time-series default is 1, see the draws section), other parameters at their "
         "defaults; `TimeSeriesDetector()`: every default, as `anomaly fit` (one draw, at most "

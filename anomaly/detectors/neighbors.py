@@ -5,8 +5,9 @@ hidden layer) of up to :data:`MAX_REFERENCES` training samples and scores a
 sample by minus the mean Euclidean distance of its features to its
 ``n_neighbors`` nearest references: PyOD's KNN, in a space the generative
 model learnt instead of raw values. On whole images (Fashion-MNIST, one class
-against the nine others) it ranks better than the likelihood, which spends
-most of its mass on pixel-level detail shared by every class.
+against the nine others) and on windows of one variable (NAB) it ranks better
+than the likelihood, which spends most of its mass on pixel- or step-level
+detail that normal and abnormal samples share.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ AUTO_N_NEIGHBORS = 5
 MAX_REFERENCES = 4096
 
 
-def resolve_n_neighbors(n_neighbors: str | int | None, whole_images: bool) -> int | None:
-    """The number of neighbours a fit uses: ``"auto"`` means 5 for whole images, else none."""
+def resolve_n_neighbors(n_neighbors: str | int | None, whole_samples: bool) -> int | None:
+    """The number of neighbours a fit uses: ``"auto"`` means 5 for ``whole_samples``, else none."""
     if n_neighbors == "auto":
-        return AUTO_N_NEIGHBORS if whole_images else None
+        return AUTO_N_NEIGHBORS if whole_samples else None
     return n_neighbors
 
 
@@ -102,8 +103,11 @@ class NeighborMixin:
                 f"patch_size={self.fitted_params_['patch_size']!r} are cut into patches and "
                 "scored by their maps: pass patch_size=None, or n_neighbors=None."
             )
+        # Where distances ranked better than the likelihood: whole images (Fashion-MNIST) and
+        # windows of one variable (NAB), where a window's shape is what the values say.
         whole_images = self.image_shape_ is not None and self.patch_size_ is None
-        self.n_neighbors_ = resolve_n_neighbors(n_neighbors, whole_images)
+        one_variable = self.window_shape_ is not None and self.window_shape_[0] == 1
+        self.n_neighbors_ = resolve_n_neighbors(n_neighbors, whole_images or one_variable)
 
     def _fit_references(self, X: np.ndarray) -> None:
         """Keep the features of (a seeded sample of) the training samples."""

@@ -233,10 +233,11 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
         Euclidean distance of a sample's features to those of its
         ``n_neighbors`` nearest training samples (of at most 4,096, drawn at
         fit), as PyOD's KNN does on raw values. ``"auto"`` does so with 5
-        neighbours for whole images, where it ranks better than the
-        likelihood (``benchmarks/images.py fmnist``), and otherwise scores by
-        ``scoring_rule``; None always scores by ``scoring_rule``. Anomaly maps
-        and ``feature_scores`` come from ``scoring_rule`` either way.
+        neighbours for whole images and for windows of one variable, where it
+        ranks better than the likelihood (Fashion-MNIST and NAB in
+        ``benchmarks/``), and otherwise scores by ``scoring_rule``; None
+        always scores by ``scoring_rule``. Anomaly maps and
+        ``feature_scores`` come from ``scoring_rule`` either way.
 
     Attributes
     ----------

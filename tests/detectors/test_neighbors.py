@@ -84,14 +84,31 @@ def test_none_scores_by_the_scoring_rule(bars):
     )
 
 
-def test_auto_keeps_rows_windows_and_patches_on_the_scoring_rule():
+def test_auto_keeps_rows_patches_and_several_variables_on_the_scoring_rule():
     rng = np.random.default_rng(0)
     assert VAEDetector(epochs=1, **SMALL).fit(rng.normal(size=(50, 4))).n_neighbors_ is None
     patched = VAEDetector(epochs=1, patch_size=16, n_draws=2, **SMALL)
     assert patched.fit(rng.normal(size=(3, 40, 40))).n_neighbors_ is None
     series = rng.normal(size=(300, 2))
-    windows = TimeSeriesDetector(VAEDetector(epochs=1, **SMALL), window_size=16).fit(series)
-    assert windows.detector_.n_neighbors_ is None
+    windows = TimeSeriesDetector(VAEDetector(epochs=1, **SMALL)).fit(series)
+    assert windows.window_shape_ == (2, 32) and windows.detector_.n_neighbors_ is None
+
+
+def test_windows_of_one_variable_score_by_neighbors():
+    t = np.arange(600)
+    series = np.sin(t / 5)[:, None] + 0.05 * np.random.default_rng(0).normal(size=(600, 1))
+    detector = TimeSeriesDetector(VAEDetector(epochs=3, **SMALL)).fit(series[:400])
+    assert detector.window_shape_ == (1, 64) and detector.step_scoring_ == "window"
+    assert detector.detector_.n_neighbors_ == 5
+    test = series[400:].copy()
+    test[100:110] = 1.5  # a plateau where the sine should turn
+    scores = -detector.score_samples(test)
+    labels = np.zeros(len(test), dtype=bool)
+    labels[100:110] = True
+    assert roc_auc_score(labels, scores) > 0.9
+    # window_size stays what the user sets.
+    fixed = TimeSeriesDetector(VAEDetector(epochs=1, **SMALL), window_size=20).fit(series)
+    assert fixed.window_shape_ == (1, 20)
 
 
 def test_rows_score_by_neighbors_when_asked():
