@@ -20,6 +20,7 @@ from anomaly._threads import map_blocks
 from anomaly.base import BaseDetector
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.neighbors import reference_index
 from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
 from anomaly.windowing import check_series_length, step_scores, window_starts, windows
@@ -138,9 +139,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     Notes
     -----
     ``fit`` trains on at most ``max_train_windows`` windows, then scores the
-    whole training series once (as ``score_samples`` would) to set
-    ``offset_``; on a series of millions of steps that scoring pass is most
-    of the time, so a larger ``stride`` speeds up both.
+    whole training series once (as ``score_samples`` would, except that with
+    nearest-window scoring a training window's neighbours leave out the
+    windows within a quarter window of it) to set ``offset_``; on a series of
+    millions of steps that scoring pass is most of the time, so a larger
+    ``stride`` speeds up both.
 
     A series is ordered: scores of a step depend on its neighbours, so
     scoring a subset or a reordering of the rows gives other scores (the two
@@ -249,6 +252,32 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         self._check_stride(size)
         starts = window_starts(len(X), size, self.stride)
         return step_scores(self._score_windows(X, starts), starts, size, np.arange(len(X)))
+
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        detector = self.detector_
+        if self.step_scoring_ != "window" or getattr(detector, "n_neighbors_", None) is None:
+            return self._score_samples(X)
+        # A training window's nearest training windows would be its own shifts by a step or
+        # two, near copies no new window has: offset_ would flag much of any new series. So
+        # leave out the references within a quarter window of it (matrix profiles' exclusion
+        # zone, as STUMPY's default), and the window itself.
+        size = self.window_shape_[1]
+        fitted = window_starts(
+            len(X), size, self.stride, cover_end=False, max_windows=self.max_train_windows
+        )
+        references = fitted[reference_index(len(fitted), detector.scoring_seed_)]
+        zone = -(-size // 4)
+        starts = window_starts(len(X), size, self.stride)
+        scores = []
+        for first in range(0, len(starts), _BLOCK_WINDOWS):
+            block = starts[first : first + _BLOCK_WINDOWS]
+            scores.append(
+                detector._neighbor_scores(
+                    windows(X, block, size),
+                    lambda rows, block=block: np.abs(block[rows, None] - references) < zone,
+                )
+            )
+        return step_scores(np.concatenate(scores), starts, size, np.arange(len(X)))
 
     def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Scores of the windows of ``X`` at ``starts``, a block of windows at a time:

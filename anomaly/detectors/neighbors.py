@@ -13,6 +13,7 @@ detail that normal and abnormal samples share.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def neighbor_distance(
     features: torch.Tensor,
     references: torch.Tensor,
     n_neighbors: int,
-    own: torch.Tensor | None = None,
+    excluded: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean Euclidean distance of each row of ``features`` to its nearest ``references``.
 
@@ -61,9 +62,9 @@ def neighbor_distance(
     features : Tensor of shape (batch, n_features)
     references : Tensor of shape (n_references, n_features)
     n_neighbors : int
-    own : Tensor of shape (batch,) or None
-        Index of each row among the references, or -1: a training sample is
-        not its own neighbour (as PyOD's KNN scores its training data).
+    excluded : bool Tensor of shape (batch, n_references) or None
+        References that are no neighbours of a row: a training sample itself
+        (as PyOD's KNN scores its training data), or windows overlapping it.
 
     Returns
     -------
@@ -73,12 +74,13 @@ def neighbor_distance(
     distances = torch.cdist(
         features.double(), references.double(), compute_mode="use_mm_for_euclid_dist"
     )
-    if own is not None:
-        rows = torch.nonzero(own >= 0).squeeze(1)
-        distances[rows, own[rows]] = torch.inf
+    available = references.shape[0]
+    # Exclusions that would leave a row no reference at all (tiny training sets) are dropped.
+    if excluded is not None and bool((~excluded).any(dim=1).all()):
+        distances = distances.masked_fill(excluded, torch.inf)
+        available = int((~excluded).sum(dim=1).min())
     # With fewer references than neighbours (tiny training sets), the mean over all of them.
-    k = min(n_neighbors, references.shape[0] - (own is not None))
-    return distances.topk(k, dim=1, largest=False).values.mean(dim=1)
+    return distances.topk(min(n_neighbors, available), dim=1, largest=False).values.mean(dim=1)
 
 
 class NeighborMixin:
@@ -126,6 +128,13 @@ class NeighborMixin:
         own = np.full(len(X), -1)
         kept = reference_index(len(X), self.scoring_seed_)
         own[kept] = np.arange(len(kept))
+        return self._neighbor_scores(X, lambda rows: own[rows, None] == np.arange(len(kept)))
+
+    def _neighbor_scores(
+        self, X: np.ndarray, excluded: Callable[[slice], np.ndarray]
+    ) -> np.ndarray:
+        """Minus each sample's mean distance to its nearest references, leaving out those
+        ``excluded(rows)`` marks for ``X[rows]`` (a boolean array, rows by references)."""
         references = torch.from_numpy(self.neighbor_features_)
         block = self._scoring_block_rows()
         scores = []
@@ -136,7 +145,7 @@ class NeighborMixin:
                 torch.from_numpy(features).float(),
                 references,
                 self.n_neighbors_,
-                torch.from_numpy(own[rows]),
+                torch.from_numpy(excluded(rows)),
             )
-            scores.append(-distances.double().numpy())
-        return np.concatenate(scores)
+            scores.append(-distances.numpy())
+        return np.concatenate(scores) if scores else np.empty(0)

@@ -22,16 +22,23 @@ def test_neighbor_distance_is_the_mean_over_the_nearest_references():
     features = torch.tensor([[0.0, 0.0], [9.0, 0.0]])
     distances = neighbor_distance(features, references, 2)
     torch.testing.assert_close(distances, torch.tensor([1.5, 3.5], dtype=torch.float64))
-    # A training sample is not its own neighbour; -1 marks a sample that is no reference.
-    own = torch.tensor([0, -1])
+    # A training sample is not its own neighbour.
+    excluded = torch.tensor([[True, False, False, False], [False] * 4])
     torch.testing.assert_close(
-        neighbor_distance(features, references, 2, own),
+        neighbor_distance(features, references, 2, excluded),
         torch.tensor([3.5, 3.5], dtype=torch.float64),
     )
     # More neighbours than references: the mean over all of them.
     torch.testing.assert_close(
         neighbor_distance(features, references[:1], 5)[:1], torch.zeros(1, dtype=torch.float64)
     )
+
+
+def test_exclusions_that_leave_a_row_nothing_are_dropped():
+    references = torch.tensor([[0.0], [2.0]])
+    everything = torch.tensor([[True, True]])
+    distance = neighbor_distance(torch.tensor([[0.0]]), references, 1, everything)
+    torch.testing.assert_close(distance, torch.zeros(1, dtype=torch.float64))
 
 
 def test_references_are_all_samples_or_a_seeded_sample(monkeypatch):
@@ -106,6 +113,10 @@ def test_windows_of_one_variable_score_by_neighbors():
     labels = np.zeros(len(test), dtype=bool)
     labels[100:110] = True
     assert roc_auc_score(labels, scores) > 0.9
+    # offset_ leaves out each training window's near copies (its shifts by a few steps), so
+    # the fitted series is not flagged wholesale, nor is a new stretch of the same sine.
+    assert (detector.predict(series[:400]) == -1).mean() < 0.05
+    assert (detector.predict(series[400:500]) == -1).mean() < 0.05
     # window_size stays what the user sets.
     fixed = TimeSeriesDetector(VAEDetector(epochs=1, **SMALL), window_size=20).fit(series)
     assert fixed.window_shape_ == (1, 20)
