@@ -59,6 +59,12 @@ def _window_size(text: str) -> str | int:
     return text if text == "auto" else int(text)
 
 
+def _n_neighbors(text: str) -> str | int | None:
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anomaly", description="Anomaly detection on time series with deep generative models."
@@ -103,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"vae, vaegan: Monte-Carlo draws per window when scoring (default {WINDOW_DRAWS}; "
         "each costs a decoder pass)",
+    )
+    fit.add_argument(
+        "--n-neighbors",
+        type=_n_neighbors,
+        default="auto",
+        help="score windows by their distance to the N nearest training windows in the "
+        "encoder's features; auto: 5 for one value column, none for several (the likelihood); "
+        "with one column, none scores stride 1 about 13 times faster, and ranks worse on NAB",
     )
     fit.add_argument(
         "--early-stopping",
@@ -197,7 +211,9 @@ def fit_command(args: argparse.Namespace) -> None:
     frame = read_series_csv(
         args.train, timestamp_column=args.timestamp_column, value_columns=args.columns
     )
-    detector_params = dict(device=args.device, random_state=args.random_state)
+    detector_params = dict(
+        device=args.device, random_state=args.random_state, n_neighbors=args.n_neighbors
+    )
     if args.epochs is not None:
         detector_params["epochs"] = args.epochs
     if args.early_stopping:

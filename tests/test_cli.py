@@ -245,6 +245,15 @@ def test_n_draws_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     assert "--n-draws applies to --detector vae or vaegan" in capsys.readouterr().err
 
 
+def test_n_neighbors_reaches_the_detector(tmp_path):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--columns", "cpu", "--window-size", "6"]
+    options = [([], 5), (["--n-neighbors", "none"], None), (["--n-neighbors", "3"], 3)]
+    for option, expected in options:
+        assert main([*argv, *option, "--epochs", "1", "-o", str(tmp_path / "model")]) == 0
+        assert anomaly.load(tmp_path / "model").detector_.n_neighbors_ == expected
+
+
 def test_fit_stops_early_unless_told_not_to(tmp_path):
     write_series(tmp_path / "train.csv")
     argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "3"]
