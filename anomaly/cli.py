@@ -60,8 +60,10 @@ def _window_size(text: str) -> str | int:
 
 
 def _n_neighbors(text: str) -> str | int | None:
-    if text in ("auto", "none"):
-        return None if text == "none" else text
+    if text == "none":
+        return None
+    if text == "auto":
+        return text
     return int(text)
 
 

@@ -48,7 +48,8 @@ WINDOW_DRAWS = 1
 # 50 fixed epochs (mean VUS-PR 0.630 against 0.629) in about two thirds of the fit time.
 WINDOW_EARLY_STOPPING = {"validation_fraction": 0.1, "n_iter_no_change": 5, "tol": 1e-2}
 # window_size="auto": steps per window for several variables, and for one.
-AUTO_WINDOW_SIZES = (32, 64)
+WINDOW_SIZE = 32
+ONE_VARIABLE_WINDOW_SIZE = 64
 
 
 class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
@@ -210,7 +211,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def _window_size(self, n_variables: int) -> int:
         """The window size a fit on ``n_variables`` uses."""
         if self.window_size == "auto":
-            return AUTO_WINDOW_SIZES[n_variables == 1]
+            return ONE_VARIABLE_WINDOW_SIZE if n_variables == 1 else WINDOW_SIZE
         return self.window_size
 
     def _check_stride(self, window_size: int) -> None:
@@ -259,8 +260,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
             return self._score_samples(X)
         # A training window's nearest training windows would be its own shifts by a step or
         # two, near copies no new window has: offset_ would flag much of any new series. So
-        # leave out the references within a quarter window of it (matrix profiles' exclusion
-        # zone, as STUMPY's default), and the window itself.
+        # leave out the references less than a quarter window from it (about matrix profiles'
+        # exclusion zone, STUMPY's default), the window itself included.
         size = self.window_shape_[1]
         fitted = window_starts(
             len(X), size, self.stride, cover_end=False, max_windows=self.max_train_windows

@@ -136,9 +136,9 @@ def test_image_models_persist(fitted_on_images, bars, tmp_path):
 def test_scoring_memory_is_bounded_by_blocks(fitted_on_images, bars):
     images, _, _ = bars
     expected = fitted_on_images.score_samples(images)
-    # A row's activations, and its distance to each reference (n_neighbors="auto" on images).
+    # A row's activations, and its float64 distance to each reference (n_neighbors="auto").
     references = len(fitted_on_images.neighbor_features_)
-    row_mib = (fitted_on_images._scoring_row_bytes() + 4 * references) / 2**20
+    row_mib = (fitted_on_images._scoring_row_bytes() + 8 * references) / 2**20
     with sklearn.config_context(working_memory=row_mib * 16):
         assert fitted_on_images._scoring_block_rows() == 16
         np.testing.assert_allclose(fitted_on_images.score_samples(images), expected, rtol=1e-6)

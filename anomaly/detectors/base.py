@@ -336,7 +336,7 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
     def _scoring_block_rows(self) -> int:
         # As many rows as fit scikit-learn's working_memory (MiB), at most 1024.
         budget = get_config()["working_memory"] * 2**20
-        row_bytes = self._scoring_row_bytes() + 4 * len(getattr(self, "neighbor_features_", ()))
+        row_bytes = self._scoring_row_bytes() + 8 * len(getattr(self, "neighbor_features_", ()))
         return int(max(1, min(1024, budget // row_bytes)))
 
     def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -533,7 +533,7 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
             detector = cls(**params)
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"parameters {type(err).__name__}: {err}") from None
-        # Parameters added after the file was written keep their defaults.
+        # Parameters added since the file was written: _ADDED_PARAMETERS' values, or defaults.
         detector.fitted_params_ = {**detector.get_params(deep=False), **params}
         if model.version == 1:
             attributes = {**_VERSION_1_ATTRIBUTES, **attributes}

@@ -236,7 +236,8 @@ class GANDetector(BaseDeepDetector):
         neighbours for whole images and for windows of one variable, where it
         ranks better than the likelihood (Fashion-MNIST and NAB in
         ``benchmarks/``), and otherwise scores by ``scoring_rule``; None
-        always scores by ``scoring_rule``. Anomaly maps and
+        always scores by ``scoring_rule`` (an int with images cut into
+        patches is an error: they score by their maps). Anomaly maps and
         ``feature_scores`` come from ``scoring_rule`` either way.
 
     Attributes
@@ -291,8 +292,8 @@ class GANDetector(BaseDeepDetector):
     Notes
     -----
     ``score(X)`` is the mean of ``score_samples(X)`` (minus a residual with
-    the default rule; for whole images, minus the mean neighbour distance
-    of ``n_neighbors``): ``GridSearchCV`` without ``scoring`` picks the model
+    the default rule; minus the mean neighbour distance when
+    ``n_neighbors_`` is set): ``GridSearchCV`` without ``scoring`` picks the model
     that finds held-out data most normal. Compare models of one scoring rule
     and ``standardize`` only: these change the scores' units.
 

@@ -74,13 +74,18 @@ def neighbor_distance(
     distances = torch.cdist(
         features.double(), references.double(), compute_mode="use_mm_for_euclid_dist"
     )
-    available = references.shape[0]
-    # Exclusions that would leave a row no reference at all (tiny training sets) are dropped.
-    if excluded is not None and bool((~excluded).any(dim=1).all()):
+    k = min(n_neighbors, references.shape[0])
+    available = torch.full((len(features),), references.shape[0], device=distances.device)
+    if excluded is not None:
+        # A row that would be left no reference at all (tiny training sets) keeps them all.
+        excluded = excluded & (~excluded).any(dim=1, keepdim=True)
         distances = distances.masked_fill(excluded, torch.inf)
-        available = int((~excluded).sum(dim=1).min())
-    # With fewer references than neighbours (tiny training sets), the mean over all of them.
-    return distances.topk(min(n_neighbors, available), dim=1, largest=False).values.mean(dim=1)
+        available = (~excluded).sum(dim=1)
+    # Each row's mean over its k nearest, or over all it has when it has fewer.
+    counts = available.clamp(max=k)
+    nearest = distances.topk(k, dim=1, largest=False).values
+    kept = torch.arange(k, device=distances.device) < counts[:, None]
+    return nearest.where(kept, 0.0).sum(dim=1) / counts
 
 
 class NeighborMixin:
@@ -113,12 +118,15 @@ class NeighborMixin:
 
     def _fit_references(self, X: np.ndarray) -> None:
         """Keep the features of (a seeded sample of) the training samples."""
-        if self.n_neighbors_ is not None:
+        if self.n_neighbors_ is None:
+            vars(self).pop("neighbor_features_", None)  # a refit's, not an earlier fit's
+        else:
             kept = X[reference_index(len(X), self.scoring_seed_)]
             features = self._blockwise(kept, self._features_batch, "remembering")
             self.neighbor_features_ = features.astype(np.float32)
 
     def _neighbor_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Minus each sample's mean distance to its nearest references (``n_neighbors_``)."""
         references = torch.as_tensor(self.neighbor_features_, device=batch.device)
         return -neighbor_distance(self._features_batch(batch), references, self.n_neighbors_)
 

@@ -163,7 +163,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         neighbours for whole images and for windows of one variable, where it
         ranks better than the likelihood (Fashion-MNIST and NAB in
         ``benchmarks/``), and otherwise scores by ``scoring_rule``; None
-        always scores by ``scoring_rule``. Anomaly maps and
+        always scores by ``scoring_rule`` (an int with images cut into
+        patches is an error: they score by their maps). Anomaly maps and
         ``feature_scores`` come from ``scoring_rule`` either way.
 
     Attributes
@@ -213,8 +214,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
     Notes
     -----
     ``score(X)`` is the mean of ``score_samples(X)`` (here the mean
-    reconstruction log-probability; for whole images, minus the mean
-    neighbour distance of ``n_neighbors``), as ``GaussianMixture.score`` is the mean
+    reconstruction log-probability; minus the mean neighbour distance
+    when ``n_neighbors_`` is set), as ``GaussianMixture.score`` is the mean
     log-likelihood: ``GridSearchCV`` without ``scoring`` picks the model that
     finds held-out data most likely. Compare models of one scoring rule,
     likelihood and ``standardize`` only: these change the scores' units.

@@ -41,6 +41,25 @@ def test_exclusions_that_leave_a_row_nothing_are_dropped():
     torch.testing.assert_close(distance, torch.zeros(1, dtype=torch.float64))
 
 
+def test_each_row_leaves_out_only_its_own_exclusions():
+    references = torch.tensor([[0.0], [1.0], [3.0]])
+    features = torch.tensor([[0.0], [0.0], [0.0]])
+    excluded = torch.tensor([[True, False, False], [True, True, False], [True, True, True]])
+    distances = neighbor_distance(features, references, 2, excluded)
+    # Nearest two of 1 and 3; the one left; none left, so all three's nearest two.
+    torch.testing.assert_close(distances, torch.tensor([2.0, 3.0, 0.5], dtype=torch.float64))
+    alone = neighbor_distance(features[:1], references, 2, excluded[:1])
+    torch.testing.assert_close(alone, distances[:1])
+
+
+def test_a_refit_without_neighbors_keeps_no_references(bars):
+    images, _, _ = bars
+    detector = VAEDetector(epochs=1, **SMALL).fit(images[:50])
+    assert hasattr(detector, "neighbor_features_")
+    detector.set_params(n_neighbors=None).fit(images[:50])
+    assert not hasattr(detector, "neighbor_features_")
+
+
 def test_references_are_all_samples_or_a_seeded_sample(monkeypatch):
     np.testing.assert_array_equal(reference_index(5, seed=0), np.arange(5))
     monkeypatch.setattr(neighbors, "MAX_REFERENCES", 3)
