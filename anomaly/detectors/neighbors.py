@@ -27,9 +27,9 @@ __all__ = [
     "resolve_n_neighbors",
 ]
 
-# Neighbours of "auto" (PyOD's KNN default), and the cap on kept training samples:
-# a seeded sample of 4,096 ranked as all 6,000 of a Fashion-MNIST class did, at
-# two thirds of the model file.
+# Neighbours of "auto" (PyOD's KNN default), and the cap on kept training samples: in
+# prototypes a seeded 2,000 of a Fashion-MNIST class's 6,000 ranked within 0.002 ROC-AUC of
+# all of them, so 4,096 keeps a margin while bounding the model file and scoring time.
 AUTO_N_NEIGHBORS = 5
 MAX_REFERENCES = 4096
 
