@@ -69,7 +69,6 @@ def test_block_size_does_not_change_scores(monkeypatch):
     detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
     whole = detector.score_samples(test)
     monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 7)
-    monkeypatch.setattr(timeseries, "_MIN_BLOCK_WINDOWS", 7)
     np.testing.assert_array_equal(detector.score_samples(test), whole)
 
 
@@ -78,7 +77,7 @@ def test_thread_count_does_not_change_scores_and_is_restored(threads, monkeypatc
     series, test, _ = sine_series(300)
     detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
     whole = detector.score_samples(test)
-    monkeypatch.setattr(timeseries, "_MIN_BLOCK_WINDOWS", 16)  # many blocks side by side
+    monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 16)  # many blocks side by side
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -277,8 +276,25 @@ def test_step_scores_from_non_overlapping_windows_by_hand(step_scoring):
         if step_scoring == "both":
             own += own.mean(axis=1, keepdims=True)
         expected = own.ravel()
-    np.testing.assert_allclose(detector.score_samples(test), expected, rtol=1e-12)
+    # To the bit: the series is standardised once, to the values each window would get.
+    np.testing.assert_array_equal(detector.score_samples(test), expected)
     assert detector.step_scoring_ == step_scoring
+
+
+def test_windows_of_one_variable_score_as_the_wrapped_detector_scores_them():
+    # Distances to the nearest training windows ("auto" for one variable), on the same values.
+    series = sine_series(200)[0][:, :1]
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, stride=10).fit(series)
+    assert detector.detector_.n_neighbors_ == 5
+    expected = np.repeat(detector.detector_.score_samples(series.reshape(20, 10)), 10)
+    np.testing.assert_array_equal(detector.score_samples(series), expected)
+
+
+def test_the_wrapped_detectors_own_input_checks_still_apply():
+    series = np.clip(np.abs(sine_series(200)[0]), 0, 1)
+    detector = TimeSeriesDetector(fast_vae(likelihood="bernoulli"), window_size=10).fit(series)
+    with pytest.raises(ValueError, match=r"models values in \[0, 1\]"):
+        detector.score_samples(series + 1)
 
 
 def test_a_steps_values_locate_a_short_spike_better_than_its_window():

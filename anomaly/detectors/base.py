@@ -52,8 +52,7 @@ _NETWORK_PREFIX = "network."
 _ATTRIBUTE_PREFIX = "attribute."
 # Model files of format version 1 hold MLP models of rows, without these attributes.
 _VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_": "mlp"}
-# Parameters renamed in format version 3 (scikit-learn's `score` method, and `n_samples` is a
-# number of rows there).
+# Renamed in format version 3: `score` is scikit-learn's method, `n_samples` a number of rows.
 _RENAMED_IN_VERSION_3 = {"score": "scoring_rule", "n_samples": "n_draws"}
 # Parameters and fitted attributes added since models were first saved: a model saved or
 # pickled without one takes the value that scores it as it was saved, not today's default.
@@ -153,8 +152,7 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
 
     def _score_samples(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
         if self.patch_size_ is None:
-            rule = self._score_batch if self.n_neighbors_ is None else self._neighbor_batch
-            return self._blockwise(X, rule, "scoring")
+            return self._blockwise(X, self._sample_score_batch, "scoring")
         # An image is as abnormal as its most abnormal region.
         return np.array([-map_score(m) for m in self._patched_maps(X)])
 
@@ -303,12 +301,14 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
         X: np.ndarray,
         batch_function: Callable[[torch.Tensor], torch.Tensor],
         action: str,
+        *,
+        standardized: bool = False,
     ) -> np.ndarray:
-        """``batch_function`` over ``X``, one standardised block at a time, as a float64 array."""
-        # Rows go through the network in blocks of one fixed size, the last one
-        # zero-padded: BLAS picks kernels by shape, so a row's score is then the
-        # same to the bit however the input is split or ordered, and memory is
-        # bounded by one block.
+        """``batch_function`` over ``X``, a standardised block at a time, as a float64 array
+        (with ``standardized``, ``X`` holds float32 values standardised already)."""
+        # Rows go through the network in blocks of one fixed size, the last one zero-padded:
+        # BLAS picks kernels by shape, so a row's score is then the same to the bit however
+        # the input is split or ordered, and memory is bounded by one block.
         block = self._scoring_block_rows()
         device = next(self.network_.parameters()).device
         padded = torch.zeros(block, *X.shape[1:], dtype=torch.float32)
@@ -325,12 +325,14 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
             )
             for start in starts:
                 rows = X[start : start + block]
-                padded[: len(rows)] = torch.from_numpy(self._standardize(rows))
+                padded[: len(rows)] = torch.from_numpy(
+                    rows if standardized else self._standardize(rows)
+                )
                 padded[len(rows) :] = 0
                 result = batch_function(padded.to(device))
                 if start == 0:  # one value or a vector per sample: the first block says which
                     out = np.empty((len(X), *result.shape[1:]))
-                out[start : start + len(rows)] = result[: len(rows)].double().cpu().numpy()
+                out[start : start + len(rows)] = result[: len(rows)].cpu().numpy()
         return out
 
     def _scoring_block_rows(self) -> int:
@@ -348,9 +350,9 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
         if shape is None:
             scaler = StandardScaler().fit(X)
             return scaler.mean_, scaler.scale_
-        # One mean and scale per channel (or a window's variable): per-pixel
-        # scaling would blow up near-constant border pixels, break the
-        # convolutions' shared weights, and make a window's scale depend on its position.
+        # One mean and scale per channel (or a window's variable): per-pixel scaling would blow
+        # up near-constant border pixels, break the convolutions' shared weights, and make a
+        # window's scale depend on its position.
         channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
         mean, std = channels.mean(axis=1), channels.std(axis=1)
         scale = np.where(std > 0, std, 1.0)
@@ -508,8 +510,7 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
                 attributes[name] = value
         params = dict(self.fitted_params_)
         if not isinstance(params["random_state"], (Integral, type(None))):
-            # A RandomState object only matters for fitting; the saved model's
-            # scores come from scoring_seed_.
+            # A RandomState only matters at fit; the saved model's scores come from scoring_seed_.
             params["random_state"] = None
         fields = {
             "class": type(self).__name__,

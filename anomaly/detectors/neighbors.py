@@ -125,6 +125,13 @@ class NeighborMixin:
             features = self._blockwise(kept, self._features_batch, "remembering")
             self.neighbor_features_ = features.astype(np.float32)
 
+    def _sample_score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Scores of one standardised batch of rows or whole images: by neighbours, or by
+        the scoring rule."""
+        if self.n_neighbors_ is None:
+            return self._score_batch(batch)
+        return self._neighbor_batch(batch)
+
     def _neighbor_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each sample's mean distance to its nearest references (``n_neighbors_``)."""
         references = torch.as_tensor(self.neighbor_features_, device=batch.device)
