@@ -17,14 +17,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import torch
 from sklearn import config_context, get_config
 
-__all__ = ["idle_cores", "map_blocks"]
+__all__ = ["block_pool", "idle_cores", "map_blocks"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,26 +39,24 @@ _threads = 1
 
 
 @contextmanager
-def map_blocks(
-    function: Callable[[T], R], blocks: Iterable[T], *, parallel: bool = True
-) -> Iterator[Iterator[R]]:
-    """``function`` over ``blocks`` on torch's number of threads, one torch thread each.
+def block_pool(*, parallel: bool = True) -> Iterator[Callable[..., Future]]:
+    """Yields ``submit(function, *args)``: calls on torch's number of threads, a torch thread each.
 
-    Yields the results in the order of ``blocks``. torch's thread count is
-    restored when the last caller leaves; each thread runs under the caller's
-    scikit-learn configuration (which is thread-local). With ``parallel=False``
-    (e.g. a network on a GPU) the blocks run one after the other in the
-    calling thread, torch's threads untouched.
+    ``submit`` returns a :class:`~concurrent.futures.Future`. torch's thread
+    count is restored when the last caller leaves; each call runs under the
+    caller's scikit-learn configuration (which is thread-local). With
+    ``parallel=False`` (e.g. a network on a GPU) each call runs at once in
+    the calling thread, torch's threads untouched. Leaving waits for every call.
     """
     if not parallel:
-        yield map(function, blocks)
+        yield _run_now
         return
     global _callers, _threads
     config = get_config()
 
-    def configured(block: T) -> R:
+    def configured(function: Callable[..., R], *args: Any) -> R:
         with config_context(**config):
-            return function(block)
+            return function(*args)
 
     with _lock:
         if _callers == 0:
@@ -67,12 +66,31 @@ def map_blocks(
         workers = _threads
     try:
         with ThreadPoolExecutor(workers) as pool:
-            yield pool.map(configured, blocks)
+            yield partial(pool.submit, configured)
     finally:
         with _lock:
             _callers -= 1
             if _callers == 0:
                 torch.set_num_threads(_threads)
+
+
+def _run_now(function: Callable[..., R], *args: Any) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(function(*args))
+    except Exception as error:  # raised where the result is read, as from a thread
+        future.set_exception(error)
+    return future
+
+
+@contextmanager
+def map_blocks(
+    function: Callable[[T], R], blocks: Iterable[T], *, parallel: bool = True
+) -> Iterator[Iterator[R]]:
+    """``function`` over ``blocks`` in a :func:`block_pool`; yields the results in order."""
+    with block_pool(parallel=parallel) as submit:
+        futures = [submit(function, block) for block in blocks]
+        yield (future.result() for future in futures)
 
 
 def idle_cores(interval: float = 0.2) -> float | None:

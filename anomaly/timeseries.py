@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
-from functools import partial
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -16,7 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from anomaly._threads import map_blocks
+from anomaly._threads import block_pool
 from anomaly.base import BaseDetector
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
@@ -281,33 +283,48 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         return step_scores(np.concatenate(scores), starts, size, np.arange(len(X)))
 
     def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Scores of the windows of ``X`` at ``starts``, a block of windows at a time:
-        one per window, or one per window and position (``step_scoring_`` not "window")."""
-        # Blocks side by side, one thread each (see anomaly._threads); a window's scores do not
-        # depend on its block.
-        size = _BLOCK_WINDOWS
-        blocks = [starts[first : first + size] for first in range(0, len(starts), size)]
-        detector = self.detector_
-        window_size = self.window_shape_[1]
-        # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's unit
-        # interval), on windows that cover each step once: its scoring below skips them.
-        with config_context(assume_finite=True):  # the series was checked as it came in
-            covering = window_starts(len(X), window_size, window_size)
-            detector._validate_input(windows(X, covering, window_size), reset=False)
-        on_cpu = next(detector.network_.parameters()).device.type == "cpu"
-        score_block = partial(self._score_block, self._standardized(X))
-        with map_blocks(score_block, blocks, parallel=on_cpu) as results:
-            scores = list(
-                tqdm(
-                    results,
-                    total=len(blocks),
-                    desc="TimeSeriesDetector scoring",
-                    unit="block",
-                    disable=not detector.verbose or len(blocks) == 1,
-                    leave=False,
-                )
+        """Scores of the windows of ``X`` at ``starts``: one per window, or one per window
+        and position (``step_scoring_`` not "window")."""
+        with self._block_pool() as submit:
+            return self._submit_windows(submit, X, starts)()
+
+    def _block_pool(self) -> AbstractContextManager[Callable[..., Future]]:
+        """Blocks side by side, one thread each (see anomaly._threads), where on the CPU."""
+        device = next(self.detector_.network_.parameters()).device
+        return block_pool(parallel=device.type == "cpu")
+
+    def _submit_windows(
+        self, submit: Callable[..., Future], X: np.ndarray, starts: np.ndarray
+    ) -> Callable[[], np.ndarray]:
+        """Start scoring the windows of ``X`` at ``starts``, a block at a time (a window's
+        scores do not depend on its block); returns a function that waits for the scores."""
+        detector, size = self.detector_, self.window_shape_[1]
+        futures = []
+        if len(starts):
+            # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's
+            # unit interval), on windows that cover each step once: its scoring skips them.
+            with config_context(assume_finite=True):  # the series was checked as it came in
+                covering = window_starts(len(X), size, size)
+                detector._validate_input(windows(X, covering, size), reset=False)
+            series = self._standardized(X)  # a copy: X may change while the blocks run
+            futures = [
+                submit(self._score_block, series, starts[first : first + _BLOCK_WINDOWS])
+                for first in range(0, len(starts), _BLOCK_WINDOWS)
+            ]
+
+        def scores() -> np.ndarray:
+            results = tqdm(
+                (future.result() for future in futures),
+                total=len(futures),
+                desc="TimeSeriesDetector scoring",
+                unit="block",
+                disable=not detector.verbose or len(futures) <= 1,
+                leave=False,
             )
-        return np.concatenate(scores) if scores else np.empty((0, *self._window_score_shape()))
+            blocks = list(results)
+            return np.concatenate(blocks) if blocks else np.empty((0, *self._window_score_shape()))
+
+        return scores
 
     def _standardized(self, X: np.ndarray) -> np.ndarray:
         """The series standardised as the wrapped detector standardises each window, in
@@ -348,12 +365,13 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
     def score_stream(self, chunks: Iterable[Any]) -> Iterator[np.ndarray]:
         """Score a series that arrives in consecutive chunks of rows, in bounded memory.
 
-        Yields the scores of the steps that are final so far: a step's score
-        needs every window that covers it, so the last ``window_size`` steps
-        of a chunk are held back until the next chunk (or the end) arrives.
-        The concatenated scores equal ``score_samples`` of the whole series
-        exactly, whatever the chunk sizes; memory holds one chunk and
-        ``window_size`` rows.
+        Yields the scores of the steps that are final so far, a chunk behind:
+        a chunk's windows are scored while the steps of the chunk before are
+        yielded and the next chunk is read. A step's score needs every window
+        that covers it, so the last ``window_size`` steps of a chunk are held
+        back until the next chunk (or the end) arrives. The concatenated
+        scores equal ``score_samples`` of the whole series exactly, whatever
+        the chunk sizes; memory holds two chunks and ``window_size`` rows.
 
         Parameters
         ----------
@@ -363,8 +381,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         Yields
         ------
         scores : ndarray of shape (n_steps,)
-            Scores of the next steps, in order; one array per chunk and one
-            at the end.
+            Scores of the next steps, in order; at most one array per chunk.
 
         Examples
         --------
@@ -386,34 +403,42 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         next_step = next_start = 0  # the first step not yet yielded, window not yet scored
         # Windows that may still count, and their scores.
         starts, scores = np.empty(0, dtype=int), np.empty((0, *self._window_score_shape()))
+        # A chunk's windows are scored while the steps of the chunk before are yielded (and
+        # the caller writes them and reads the next chunk): the chunks in flight, oldest
+        # first, as (the starts of their new windows, a wait for their scores, the series'
+        # length minus a window: the steps before it are then covered by scored windows only).
+        in_flight: deque[tuple[np.ndarray, Callable[[], np.ndarray], int]] = deque()
         n_rows = 0
-        for chunk in chunks:
-            chunk = self._validate_input_chunk(chunk)
-            rows = np.concatenate([rows, chunk])
-            n_rows += len(chunk)
-            # Every grid window now complete.
-            new = window_starts(n_rows, size, stride, first=next_start, cover_end=False)
-            if len(new):
-                starts = np.r_[starts, new]
-                scores = np.concatenate([scores, self._score_windows(rows, new - first_row)])
-                next_start = new[-1] + stride
-            # Steps before n_rows - size are covered only by windows scored by
-            # now (the last window, ending at the series' end, starts later).
-            final = max(next_step, n_rows - size)
-            if final > next_step:
-                yield step_scores(scores, starts, size, np.arange(next_step, final))
-                next_step = final
-            keep = starts + size > next_step
-            starts, scores = starts[keep], scores[keep]
-            drop = min(next_start, n_rows - size) - first_row
-            if drop > 0:
-                rows, first_row = rows[drop:], first_row + drop
-        check_series_length(n_rows, size)
-        # The window ending at the last step, when the grid does not land there.
-        end = window_starts(n_rows, size, stride, first=next_start)
-        if len(end):
-            starts = np.r_[starts, end]
-            scores = np.concatenate([scores, self._score_windows(rows, end - first_row)])
+        with self._block_pool() as submit:
+            for chunk in chunks:
+                chunk = self._validate_input_chunk(chunk)
+                rows = np.concatenate([rows, chunk])
+                n_rows += len(chunk)
+                # Every grid window now complete.
+                new = window_starts(n_rows, size, stride, first=next_start, cover_end=False)
+                in_flight.append(
+                    (new, self._submit_windows(submit, rows, new - first_row), n_rows - size)
+                )
+                if len(new):
+                    next_start = new[-1] + stride
+                # Rows before the next grid window and the last window are not needed again.
+                drop = min(next_start, n_rows - size) - first_row
+                if drop > 0:
+                    rows, first_row = rows[drop:], first_row + drop
+                while len(in_flight) > 1:
+                    new, wait, covered = in_flight.popleft()
+                    starts, scores = np.r_[starts, new], np.concatenate([scores, wait()])
+                    if covered > next_step:
+                        yield step_scores(scores, starts, size, np.arange(next_step, covered))
+                        next_step = covered
+                    keep = starts + size > next_step
+                    starts, scores = starts[keep], scores[keep]
+            check_series_length(n_rows, size)
+            # The window ending at the last step, when the grid does not land there.
+            end = window_starts(n_rows, size, stride, first=next_start)
+            in_flight.append((end, self._submit_windows(submit, rows, end - first_row), n_rows))
+            for new, wait, _ in in_flight:
+                starts, scores = np.r_[starts, new], np.concatenate([scores, wait()])
         yield step_scores(scores, starts, size, np.arange(next_step, n_rows))
 
     def _validate_input_chunk(self, chunk: Any) -> np.ndarray:
