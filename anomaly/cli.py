@@ -25,7 +25,12 @@ from anomaly.csv_reading import read_series_csv
 from anomaly.csv_scoring import score_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.persistence import load
-from anomaly.timeseries import WINDOW_DRAWS, WINDOW_EARLY_STOPPING, TimeSeriesDetector
+from anomaly.timeseries import (
+    WINDOW_DRAWS,
+    WINDOW_EARLY_STOPPING,
+    WINDOW_SCORING_RULE,
+    TimeSeriesDetector,
+)
 
 THREADS_HELP = (
     "CPU threads (default: as many as the cores other processes leave idle, at most torch's "
@@ -106,11 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--stride", type=int, default=1, help="steps between window starts")
     fit.add_argument("--epochs", type=int, default=None, help="training epochs (detector default)")
     fit.add_argument(
+        "--scoring-rule",
+        default=None,
+        help=f"the detector's scoring_rule (default: {WINDOW_SCORING_RULE} for vae, the "
+        "detector's default otherwise)",
+    )
+    fit.add_argument(
         "--n-draws",
         type=int,
         default=None,
-        help=f"vae, vaegan: Monte-Carlo draws per window when scoring (default {WINDOW_DRAWS}; "
-        "each costs a decoder pass)",
+        help=f"vae, vaegan: Monte-Carlo draws per window for the scoring rules that draw "
+        f"(default {WINDOW_DRAWS}; each costs a decoder pass)",
     )
     fit.add_argument(
         "--n-neighbors",
@@ -225,6 +236,10 @@ def fit_command(args: argparse.Namespace) -> None:
             raise ValueError("--n-draws applies to --detector vae or vaegan, not gan.")
     else:
         detector_params["n_draws"] = WINDOW_DRAWS if args.n_draws is None else args.n_draws
+    if args.scoring_rule is not None:
+        detector_params["scoring_rule"] = args.scoring_rule
+    elif args.detector == "vae":
+        detector_params["scoring_rule"] = WINDOW_SCORING_RULE
     detector = TimeSeriesDetector(
         DETECTORS[args.detector](**detector_params, verbose=args.verbose),
         window_size=args.window_size,

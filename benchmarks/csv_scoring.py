@@ -57,16 +57,18 @@ was fitted with), 32 by default: non-overlapping windows of 32 steps, each
 step scored by the one window that covers it. Stride trades time resolution
 for throughput: stride 1 gives every step the mean score of the 32 windows
 around it, at 32 times the network work of stride 32. Likewise ``--n-draws``
-(the VAE's Monte-Carlo draws per window for the reconstruction probability,
-``anomaly fit``'s default of 1 unless given) multiplies the decoder's work
-when scoring.
+(the VAE's Monte-Carlo draws per window, for ``--scoring-rule
+reconstruction_probability``; ``anomaly fit``'s default of 1 unless given)
+multiplies the decoder's work when scoring. ``--scoring-rule`` is ``anomaly
+fit``'s default (``standardized_residual``, which draws none) unless given;
+runs from before the option scored by ``reconstruction_probability``.
 
 Usage::
 
     python benchmarks/csv_scoring.py run                       # 1 M and 4 M rows, stride 32
     python benchmarks/csv_scoring.py run --rows 20000 40000 --results /tmp/csv_smoke
     python benchmarks/csv_scoring.py run --stride 8 --repeat 3
-    python benchmarks/csv_scoring.py run --n-draws 16         # 16 Monte-Carlo draws per window
+    python benchmarks/csv_scoring.py run --scoring-rule reconstruction_probability --n-draws 16
     python benchmarks/csv_scoring.py run --rows 1000000 --stride 1 --busy 1  # a busy machine
     python benchmarks/csv_scoring.py report                    # rewrite results/csv_scoring.md
 
@@ -101,7 +103,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import anomaly  # noqa: E402
 from anomaly._atomic import atomic_write  # noqa: E402
 from anomaly.csv_reading import iter_series_csv  # noqa: E402
-from anomaly.timeseries import WINDOW_DRAWS  # noqa: E402
+from anomaly.timeseries import WINDOW_DRAWS, WINDOW_SCORING_RULE  # noqa: E402
 from benchmarks.common import REPO, RESULTS, merge_results, write_text  # noqa: E402
 
 WORKDIR = Path("/tmp/anomaly_csv_bench")
@@ -118,11 +120,15 @@ EPOCHS = 30
 BLOCK_BYTES = inspect.signature(iter_series_csv).parameters["block_bytes"].default
 # GNU time (Debian package "time"): the peak RSS of a command.
 TIME = Path("/usr/bin/time")
-KEYS = ["rows", "what", "stride", "n_draws", "busy", "repeat"]
+KEYS = ["rows", "what", "stride", "scoring_rule", "n_draws", "busy", "repeat"]
+# What runs before `anomaly fit` had --scoring-rule scored by.
+EARLIER_RULE = "reconstruction_probability"
 # A CPU-bound neighbour, as on a shared server: one core's worth of pure Python.
 BURNER = "while True: pass"
 SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
 FORWARD = "bare forward"
+# The VAE's scoring rules whose scores average Monte-Carlo draws (n_draws).
+DRAWING_RULES = ("reconstruction_probability", "elbo")
 # What `anomaly score` prints last: its rows and the seconds of score_csv.
 SCORED = re.compile(r"scored (\d+) rows in ([\d.]+) s")
 
@@ -274,14 +280,15 @@ def _check_scores(model: Path, data: Path, out: Path) -> None:
 
 
 def fit(
-    workdir: Path, stride: int, n_draws: int, epochs: int, train_rows: int
+    workdir: Path, stride: int, rule: str, n_draws: int, epochs: int, train_rows: int
 ) -> tuple[Path, float]:
     """The model file written by ``anomaly fit`` on a training file, and the seconds it took."""
     train = generate(workdir / f"train_{train_rows}.csv", train_rows, seed=1)
-    model = workdir / f"model_w{WINDOW_SIZE}_s{stride}_n{n_draws}_e{epochs}.safetensors"
+    model = workdir / f"model_w{WINDOW_SIZE}_s{stride}_{rule}_n{n_draws}_e{epochs}.safetensors"
     command = [sys.executable, "-m", "anomaly.cli", "fit", str(train), "-o", str(model)]
     command += ["--window-size", str(WINDOW_SIZE), "--stride", str(stride)]
     command += ["--epochs", str(epochs), "--n-draws", str(n_draws), "--device", "cpu"]
+    command += ["--scoring-rule", rule]
     output, seconds, _, _ = _run(command)
     print(output.strip(), f"({seconds:.1f} s)", flush=True)
     return model, seconds
@@ -290,6 +297,7 @@ def fit(
 def run(
     sizes: list[int],
     stride: int,
+    rule: str,
     n_draws: int,
     epochs: int,
     train_rows: int,
@@ -302,10 +310,11 @@ def run(
         raise SystemExit(f"{TIME} not found: install GNU time (Debian: apt-get install time).")
     workdir.mkdir(parents=True, exist_ok=True)
     with _neighbours(busy):
-        model, fit_seconds = fit(workdir, stride, n_draws, epochs, train_rows)
+        model, fit_seconds = fit(workdir, stride, rule, n_draws, epochs, train_rows)
         setting = dict(
             columns=len(COLUMNS),
             stride=stride,
+            scoring_rule=rule,
             n_draws=n_draws,
             window_size=WINDOW_SIZE,
             detector="vae",
@@ -416,9 +425,12 @@ def report(results: Path) -> str:
     if "busy" not in frame:  # runs before busy neighbours were measured had none
         frame["busy"] = 0
     frame["busy"] = frame["busy"].fillna(0).astype(int)
-    quiet = frame[frame.busy == 0].groupby(["stride", "n_draws", "rows", "what"])
+    frame["scoring_rule"] = frame.get("scoring_rule", EARLIER_RULE)
+    frame["scoring_rule"] = frame["scoring_rule"].fillna(EARLIER_RULE)
+    setting = ["stride", "scoring_rule", "n_draws"]
+    quiet = frame[frame.busy == 0].groupby([*setting, "rows", "what"])
     quiet_rates = quiet.stream_rows_per_second.median()
-    for (stride, n_draws, busy), runs in frame.groupby(["stride", "n_draws", "busy"]):
+    for (stride, rule, n_draws, busy), runs in frame.groupby([*setting, "busy"]):
         first = runs.iloc[0]
         measures = [
             "seconds",
@@ -433,8 +445,9 @@ def report(results: Path) -> str:
         median = median.iloc[np.lexsort([order, median["rows"]])]
         repeats = runs["repeat"].nunique()
         lines += [
-            f"## Stride {stride}, {n_draws} Monte-Carlo draws per window "
-            f"(window {first.window_size})"
+            f"## Stride {stride}, scoring_rule={rule!r}"
+            + (f", {n_draws} Monte-Carlo draws per window" if rule in DRAWING_RULES else "")
+            + f" (window {first.window_size})"
             + (f", {busy} CPU-bound neighbour process(es)" if busy else ""),
             "",
             f"{first['columns']} value columns and a timestamp column; a {first.detector} model "
@@ -485,7 +498,7 @@ def report(results: Path) -> str:
                     f"forward pass at {forward.iloc[0]:,.0f} rows/s, {rate / forward.iloc[0]:.2f} "
                     f"of it (target >= 0.8): {_met(rate / forward.iloc[0] >= 0.8)}."
                 )
-            key = (stride, n_draws, n_rows, SCORE)
+            key = (stride, rule, n_draws, n_rows, SCORE)
             if busy and key in quiet_rates:
                 # Our fair share: the cores split evenly between as many of our threads as
                 # cores and one per neighbour.
@@ -509,10 +522,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 4_000_000])
     parser.add_argument("--stride", type=int, default=32, help="the model's, for fit and score")
     parser.add_argument(
+        "--scoring-rule",
+        default=WINDOW_SCORING_RULE,
+        help="the VAE's scoring rule (default: anomaly fit's)",
+    )
+    parser.add_argument(
         "--n-draws",
         type=int,
         default=WINDOW_DRAWS,
-        help="the VAE's Monte-Carlo draws per window (default: anomaly fit's)",
+        help="the VAE's Monte-Carlo draws per window, for the rules that draw (default: "
+        "anomaly fit's)",
     )
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--train-rows", type=int, default=TRAIN_ROWS)
@@ -528,6 +547,7 @@ def main() -> None:
         new = run(
             args.rows,
             args.stride,
+            args.scoring_rule,
             args.n_draws,
             args.epochs,
             args.train_rows,

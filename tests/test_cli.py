@@ -230,6 +230,20 @@ def test_a_model_of_some_columns_scores_its_training_file_given_the_timestamp_co
         assert message in capsys.readouterr().err
 
 
+def test_the_vae_scores_windows_by_standardized_residuals_unless_told(tmp_path, capsys):
+    write_series(tmp_path / "train.csv")
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
+    assert main([*argv, "-o", str(tmp_path / "default")]) == 0
+    assert anomaly.load(tmp_path / "default").detector_.scoring_rule == "standardized_residual"
+    rule = ["--scoring-rule", "reconstruction_probability"]
+    assert main([*argv, *rule, "-o", str(tmp_path / "probability")]) == 0
+    loaded = anomaly.load(tmp_path / "probability").detector_
+    assert loaded.scoring_rule == "reconstruction_probability"
+    assert loaded.residual_variance_ is None
+    assert main([*argv, "--scoring-rule", "nonsense", "-o", str(tmp_path / "bad")]) == 1
+    assert "'scoring_rule' parameter of VAEDetector must be a str among" in capsys.readouterr().err
+
+
 def test_n_draws_reaches_the_vae_and_is_refused_for_the_gan(tmp_path, capsys):
     write_series(tmp_path / "train.csv")
     argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -22,7 +23,13 @@ from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
-__all__ = ["VAEDetector", "negative_elbo", "reconstruction_error", "reconstruction_residual"]
+__all__ = [
+    "VAEDetector",
+    "negative_elbo",
+    "reconstruction_error",
+    "reconstruction_residual",
+    "residual_variance",
+]
 
 
 def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -43,6 +50,27 @@ def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:
 def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     """Squared distance between ``x`` and the decoded mean of its posterior mean, per row."""
     return reconstruction_residual(vae, x).flatten(1).sum(dim=1)
+
+
+def residual_variance(
+    vae: VAE, X: torch.Tensor, channels: int | None, block_rows: int
+) -> np.ndarray:
+    """Mean squared residual of each feature over the rows of ``X``, ``block_rows`` at a time.
+
+    Pooled over each of ``channels`` (an image's channel, a window's variable)
+    when given, as standardisation pools; at least the decoder's smallest
+    variance, ``vae.min_std ** 2``, so that a value reproduced exactly in
+    training does not divide by zero.
+    """
+    device = next(vae.parameters()).device
+    total = torch.zeros(X.shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        for rows in X.split(block_rows):
+            total += reconstruction_residual(vae, rows.to(device)).double().sum(dim=0).cpu()
+    variance = total.numpy() / len(X)
+    if channels is not None:
+        variance = np.repeat(variance.reshape(channels, -1).mean(axis=1), len(variance) // channels)
+    return np.maximum(variance, vae.min_std**2)
 
 
 class VAEDetector(LikelihoodMixin, BaseDeepDetector):
@@ -73,12 +101,19 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         the likelihood of every row, as they do a Gaussian's. The Bernoulli
         ones model values in [0, 1] (pixel intensities): X must lie there, and
         is not standardised.
-    scoring_rule : {"reconstruction_probability", "elbo", "reconstruction_error"}, \
-            default="reconstruction_probability"
+    scoring_rule : {"reconstruction_probability", "elbo", "reconstruction_error", \
+            "standardized_residual"}, default="reconstruction_probability"
         Scoring rule. ``"elbo"`` subtracts KL(q(z|x) || p(z)) from the
         reconstruction probability (a lower bound on log p(x));
         ``"reconstruction_error"`` is the negated squared distance between a
-        sample and the decoded mean of its posterior mean.
+        sample and the decoded mean of its posterior mean;
+        ``"standardized_residual"`` divides each value's squared residual by
+        its feature's mean squared residual on the training data (pooled per
+        channel for images, per variable for windows: ``residual_variance_``),
+        i.e. a Gaussian log-likelihood with one variance per feature, fitted
+        after training, up to constants. Unlike the reconstruction
+        probability, whose heavy-tailed log-density grows only with the log
+        of a residual, it lets one large residual dominate.
     n_draws : int, default=16
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
@@ -185,6 +220,9 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         Scale each feature is divided by (ones when ``standardize=False``).
     scoring_seed_ : int
         Seed of the Monte-Carlo draws used by ``score_samples``.
+    residual_variance_ : ndarray of shape (n_features_in_,) or None
+        Each feature's mean squared residual on the training data, which
+        ``scoring_rule="standardized_residual"`` divides by; None for the other rules.
     image_shape_ : tuple of int or None
         ``(channels, height, width)`` of the fitted images, or of their
         patches (see ``patch_size_``); None for rows.
@@ -256,10 +294,18 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         "beta": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions(set(LIKELIHOOD_OUTPUTS))],
         "scoring_rule": [
-            StrOptions({"reconstruction_probability", "elbo", "reconstruction_error"})
+            StrOptions(
+                {
+                    "reconstruction_probability",
+                    "elbo",
+                    "reconstruction_error",
+                    "standardized_residual",
+                }
+            )
         ],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
     }
+    _persisted_attributes = (*BaseDeepDetector._persisted_attributes, "residual_variance_")
 
     def __init__(
         self,
@@ -335,10 +381,26 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         )
         return [Phase(network, [loss])]
 
+    def _after_training(self, vae: VAE, X: torch.Tensor) -> None:
+        self.residual_variance_ = None
+        if self.fitted_params_["scoring_rule"] == "standardized_residual":
+            shape = self._input_shape().sample_shape
+            channels = None if shape is None else shape[0]
+            self.residual_variance_ = residual_variance(
+                vae, X, channels, self._scoring_block_rows()
+            )
+
+    def _standardized_residual(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each value's squared residual over its feature's training mean of it."""
+        variance = torch.as_tensor(self.residual_variance_, dtype=batch.dtype, device=batch.device)
+        return reconstruction_residual(self.network_, batch) / variance
+
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params = self.fitted_params_
         if params["scoring_rule"] == "reconstruction_error":
             return -reconstruction_error(self.network_, batch).double()
+        if params["scoring_rule"] == "standardized_residual":
+            return -self._standardized_residual(batch).flatten(1).sum(dim=1).double()
         noise = scoring_draws(
             params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
@@ -355,10 +417,13 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's reconstruction log-probability (its squared residual with
-        ``scoring_rule="reconstruction_error"``; the ELBO's KL term has no pixels)."""
+        ``scoring_rule="reconstruction_error"``, over its feature's training mean of it with
+        ``"standardized_residual"``; the ELBO's KL term has no pixels)."""
         params = self.fitted_params_
         if params["scoring_rule"] == "reconstruction_error":
             return reconstruction_residual(self.network_, batch)
+        if params["scoring_rule"] == "standardized_residual":
+            return self._standardized_residual(batch)
         noise = scoring_draws(
             params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )

@@ -1,6 +1,7 @@
 """VAEDetector and its losses and scoring rules (anomaly/detectors/vae.py)."""
 
 import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -8,12 +9,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch.distributions import Normal, kl_divergence
 
+import anomaly
 from anomaly.detectors.likelihood import kl_to_standard_normal, reconstruction_log_prob
 from anomaly.detectors.vae import negative_elbo, reconstruction_error
 from anomaly.networks import MLP, VAE
 from tests.conftest import clear_anomalies, fast_vae
 
-SCORES = ["reconstruction_probability", "elbo", "reconstruction_error"]
+SCORES = ["reconstruction_probability", "elbo", "reconstruction_error", "standardized_residual"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def test_each_score_ranks_clear_anomalies_far_above_chance(clear_case, score):
 def test_scoring_rule_does_not_change_training(clear_case):
     _, _, detectors = clear_case
     histories = [detector.history_ for detector in detectors.values()]
-    assert histories[0] == histories[1] == histories[2]
+    assert all(history == histories[0] for history in histories)
 
 
 def test_reconstruction_probability_uses_the_variance_head():
@@ -49,8 +51,35 @@ def test_reconstruction_probability_uses_the_variance_head():
     params = dict(hidden_sizes=(32,), latent_dim=1, epochs=150)
     probability = fast_vae(**params).fit(X).score_samples(X)
     error = fast_vae(**params, scoring_rule="reconstruction_error").fit(X).score_samples(X)
+    standardized = fast_vae(**params, scoring_rule="standardized_residual").fit(X)
     assert roc_auc_score(y, -probability) > 0.9
     assert roc_auc_score(y, -error) < 0.75
+    # One variance per feature, fitted on the residuals, is enough here.
+    assert roc_auc_score(y, -standardized.score_samples(X)) > 0.9
+
+
+def test_standardized_residual_divides_by_each_features_training_mean_of_it(clear_case):
+    X, _, detectors = clear_case
+    detector = detectors["standardized_residual"]
+    x = torch.from_numpy(detector._standardize(X))
+    with torch.no_grad():
+        squared = (x - detector.network_.likelihood(detector.network_.posterior(x).loc).mean) ** 2
+    variance = squared.double().mean(dim=0).numpy()
+    np.testing.assert_allclose(detector.residual_variance_, variance, rtol=1e-5)
+    expected = -(squared / torch.from_numpy(variance).float()).sum(dim=1).numpy()
+    np.testing.assert_allclose(detector.score_samples(X), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        detector.feature_scores(X).sum(axis=1), -detector.score_samples(X), rtol=1e-6
+    )
+    assert detectors["reconstruction_probability"].residual_variance_ is None
+
+
+def test_standardized_residual_pools_a_windows_variable_over_its_steps():
+    rng = np.random.default_rng(0)
+    windows = np.c_[rng.normal(size=(200, 5)), 3 * rng.normal(size=(200, 5))]
+    detector = fast_vae(window_shape=(2, 5), scoring_rule="standardized_residual").fit(windows)
+    first, second = detector.residual_variance_[:5], detector.residual_variance_[5:]
+    assert np.all(first == first[0]) and np.all(second == second[0])
 
 
 def test_scores_are_deterministic_and_depend_on_the_draws(clear_case):
@@ -154,3 +183,12 @@ def test_decoder_scale_has_a_floor(vae):
     with torch.no_grad():
         vae.decoder[-1].bias.fill_(-1e4)
     assert torch.all(vae.likelihood(torch.zeros(2, 2)).scale >= vae.min_std)
+
+
+def test_standardized_residual_survives_save_load_and_pickle(clear_case, tmp_path):
+    X, _, detectors = clear_case
+    detector = detectors["standardized_residual"]
+    detector.save(tmp_path / "model")
+    for restored in (anomaly.load(tmp_path / "model"), pickle.loads(pickle.dumps(detector))):
+        np.testing.assert_array_equal(restored.residual_variance_, detector.residual_variance_)
+        np.testing.assert_array_equal(restored.score_samples(X), detector.score_samples(X))
