@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-# Callers inside map_blocks, and the thread count to restore when the last one leaves: torch's
+# Callers inside block_pool, and the thread count to restore when the last one leaves: torch's
 # count is one per process, and two threads scoring at once must not restore each other's 1.
 _lock = threading.Lock()
 _callers = 0
@@ -40,13 +41,21 @@ _threads = 1
 
 @contextmanager
 def block_pool(*, parallel: bool = True) -> Iterator[Callable[..., Future]]:
-    """Yields ``submit(function, *args)``: calls on torch's number of threads, a torch thread each.
+    """Calls on torch's number of threads side by side, one torch thread each.
 
-    ``submit`` returns a :class:`~concurrent.futures.Future`. torch's thread
-    count is restored when the last caller leaves; each call runs under the
-    caller's scikit-learn configuration (which is thread-local). With
-    ``parallel=False`` (e.g. a network on a GPU) each call runs at once in
-    the calling thread, torch's threads untouched. Leaving waits for every call.
+    While any caller is inside, torch runs one thread per operation in the
+    whole process; the count is restored when the last caller leaves. Each
+    call runs under the caller's scikit-learn configuration (which is
+    thread-local). With ``parallel=False`` (e.g. a network on a GPU) each
+    call runs at once in the calling thread, torch's threads untouched.
+    Leaving waits for the calls under way; leaving on an error (or a closed
+    generator) cancels those not started.
+
+    Yields
+    ------
+    submit : callable
+        ``submit(function, *args)`` starts ``function(*args)`` and returns
+        its :class:`~concurrent.futures.Future`.
     """
     if not parallel:
         yield _run_now
@@ -64,9 +73,14 @@ def block_pool(*, parallel: bool = True) -> Iterator[Callable[..., Future]]:
             torch.set_num_threads(1)
         _callers += 1
         workers = _threads
+    pool = ThreadPoolExecutor(workers)
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            yield partial(pool.submit, configured)
+        yield partial(pool.submit, configured)
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         with _lock:
             _callers -= 1
@@ -75,6 +89,7 @@ def block_pool(*, parallel: bool = True) -> Iterator[Callable[..., Future]]:
 
 
 def _run_now(function: Callable[..., R], *args: Any) -> Future:
+    """``function(*args)`` run in the calling thread, as a finished future."""
     future: Future = Future()
     try:
         future.set_result(function(*args))
@@ -87,10 +102,14 @@ def _run_now(function: Callable[..., R], *args: Any) -> Future:
 def map_blocks(
     function: Callable[[T], R], blocks: Iterable[T], *, parallel: bool = True
 ) -> Iterator[Iterator[R]]:
-    """``function`` over ``blocks`` in a :func:`block_pool`; yields the results in order."""
-    with block_pool(parallel=parallel) as submit:
-        futures = [submit(function, block) for block in blocks]
-        yield (future.result() for future in futures)
+    """``function`` over ``blocks`` in a :func:`block_pool`; yields the results in order,
+    each dropped once read (with ``parallel=False``, computed as read)."""
+    if not parallel:
+        yield map(function, blocks)
+        return
+    with block_pool() as submit:
+        futures = deque(submit(function, block) for block in blocks)
+        yield (futures.popleft().result() for _ in range(len(futures)))
 
 
 def idle_cores(interval: float = 0.2) -> float | None:

@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_n_neighbors,
         default="auto",
         help="score windows by their distance to the N nearest training windows in the "
-        "encoder's features; auto: 5 for one value column, none for several (the likelihood); "
-        "with one column, none scores stride 1 about 13 times faster, and ranks worse on NAB",
+        "encoder's features; auto: 5 for one value column, none for several (the scoring "
+        "rule); with one column, none scored stride 1 about 13 times faster (measured with the "
+        "reconstruction probability), and ranks worse on NAB",
     )
     fit.add_argument(
         "--early-stopping",

@@ -72,7 +72,7 @@ def score_csv(
         timestamp_column=timestamp_column,
         chunk_rows=chunk_rows,
     )
-    # score_stream holds back the last window of steps, so their timestamps wait in a queue.
+    # score_stream holds back a chunk and a window of steps, so their timestamps wait in a queue.
     pending: list[pa.Table] = []
 
     def values() -> Iterator[pd.DataFrame]:

@@ -38,12 +38,14 @@ _PERSISTED_ATTRIBUTES = (
     "offset_",
 )
 # Windows per block, a block per thread: the wrapped detector's 1024 rows at a time. Blocks of
-# 4096 windows scored at 0.54 of the network's bare forward pass, against 0.63 for 1024 (one
-# thread, 8 variables): a block's copies then stay in the CPU's caches.
+# 4096 windows scored at 0.54 of the network's bare forward pass, against 0.63 for 1024 (a
+# one-off timing: 300,000 windows of 8 variables, one thread): a block's copies then stay in
+# the CPU's caches.
 _BLOCK_WINDOWS = 1024
-# Monte-Carlo draws per window of the default VAE (and of `anomaly fit`): a step's score averages
-# the windows over it, and on SMD, ASD and NAB one draw ranked as well as 16 in 1/22 to 1/35 of
-# the scoring time (benchmarks/results/timeseries.md, "draws").
+# Monte-Carlo draws per window of the default VAE (and of `anomaly fit`) under the rules that
+# draw (WINDOW_SCORING_RULE does not): a step's score averages the windows over it, and on SMD,
+# ASD and NAB one draw ranked as well as 16 in 1/22 to 1/35 of the scoring time
+# (benchmarks/results/timeseries.md, "draws").
 WINDOW_DRAWS = 1
 # Scoring rule of the default VAE (and of `anomaly fit`): each value's squared residual over its
 # variable's training mean of it. On SMD and ASD it ranked anomalies better than the

@@ -400,7 +400,7 @@ def report(results: Path, data_home: Path) -> str:
         "variables, the window's score for one: there the distance to the nearest training "
         "windows, `n_neighbors`), "
         f"{EPOCHS} epochs, 16 Monte-Carlo draws per window for the VAEs (VAEDetector's default; "
-        "the time-series default is 1, see the draws section), other parameters at their "
+        "the time-series default scores without draws), other parameters at their "
         "defaults; `TimeSeriesDetector()`: every default, as `anomaly fit` (each value's "
         "squared residual over its variable's training mean of it, at most 50 epochs with "
         "early stopping); PyOD IForest / PCA / ECOD "

@@ -39,3 +39,16 @@ def test_cuda_model_reloads_on_the_cpu(blobs, tmp_path):
     np.testing.assert_allclose(
         unpickled.score_samples(blobs), detector.score_samples(blobs), rtol=1e-4
     )
+
+
+def test_fixed_df_student_t_equals_torchs_on_cuda():
+    from torch.distributions import StudentT
+
+    from anomaly.networks.vae import STUDENT_T_DF, FixedDfStudentT
+
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    loc, value = (3 * torch.randn(300, 37, device="cuda", generator=generator) for _ in "ab")
+    scale = 5 * torch.rand(300, 37, device="cuda", generator=generator) + 0.01
+    ours = FixedDfStudentT(STUDENT_T_DF, loc, scale).log_prob(value)
+    torchs = StudentT(STUDENT_T_DF, loc, scale, validate_args=False).log_prob(value)
+    assert torch.equal(ours, torchs)

@@ -2,11 +2,12 @@
 
 import os
 import threading
+import time
 
 import sklearn
 import torch
 
-from anomaly._threads import idle_cores, map_blocks
+from anomaly._threads import block_pool, idle_cores, map_blocks
 
 
 def test_blocks_keep_their_order_run_on_one_thread_and_restore_the_count():
@@ -60,3 +61,22 @@ def test_an_error_in_a_block_restores_the_count():
 def test_idle_cores_reads_the_cpu_counters():
     idle = idle_cores(0.05)
     assert idle is None or 0 <= idle <= len(os.sched_getaffinity(0))
+
+
+def test_leaving_on_an_error_cancels_the_calls_not_started():
+    before = torch.get_num_threads()
+    ran = []
+
+    def slow(block):
+        time.sleep(0.02)
+        ran.append(block)
+
+    try:
+        with block_pool() as submit:
+            for block in range(50):
+                submit(slow, block)
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert len(ran) < 50
+    assert torch.get_num_threads() == before

@@ -376,7 +376,7 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
         """How the training loop fits ``network``, phase after phase."""
 
     def _after_training(self, network: nn.Module, X: torch.Tensor) -> None:
-        """Checks on the trained network (e.g. generator collapse); none by default."""
+        """Checks and statistics of the trained network (e.g. generator collapse)."""
 
     # --- networks and inputs ------------------------------------------------------------
 

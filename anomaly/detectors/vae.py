@@ -52,20 +52,23 @@ def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     return reconstruction_residual(vae, x).flatten(1).sum(dim=1)
 
 
-def residual_variance(
-    vae: VAE, X: torch.Tensor, channels: int | None, block_rows: int
-) -> np.ndarray:
-    """Mean squared residual of each feature over the rows of ``X``, ``block_rows`` at a time.
+# Rows per block of residual_variance: fixed, so that the sums do not depend on a setting.
+_RESIDUAL_BLOCK_ROWS = 1024
+
+
+def residual_variance(vae: VAE, X: torch.Tensor, channels: int | None) -> np.ndarray:
+    """Mean squared residual of each feature over the rows of ``X``.
 
     Pooled over each of ``channels`` (an image's channel, a window's variable)
-    when given, as standardisation pools; at least the decoder's smallest
-    variance, ``vae.min_std ** 2``, so that a value reproduced exactly in
-    training does not divide by zero.
+    when given, as standardisation pools; at least ``vae.min_std ** 2``
+    (1e-4 in standardised units), so that a feature the decoder reproduced
+    exactly in training (e.g. a constant one) does not divide by zero: any
+    change in it then weighs 1e4 times its square.
     """
     device = next(vae.parameters()).device
     total = torch.zeros(X.shape[1], dtype=torch.float64)
     with torch.no_grad():
-        for rows in X.split(block_rows):
+        for rows in X.split(_RESIDUAL_BLOCK_ROWS):
             total += reconstruction_residual(vae, rows.to(device)).double().sum(dim=0).cpu()
     variance = total.numpy() / len(X)
     if channels is not None:
@@ -306,6 +309,8 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         "n_draws": [Interval(Integral, 1, None, closed="left")],
     }
     _persisted_attributes = (*BaseDeepDetector._persisted_attributes, "residual_variance_")
+    # Models saved or pickled before residual_variance_ existed score by another rule.
+    residual_variance_: np.ndarray | None = None
 
     def __init__(
         self,
@@ -386,9 +391,7 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
         if self.fitted_params_["scoring_rule"] == "standardized_residual":
             shape = self._input_shape().sample_shape
             channels = None if shape is None else shape[0]
-            self.residual_variance_ = residual_variance(
-                vae, X, channels, self._scoring_block_rows()
-            )
+            self.residual_variance_ = residual_variance(vae, X, channels)
 
     def _standardized_residual(self, batch: torch.Tensor) -> torch.Tensor:
         """Each value's squared residual over its feature's training mean of it."""

@@ -38,8 +38,8 @@ class FixedDfStudentT(StudentT):
     def __init__(self, df: float, loc: torch.Tensor, scale: torch.Tensor) -> None:
         Distribution.__init__(self, loc.shape, validate_args=False)
         self.loc, self.scale = loc, scale
-        self._df = torch.tensor(df, dtype=loc.dtype)
-        self.df = self._df.to(loc.device).expand_as(loc)
+        self._df = torch.tensor(df, dtype=loc.dtype, device=loc.device)  # torch's device too
+        self.df = self._df.expand_as(loc)
 
     @cached_property
     def _chi2(self) -> Chi2:  # only sampling needs it

@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 from torch.distributions import Normal, kl_divergence
 
 import anomaly
+from anomaly import VAEDetector
 from anomaly.detectors.likelihood import kl_to_standard_normal, reconstruction_log_prob
 from anomaly.detectors.vae import negative_elbo, reconstruction_error
 from anomaly.networks import MLP, VAE
@@ -192,3 +193,14 @@ def test_standardized_residual_survives_save_load_and_pickle(clear_case, tmp_pat
     for restored in (anomaly.load(tmp_path / "model"), pickle.loads(pickle.dumps(detector))):
         np.testing.assert_array_equal(restored.residual_variance_, detector.residual_variance_)
         np.testing.assert_array_equal(restored.score_samples(X), detector.score_samples(X))
+
+
+def test_models_from_before_residual_variance_have_none_and_score_as_they_did(clear_case):
+    X, _, detectors = clear_case
+    detector = detectors["reconstruction_probability"]
+    state = pickle.loads(pickle.dumps(detector)).__dict__
+    state.pop("residual_variance_")
+    old = VAEDetector.__new__(VAEDetector)
+    old.__setstate__(state)
+    assert old.residual_variance_ is None
+    np.testing.assert_array_equal(old.score_samples(X), detector.score_samples(X))
