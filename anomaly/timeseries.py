@@ -357,7 +357,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
             scores = detector._blockwise(
                 block_windows, detector._sample_score_batch, "scoring", standardized=True
             )
-            return np.nan_to_num(scores, copy=False, nan=-np.inf)
+            return np.nan_to_num(scores, copy=False, nan=-np.inf)  # as score_samples does
         values = detector._blockwise(
             block_windows, detector._map_batch, "explaining", standardized=True
         )
