@@ -69,7 +69,7 @@ def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device
 
 def reconstruction(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     """The decoded mean of the posterior mean of each row."""
-    return vae.likelihood(vae.posterior(x).loc).mean
+    return vae.decoded_mean(vae.posterior(x).loc)
 
 
 # Likelihoods of real values, which are standardised; the others model values in [0, 1].

@@ -41,7 +41,7 @@ def _reconstruct(model: VAEGAN, x: torch.Tensor):
     """One pass: the posterior, the likelihood at a posterior draw, and a decoded prior draw."""
     out = model.vae(x)
     prior_z = torch.randn(len(x), model.latent_dim, device=x.device)
-    return out, model.vae.likelihood(prior_z).mean
+    return out, model.vae.decoded_mean(prior_z)
 
 
 def _feature_residual(model: VAEGAN, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
@@ -95,7 +95,7 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
     """
     posterior = model.vae.posterior(x)
     z = posterior.loc + posterior.scale * noise[:, None, :]
-    decoded = model.vae.likelihood(z.flatten(0, 1)).mean
+    decoded = model.vae.decoded_mean(z.flatten(0, 1))
     repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
     return -_feature_residual(model, repeated_x, decoded).view(len(noise), len(x)).mean(dim=0)
 

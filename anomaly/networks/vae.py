@@ -140,6 +140,12 @@ class VAE(nn.Module):
             return FixedDfStudentT(STUDENT_T_DF, mean, scale)
         return Normal(mean, scale, validate_args=False)
 
+    def decoded_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x|z), without the scale that only the likelihood needs."""
+        if self.likelihood_kind in ("gaussian", "student_t"):  # Student-t's df > 1: mean = loc
+            return self.decoder(z).chunk(2, dim=1)[0]
+        return self.likelihood(z).mean
+
     def forward(self, x: torch.Tensor) -> VAEOutput:
         posterior = self.posterior(x)
         z = posterior.rsample()
