@@ -4,13 +4,15 @@ Wiring only: the comparison is :func:`anomaly.compare` on
 :func:`anomaly.datasets.load_embedded`, the time-series model is
 :class:`anomaly.TimeSeriesDetector`, read by
 :func:`anomaly.csv_reading.read_series_csv`, batch scoring is
-:func:`anomaly.csv_scoring.score_csv`, figures are :mod:`anomaly.plotting`.
+:func:`anomaly.csv_scoring.score_csv`, many files at once
+:func:`anomaly.dask.score_files`, figures are :mod:`anomaly.plotting`.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import glob
 import os
 import sys
 import time
@@ -152,13 +154,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser(
         "score",
-        help="score a CSV time series with a saved model",
-        description="Score INPUT.csv with MODEL and write SCORES.csv.\n\n" + SCORE_HELP,
+        help="score CSV time series with a saved model",
+        description="Score INPUT.csv with MODEL and write SCORES.csv (or each of many inputs "
+        "into --output-dir, under its name).\n\n" + SCORE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     score.add_argument("model", type=Path, help="model file written by `anomaly fit`")
-    score.add_argument("input", type=Path, help="CSV file with the model's columns")
-    score.add_argument("--output", "-o", type=Path, required=True, help="CSV file to write")
+    score.add_argument(
+        "input",
+        type=Path,
+        nargs="+",
+        help="CSV files with the model's columns, each its own series (a quoted glob "
+        "pattern is expanded)",
+    )
+    written = score.add_mutually_exclusive_group(required=True)
+    written.add_argument("--output", "-o", type=Path, help="CSV file to write (one input)")
+    written.add_argument(
+        "--output-dir", type=Path, help="folder to write each input's scores into, by its name"
+    )
+    score.add_argument(
+        "--scheduler",
+        default=None,
+        help="score the files in parallel on Dask: `local` (a LocalCluster of --workers "
+        "processes, started and closed here) or a running scheduler's address, tcp://host:port "
+        "(default: one file after another in this process)",
+    )
+    score.add_argument(
+        "--workers", type=int, default=None, help="processes of --scheduler local (default: cores)"
+    )
     score.add_argument(
         "--timestamp-column",
         default=None,
@@ -254,6 +277,14 @@ def fit_command(args: argparse.Namespace) -> None:
 
 
 def score_command(args: argparse.Namespace) -> None:
+    inputs = _expand(args.input)
+    if args.output_dir is not None:
+        return score_files_command(args, inputs)
+    if len(inputs) > 1:
+        raise ValueError(f"{len(inputs)} inputs need --output-dir, not --output.")
+    if args.scheduler is not None:
+        raise ValueError("--scheduler scores many files: give --output-dir.")
+    args.input = inputs[0]
     check_not_same_file(args.model, args.output)
     detector = load(args.model, device=args.device)
     if not isinstance(detector, TimeSeriesDetector):
@@ -276,9 +307,53 @@ def score_command(args: argparse.Namespace) -> None:
     )
 
 
+def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
+    """Each input scored into --output-dir; one line per file, the failed ones by name."""
+    # Imported here: Dask's import is for this command alone.
+    from anomaly.dask import connect, score_files
+
+    if not args.output_dir.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "No such folder", str(args.output_dir))
+    options = dict(
+        timestamp_column=args.timestamp_column, chunk_rows=args.chunk_rows, device=args.device
+    )
+    start = time.perf_counter()
+    if args.scheduler is None:
+        results = score_files(args.model, inputs, args.output_dir, **options)
+    else:
+        with connect(args.scheduler, args.workers) as client:
+            results = score_files(args.model, inputs, args.output_dir, client=client, **options)
+    seconds = time.perf_counter() - start
+    failed = {path: error for path, error in results.items() if isinstance(error, Exception)}
+    for path, error in failed.items():
+        print(f"anomaly score: error: {path}: {error}", file=sys.stderr)
+    n_rows = sum(n for n in results.values() if not isinstance(n, Exception))
+    print(
+        f"scored {n_rows} rows of {len(results) - len(failed)} file(s) in {seconds:.3f} s; "
+        f"wrote {args.output_dir}" + (f"; {len(failed)} file(s) failed" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+def _expand(inputs: list[Path]) -> list[Path]:
+    """The inputs, with quoted glob patterns (``'data/*.csv'``) expanded, in sorted order."""
+    expanded: list[Path] = []
+    for path in inputs:
+        if path.exists() or not any(char in str(path) for char in "*?["):
+            expanded.append(path)
+            continue
+        matches = sorted(glob.glob(str(path)))
+        if not matches:
+            raise FileNotFoundError(errno.ENOENT, "No file matches", str(path))
+        expanded.extend(Path(match) for match in matches)
+    return expanded
+
+
 def _written(args: argparse.Namespace) -> Path:
     """The file or folder the command writes."""
-    return args.output_dir if args.command == "compare" else args.output
+    if args.command == "compare" or getattr(args, "output_dir", None) is not None:
+        return args.output_dir
+    return args.output
 
 
 def _os_error(err: OSError, written: Path) -> str:
@@ -315,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("fit", "score"):
             _set_threads(args.threads)
         commands = {"compare": compare_command, "fit": fit_command, "score": score_command}
-        commands[args.command](args)
+        status = commands[args.command](args)
     except ValueError as err:
         print(f"anomaly {args.command}: error: {err}", file=sys.stderr)
         return 1
@@ -324,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         torch.set_num_threads(threads)
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

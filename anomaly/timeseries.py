@@ -268,6 +268,14 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         starts = window_starts(len(X), size, self.stride)
         return step_scores(self._score_windows(X, starts), starts, size, np.arange(len(X)))
 
+    def _score_steps(self, rows: Any, starts: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """``score_samples`` of ``steps`` of a longer series, from the part of it in ``rows``
+        that holds every window covering them, at ``starts`` (the whole series' window
+        grid; both positions in ``rows``): what scoring the whole series gives them."""
+        rows = self._validate_input_chunk(rows)
+        scores = self._score_windows(rows, starts)
+        return step_scores(scores, starts, self.window_shape_[1], steps)
+
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         detector = self.detector_
         if self.step_scoring_ != "window" or getattr(detector, "n_neighbors_", None) is None:

@@ -67,6 +67,41 @@ def test_streamed_scores_equal_in_memory_scores(model, tmp_path, capsys, chunk_r
     np.testing.assert_array_equal(scores["label"], detector.predict(frame[["cpu", "memory"]]))
 
 
+@pytest.mark.parametrize("scheduler", [[], ["--scheduler", "local", "--workers", "2"]])
+def test_many_files_equal_one_file_outputs(model, tmp_path, capsys, scheduler):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for seed, n_rows in enumerate([101, WINDOW, 300]):
+        write_series(inputs / f"host-{seed}.csv", n_rows=n_rows, seed=seed)
+    (inputs / "host-9.csv").write_text("time,cpu,memory\n2024-01-01,1,x\n")  # a bad file
+    out = tmp_path / "out"
+    out.mkdir()
+    # A quoted glob, as from a shell that leaves it be.
+    argv = ["score", str(model), str(inputs / "host-*.csv"), "--output-dir", str(out)]
+    assert main([*argv, *scheduler]) == 1
+    captured = capsys.readouterr()
+    assert re.search(r"error: \S+host-9\.csv: .*line 2", captured.err)
+    assert f"scored {401 + WINDOW} rows of 3 file(s) in " in captured.out
+    assert "1 file(s) failed" in captured.out
+    assert sorted(p.name for p in out.iterdir()) == ["host-0.csv", "host-1.csv", "host-2.csv"]
+    for seed in range(3):
+        one = tmp_path / f"one-{seed}.csv"
+        assert main(["score", str(model), str(inputs / f"host-{seed}.csv"), "-o", str(one)]) == 0
+        assert (out / f"host-{seed}.csv").read_bytes() == one.read_bytes()
+
+
+def test_many_inputs_need_an_output_folder(model, tmp_path, capsys):
+    write_series(tmp_path / "a.csv")
+    write_series(tmp_path / "b.csv")
+    argv = ["score", str(model), str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert main([*argv, "-o", str(tmp_path / "s.csv")]) == 1
+    assert "2 inputs need --output-dir" in capsys.readouterr().err
+    assert main([*argv, "--output-dir", str(tmp_path / "missing")]) == 1
+    assert "No such folder" in capsys.readouterr().err
+    assert main(["score", str(model), str(tmp_path / "z*.csv"), "--output-dir", str(tmp_path)]) == 1
+    assert "No file matches" in capsys.readouterr().err
+
+
 def test_columns_may_come_in_any_order(model, tmp_path):
     frame = write_series(tmp_path / "input.csv")
     frame[["memory", "time", "cpu"]].to_csv(tmp_path / "shuffled.csv", index=False)
