@@ -4,7 +4,7 @@ Wiring only: the comparison is :func:`anomaly.compare` on
 :func:`anomaly.datasets.load_embedded`, the time-series model is
 :class:`anomaly.TimeSeriesDetector`, read by
 :func:`anomaly.csv_reading.read_series_csv`, batch scoring is
-:func:`anomaly.csv_scoring.score_csv`, many files at once
+:func:`anomaly.file_scoring.score_file`, many files at once
 :func:`anomaly.dask.score_files`, figures are :mod:`anomaly.plotting`.
 """
 
@@ -24,8 +24,8 @@ import torch
 from anomaly._atomic import atomic_write, check_not_same_file
 from anomaly._threads import idle_cores
 from anomaly.csv_reading import read_series_csv
-from anomaly.csv_scoring import score_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
+from anomaly.file_scoring import score_file
 from anomaly.persistence import load
 from anomaly.timeseries import (
     WINDOW_DRAWS,
@@ -164,11 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         "input",
         type=Path,
         nargs="+",
-        help="CSV files with the model's columns, each its own series (a quoted glob "
-        "pattern is expanded)",
+        help="CSV or Parquet (.parquet) files with the model's columns, each its own series "
+        "(a quoted glob pattern is expanded)",
     )
     written = score.add_mutually_exclusive_group(required=True)
-    written.add_argument("--output", "-o", type=Path, help="CSV file to write (one input)")
+    written.add_argument(
+        "--output", "-o", type=Path, help="file to write (one input): CSV, or Parquet if .parquet"
+    )
     written.add_argument(
         "--output-dir", type=Path, help="folder to write each input's scores into, by its name"
     )
@@ -292,7 +294,7 @@ def score_command(args: argparse.Namespace) -> None:
             f"{args.model} holds a {type(detector).__name__}, not a time-series model."
         )
     start = time.perf_counter()
-    n_rows = score_csv(
+    n_rows = score_file(
         detector,
         args.input,
         args.output,

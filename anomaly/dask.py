@@ -41,7 +41,7 @@ from distributed import Client, LocalCluster, as_completed
 from sklearn.utils.validation import check_is_fitted
 
 from anomaly.base import BaseDetector
-from anomaly.csv_scoring import score_csv
+from anomaly.file_scoring import score_file
 from anomaly.persistence import load
 from anomaly.timeseries import TimeSeriesDetector
 from anomaly.windowing import check_series_length, window_starts
@@ -210,7 +210,7 @@ def score_files(
 ) -> dict[Path, int | Exception]:
     """Score each input file as its own series into ``output_dir``, under the input's name.
 
-    Each file goes through :func:`anomaly.csv_scoring.score_csv` with the
+    Each file goes through :func:`anomaly.file_scoring.score_file` with the
     time-series model saved at ``model_path``: one task per file on
     ``client``'s cluster (each worker loads the model once; the files and
     the model must be readable there), else one file after another here.
@@ -263,7 +263,7 @@ def _score_file(
     chunk_rows: int | None,
 ) -> int:
     detector = _load_time_series_model(model_path, os.stat(model_path).st_mtime_ns, device)
-    return score_csv(
+    return score_file(
         detector,
         source,
         target,

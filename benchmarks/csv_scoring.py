@@ -37,7 +37,7 @@ time. Two times per run:
   and model loading included, as a user of the command sees it;
 - *stream seconds*: the streaming itself, as each process times it: from
   opening the file to the last batch for pyarrow, the call of
-  :func:`anomaly.csv_scoring.score_csv` for ``anomaly score`` (which prints it).
+  :func:`anomaly.file_scoring.score_file` for ``anomaly score`` (which prints it).
   Its rows per second is the throughput on files of any size; the whole
   process adds a constant, 3.5 to 4 s for ``anomaly score`` (torch and
   scikit-learn's imports, the ``import anomaly.cli`` row) against 0.2 s for
@@ -129,7 +129,7 @@ SCORE, READ, IMPORT = "anomaly score", "pyarrow read", "import anomaly.cli"
 FORWARD = "bare forward"
 # The VAE's scoring rules whose scores average Monte-Carlo draws (n_draws).
 DRAWING_RULES = ("reconstruction_probability", "elbo")
-# What `anomaly score` prints last: its rows and the seconds of score_csv.
+# What `anomaly score` prints last: its rows and the seconds of score_file.
 SCORED = re.compile(r"scored (\d+) rows in ([\d.]+) s")
 
 # The bare read, run with `python -c` so that its process holds pyarrow only; prints the rows

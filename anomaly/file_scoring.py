@@ -1,4 +1,4 @@
-"""Scoring CSV time series too large for memory with a fitted TimeSeriesDetector."""
+"""Scoring CSV and Parquet time series too large for memory with a fitted TimeSeriesDetector."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyarrow import csv as pa_csv
 from tqdm.auto import tqdm
 
 from anomaly._atomic import atomic_write, check_not_same_file
 from anomaly.csv_reading import iter_series_csv
+from anomaly.parquet_reading import iter_series_parquet
 from anomaly.timeseries import TimeSeriesDetector
 
-__all__ = ["score_csv"]
+__all__ = ["score_file"]
 
 
-def score_csv(
+def score_file(
     detector: TimeSeriesDetector,
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -28,12 +30,14 @@ def score_csv(
     chunk_rows: int | None = None,
     progress: bool | None = None,
 ) -> int:
-    """Score a CSV series block by block and write one row of results per input row.
+    """Score a CSV or Parquet series block by block and write one row of results per input row.
 
     The input holds the detector's value columns (its ``feature_names_in_``)
     and one timestamp column (other columns too, if ``timestamp_column``
-    names it), under the rules of :func:`anomaly.csv_reading.iter_series_csv`.
-    The output has the timestamp as written in the input, ``anomaly_score``
+    names it), under the rules of :func:`anomaly.csv_reading.iter_series_csv`
+    (a ``.parquet`` file: :func:`anomaly.parquet_reading.iter_series_parquet`).
+    The output, Parquet for a ``.parquet`` path and CSV otherwise, has the
+    timestamp as written in the input, ``anomaly_score``
     (minus ``score_samples``: the higher, the more abnormal, as the metrics
     take it; equal to scoring the whole series in memory) and ``label`` (-1
     anomaly, 1 normal, as ``predict``). It is written to a temporary file
@@ -45,7 +49,7 @@ def score_csv(
     detector : TimeSeriesDetector
         Fitted on a DataFrame, so that it knows its columns' names.
     input_path, output_path : str or path-like
-        The CSV files to read and to write.
+        The files to read and to write, CSV or Parquet by the suffix ``.parquet``.
     timestamp_column : str, optional
         The input's timestamp column; by default the one column besides the
         detector's, and a file with more columns is refused.
@@ -66,7 +70,8 @@ def score_csv(
             "The detector was fitted without column names: fit it on a DataFrame (as "
             "`anomaly fit` does) so that the CSV's columns can be matched."
         )
-    chunks = iter_series_csv(
+    reader = iter_series_parquet if _is_parquet(input_path) else iter_series_csv
+    chunks = reader(
         input_path,
         [str(n) for n in names],
         timestamp_column=timestamp_column,
@@ -95,12 +100,20 @@ def score_csv(
             table = _take(pending, len(scores)).append_column("anomaly_score", pa.array(-scores))
             table = table.append_column("label", pa.array(labels))
             if writer is None:
-                writer = pa_csv.CSVWriter(handle, table.schema)
+                writer = (
+                    pq.ParquetWriter(handle, table.schema)
+                    if _is_parquet(output_path)
+                    else pa_csv.CSVWriter(handle, table.schema)
+                )
             writer.write_table(table)
             n_rows += len(scores)
             bar.update(len(scores))
         writer.close()
     return n_rows
+
+
+def _is_parquet(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() == ".parquet"
 
 
 def _take(pending: list[pa.Table], n: int) -> pa.Table:

@@ -1,0 +1,72 @@
+"""Streamed scoring of CSV and Parquet series (anomaly/file_scoring.py); the command line is in
+test_cli.py."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anomaly import TimeSeriesDetector
+from anomaly.file_scoring import score_file
+from tests.conftest import fast_vae
+
+
+@pytest.fixture(scope="module")
+def fitted_and_series():
+    t = np.arange(200)
+    series = pd.DataFrame({"cpu": np.sin(t / 5), "memory": np.cos(t / 11)})
+    detector = TimeSeriesDetector(fast_vae(epochs=2), window_size=8, stride=2).fit(series)
+    frame = series.assign(time=pd.date_range("2024-01-01", periods=len(t), freq="min"))
+    return detector, frame[["time", "cpu", "memory"]]
+
+
+def test_scores_are_anomaly_scores_equal_to_in_memory_scoring(fitted_and_series, tmp_path):
+    detector, frame = fitted_and_series
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    assert score_file(detector, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=7) == 200
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns) == ["time", "anomaly_score", "label"]
+    values = frame[["cpu", "memory"]]
+    np.testing.assert_array_equal(out["anomaly_score"], -detector.score_samples(values))
+    np.testing.assert_array_equal(out["label"], detector.predict(values))
+
+
+def test_the_input_is_never_the_output(fitted_and_series, tmp_path):
+    detector, frame = fitted_and_series
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    (tmp_path / "link.csv").symlink_to(tmp_path / "in.csv")
+    before = (tmp_path / "in.csv").read_bytes()
+    with pytest.raises(ValueError, match="is the input file"):
+        score_file(detector, tmp_path / "link.csv", tmp_path / "in.csv")
+    assert (tmp_path / "in.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("output", ["out.parquet", "out.csv"])
+def test_parquet_in_and_out_equal_csv(fitted_and_series, tmp_path, output):
+    detector, frame = fitted_and_series
+    frame.to_parquet(tmp_path / "in.parquet", row_group_size=64)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    assert score_file(detector, tmp_path / "in.parquet", tmp_path / output, chunk_rows=30) == 200
+    assert score_file(detector, tmp_path / "in.csv", tmp_path / "csv.csv") == 200
+    read = pd.read_parquet if output.endswith(".parquet") else pd.read_csv
+    out, csv = read(tmp_path / output), pd.read_csv(tmp_path / "csv.csv")
+    np.testing.assert_array_equal(out["anomaly_score"], csv["anomaly_score"])
+    np.testing.assert_array_equal(out["label"], csv["label"])
+    if output.endswith(".parquet"):  # the timestamps keep their type
+        pd.testing.assert_series_equal(out["time"], frame["time"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.assign(cpu=f["cpu"].where(f.index != 150)), "row 151: 'cpu' is missing"),
+        (lambda f: f.assign(time=f["time"].where(f.index != 99, f["time"][98])), "row 100: time"),
+        (lambda f: f.assign(extra=1.0), "the other columns are"),
+        (lambda f: f.assign(cpu=f["cpu"].astype(str)), "not numbers"),
+    ],
+)
+def test_parquet_rules_are_the_csv_rules(fitted_and_series, tmp_path, change, message):
+    detector, frame = fitted_and_series
+    change(frame).to_parquet(tmp_path / "in.parquet", row_group_size=64)
+    with pytest.raises(ValueError, match=message):
+        score_file(detector, tmp_path / "in.parquet", tmp_path / "out.csv", chunk_rows=30)
+    assert not (tmp_path / "out.csv").exists()
