@@ -33,6 +33,7 @@ from anomaly.timeseries import (
     WINDOW_SCORING_RULE,
     TimeSeriesDetector,
 )
+from anomaly.training import is_main_process
 
 THREADS_HELP = (
     "CPU threads (default: as many as the cores other processes leave idle, at most torch's "
@@ -274,8 +275,9 @@ def fit_command(args: argparse.Namespace) -> None:
         threshold=args.threshold,
     )
     detector.fit(frame.iloc[:, 1:])  # the value columns, with their names
-    detector.save(args.output)
-    print(f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}")
+    if is_main_process():  # under torchrun, every rank trained; rank 0 alone writes
+        detector.save(args.output)
+        print(f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}")
 
 
 def score_command(args: argparse.Namespace) -> None:

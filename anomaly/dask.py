@@ -59,7 +59,8 @@ def score_samples(detector: BaseDetector, X: da.Array | dd.DataFrame) -> da.Arra
     X : dask.array.Array or dask.dataframe.DataFrame
         Rows, images (chunked along the first axis only, or rechunked so) or,
         for a TimeSeriesDetector, one series cut along time into partitions
-        of any sizes, shorter than a window included.
+        of any sizes, shorter than a window included (a DataFrame's partition
+        lengths are computed first: the windows that cross partitions need them).
 
     Returns
     -------
@@ -185,12 +186,18 @@ def connect(scheduler: str = "local", n_workers: int | None = None) -> Iterator[
         with Client(scheduler) as client:
             yield client
         return
+    # Dask starts workers with MALLOC_TRIM_THRESHOLD_ set, which stops glibc from raising its
+    # mmap threshold: every block's tensors were then mapped and unmapped, and a worker scored
+    # about 3 times slower than this process on one thread (benchmarks/README.md).
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         LocalCluster(
-            # Any free port for the dashboard: two clusters at once must not compete for one.
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
+            # Any free port: two clusters at once must not compete for the dashboard's.
             dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,

@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["Objective", "Phase", "TrainingConfig", "resolve_device", "seeded", "train"]
+__all__ = [
+    "Objective",
+    "Phase",
+    "TrainingConfig",
+    "is_main_process",
+    "resolve_device",
+    "seeded",
+    "train",
+]
 
 # Data up to this size is moved to the device once; larger data is sent batch by batch.
 _MAX_RESIDENT_BYTES = 1 << 30
@@ -151,6 +161,15 @@ def train(
     ``n_iter_no_change`` epochs without a total validation loss below the
     best by more than ``tol`` times its size, and the best weights are restored.
 
+    Launched by ``torchrun`` (``WORLD_SIZE`` > 1), the processes train as one
+    data-parallel model, as ``DistributedDataParallel`` does: the process
+    group is joined here (gloo on the CPU, NCCL on CUDA), rank 0's weights
+    are broadcast, each batch is ``batch_size`` rows on every rank, each
+    rank's share of the same shuffled order, and the gradients are averaged
+    over the ranks before every step; the loss history and early stopping
+    see every rank's rows, so all ranks keep the same weights. Without
+    ``torchrun`` nothing of this runs.
+
     Parameters
     ----------
     phase : Phase
@@ -177,6 +196,10 @@ def train(
     """
     network, objectives = phase.module, phase.objectives
     network.to(device)
+    rank, world = _join_process_group(device)
+    if world > 1:
+        for tensor in [*network.parameters(), *network.buffers()]:
+            dist.broadcast(tensor.data, src=0)
     validation_fraction = config.validation_fraction if phase.early_stopping else None
     train_X, val_X = _split(X, validation_fraction, generator)
     if train_X.numel() * train_X.element_size() <= _MAX_RESIDENT_BYTES:
@@ -211,22 +234,30 @@ def train(
         for epoch in progress:
             network.train()
             # Losses accumulate on the device: one synchronisation per epoch, not per batch.
-            totals = torch.zeros(len(objectives), device=device)
+            totals = torch.zeros(len(objectives) + 1, device=device)  # and the rows seen
             trim = config.trim_fraction if epoch > warmup_epochs else 0.0
+            # The same order on every rank (one seed); each takes its share of each batch.
             order = torch.randperm(len(train_X), generator=generator)
-            for start in range(0, len(train_X), config.batch_size):
-                index = order[start : start + config.batch_size]
+            for start in range(0, len(train_X), config.batch_size * world):
+                index = order[start : start + config.batch_size * world]
+                if len(index) >= world:  # else every rank takes the few rows left
+                    index = index[rank::world]
                 batch = train_X[index.to(train_X.device)].to(device, non_blocking=True)
                 for k, (objective, optimizer) in enumerate(zip(objectives, optimizers)):
                     optimizer.zero_grad(set_to_none=True)
                     with _autocast(device):
                         loss = _trimmed_mean(objective.loss(batch), trim)
                     loss.backward()
+                    if world > 1:
+                        _average_gradients(objective.parameters, world)
                     if config.clip_grad_norm is not None:
                         nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
                     optimizer.step()
                     totals[k] += loss.detach().float() * len(batch)
-            epoch_losses = (totals / len(train_X)).tolist()
+                totals[-1] += len(batch)
+            if world > 1:
+                dist.all_reduce(totals)
+            epoch_losses = (totals[:-1] / totals[-1]).tolist()
             _check_finite(names, epoch_losses, epoch)
             for name, value in zip(names, epoch_losses):
                 history[name].append(value)
@@ -255,6 +286,34 @@ def train(
         network.load_state_dict(best_state)
     network.eval()
     return history
+
+
+def is_main_process() -> bool:
+    """False in the processes of a ``torchrun`` launch other than rank 0: those train,
+    and rank 0 alone writes what they trained."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _join_process_group(device: torch.device) -> tuple[int, int]:
+    """This process's rank and the number of processes training together: (0, 1) unless
+    launched by ``torchrun``, whose process group is then joined (once)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _average_gradients(parameters: Sequence[nn.Parameter], world: int) -> None:
+    """Each gradient's mean over the ranks, in one all-reduce of them all."""
+    gradients = [p.grad for p in parameters if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in gradients])
+    dist.all_reduce(flat)
+    flat /= world
+    for gradient, mean in zip(gradients, flat.split([g.numel() for g in gradients])):
+        gradient.copy_(mean.view_as(gradient))
 
 
 @contextmanager

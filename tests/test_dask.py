@@ -17,6 +17,7 @@ import pytest
 
 from anomaly import GANDetector, TimeSeriesDetector, VAEDetector
 from anomaly import dask as anomaly_dask
+from anomaly.cli import main
 from anomaly.dask import connect, score_files
 from tests.conftest import clear_anomalies, fast_gan, fast_vae
 
@@ -177,3 +178,20 @@ def test_a_killed_worker_loses_and_duplicates_nothing(files, tmp_path):
     assert killed.is_set()
     assert all(isinstance(n, int) for n in results.values()), results
     _same_outputs(inputs, tmp_path, expected)  # no partial file left either
+
+
+def test_the_command_line_scores_on_a_running_scheduler(client, files, tmp_path, capsys):
+    model, inputs, expected = files
+    argv = ["score", str(model), *map(str, inputs), "--output-dir", str(tmp_path)]
+    assert main([*argv, "--scheduler", client.scheduler.address]) == 0
+    assert "scored 48016 rows of 4 file(s)" in capsys.readouterr().out
+    _same_outputs(inputs, tmp_path, expected)
+
+
+def test_dask_ml_parallel_post_fit_predicts_as_in_memory(client):
+    # Checked with dask-ml 2025.1.0; skipped where dask-ml is not installed (not a dependency).
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, _ = clear_anomalies()
+    detector = fast_vae().fit(X)
+    lazy = wrappers.ParallelPostFit(detector).predict(da.from_array(X, chunks=(100, 6)))
+    assert np.array_equal(lazy.compute(), detector.predict(X))
