@@ -12,6 +12,7 @@ from torch.nn import functional as F
 
 from anomaly.detectors.adversarial import check_generator, discriminator_median, discriminator_score
 from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.generative import GenerativeMixin
 from anomaly.networks import GAN
 from anomaly.training import Objective, Phase
 
@@ -114,7 +115,7 @@ def latent_search(
     return anogan_residual(gan, x, z, weight)
 
 
-class GANDetector(BaseDeepDetector):
+class GANDetector(GenerativeMixin, BaseDeepDetector):
     """Generative adversarial network anomaly detector for tabular rows and images.
 
     A generator and a spectral-normalised discriminator (MLPs for rows,
@@ -444,6 +445,12 @@ class GANDetector(BaseDeepDetector):
 
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.generator(self.network_.encoder(batch))
+
+    def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network_.encoder(batch)
+
+    def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.network_.generator(codes)
 
     def _features_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.encoder.features(batch)

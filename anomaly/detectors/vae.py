@@ -11,6 +11,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     kl_to_standard_normal,
@@ -76,7 +77,7 @@ def residual_variance(vae: VAE, X: torch.Tensor, channels: int | None) -> np.nda
     return np.maximum(variance, vae.min_std**2)
 
 
-class VAEDetector(LikelihoodMixin, BaseDeepDetector):
+class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     """Variational autoencoder anomaly detector for tabular rows and images.
 
     The encoder and decoder are MLPs for rows and convolutional networks for
@@ -414,6 +415,12 @@ class VAEDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return reconstruction(self.network_, batch)
+
+    def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network_.posterior(batch).loc
+
+    def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.network_.decoded_mean(codes)
 
     def _features_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.encoder.features(batch)

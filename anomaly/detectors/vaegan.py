@@ -16,6 +16,7 @@ from anomaly.detectors.adversarial import (
     discriminator_score,
 )
 from anomaly.detectors.base import BaseDeepDetector
+from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     kl_to_standard_normal,
@@ -100,7 +101,7 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
     return -_feature_residual(model, repeated_x, decoded).view(len(noise), len(x)).mean(dim=0)
 
 
-class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
+class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     """VAE-GAN anomaly detector for tabular rows and images (Larsen et al., 2016).
 
     A VAE whose decoder outputs a distribution (by default a Student-t: a
@@ -457,6 +458,12 @@ class VAEGANDetector(LikelihoodMixin, BaseDeepDetector):
 
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return reconstruction(self.network_.vae, batch)
+
+    def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network_.vae.posterior(batch).loc
+
+    def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.network_.vae.decoded_mean(codes)
 
     def _features_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.vae.encoder.features(batch)
