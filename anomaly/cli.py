@@ -5,7 +5,8 @@ Wiring only: the comparison is :func:`anomaly.compare` on
 :class:`anomaly.TimeSeriesDetector`, read by
 :func:`anomaly.csv_reading.read_series_csv`, batch scoring is
 :func:`anomaly.file_scoring.score_file`, many files at once
-:func:`anomaly.dask.score_files`, figures are :mod:`anomaly.plotting`.
+:func:`anomaly.batch_scoring.score_files` (on :func:`anomaly.dask.connect`'s
+cluster), figures are :mod:`anomaly.plotting`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from anomaly._atomic import atomic_write, check_not_same_file
 from anomaly._threads import idle_cores
+from anomaly.batch_scoring import score_files
 from anomaly.csv_reading import read_series_csv
 from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.file_scoring import score_file
@@ -280,7 +282,9 @@ def fit_command(args: argparse.Namespace) -> None:
         print(f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}")
 
 
-def score_command(args: argparse.Namespace) -> None:
+def score_command(args: argparse.Namespace) -> int | None:
+    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
+        raise ValueError("--workers takes a number of at least 1, with --scheduler local.")
     inputs = _expand(args.input)
     if args.output_dir is not None:
         return score_files_command(args, inputs)
@@ -313,9 +317,6 @@ def score_command(args: argparse.Namespace) -> None:
 
 def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
     """Each input scored into --output-dir; one line per file, the failed ones by name."""
-    # Imported here: Dask's import is for this command alone.
-    from anomaly.dask import connect, score_files
-
     if not args.output_dir.is_dir():
         raise FileNotFoundError(errno.ENOENT, "No such folder", str(args.output_dir))
     options = dict(
@@ -325,6 +326,12 @@ def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
     if args.scheduler is None:
         results = score_files(args.model, inputs, args.output_dir, **options)
     else:
+        try:  # Dask is an optional extra
+            from anomaly.dask import connect
+        except ImportError as err:
+            raise ValueError(
+                f"--scheduler needs Dask: pip install 'anomaly[dask]' ({err})."
+            ) from None
         with connect(args.scheduler, args.workers) as client:
             results = score_files(args.model, inputs, args.output_dir, client=client, **options)
     seconds = time.perf_counter() - start

@@ -1,5 +1,4 @@
-"""Scoring with Dask: fitted detectors over Dask arrays and DataFrames, lazily, block by block,
-and many series files at once, one task per file.
+"""Scoring with Dask: fitted detectors over Dask arrays and DataFrames, lazily, block by block.
 
 Each function returns what the detector's own method returns on the data in
 memory, equal to the bit on the CPU: a detector's networks take rows in blocks
@@ -17,18 +16,14 @@ span), so every step gets exactly the score of the whole series in memory.
 block; for ``score_samples`` and ``decision_function``, which it does not wrap,
 use the functions here.
 
-:func:`score_files` scores many files (e.g. one per machine), each as its own
-series, as ``anomaly score MODEL INPUT... --output-dir DIR`` does: one task per
-file on a cluster, each worker loading the model file once.
+:func:`connect` gives a client of a LocalCluster or of a running scheduler, on
+which :func:`anomaly.batch_scoring.score_files` scores many files, one task each.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import dask
@@ -37,16 +32,14 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from dask.delayed import Delayed
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster
 from sklearn.utils.validation import check_is_fitted
 
 from anomaly.base import BaseDetector
-from anomaly.file_scoring import score_file
-from anomaly.persistence import load
 from anomaly.timeseries import TimeSeriesDetector
 from anomaly.windowing import check_series_length, window_starts
 
-__all__ = ["connect", "decision_function", "predict", "score_files", "score_samples"]
+__all__ = ["connect", "decision_function", "predict", "score_samples"]
 
 
 def score_samples(detector: BaseDetector, X: da.Array | dd.DataFrame) -> da.Array | dd.Series:
@@ -84,14 +77,36 @@ def score_samples(detector: BaseDetector, X: da.Array | dd.DataFrame) -> da.Arra
 
 
 def decision_function(detector: BaseDetector, X: da.Array | dd.DataFrame) -> da.Array | dd.Series:
-    """``detector.decision_function`` over a Dask array or DataFrame, lazily
-    (see :func:`score_samples`)."""
+    """``detector.decision_function`` over a Dask array or DataFrame, lazily.
+
+    Parameters
+    ----------
+    detector : fitted detector
+    X : dask.array.Array or dask.dataframe.DataFrame
+        As for :func:`score_samples`.
+
+    Returns
+    -------
+    scores : dask.array.Array or dask.dataframe.Series
+        ``score_samples - offset_``: negative for anomalies.
+    """
     return _apply(detector, X, "decision_function")
 
 
 def predict(detector: BaseDetector, X: da.Array | dd.DataFrame) -> da.Array | dd.Series:
-    """``detector.predict`` over a Dask array or DataFrame, lazily: -1 for an anomaly,
-    1 otherwise (see :func:`score_samples`)."""
+    """``detector.predict`` over a Dask array or DataFrame, lazily.
+
+    Parameters
+    ----------
+    detector : fitted detector
+    X : dask.array.Array or dask.dataframe.DataFrame
+        As for :func:`score_samples`.
+
+    Returns
+    -------
+    labels : dask.array.Array or dask.dataframe.Series
+        -1 for an anomaly, 1 otherwise.
+    """
     return _apply(detector, X, "predict")
 
 
@@ -102,9 +117,16 @@ def _apply(detector: BaseDetector, X: Any, method: str) -> da.Array | dd.Series:
     if isinstance(detector, TimeSeriesDetector):
         if isinstance(X, dd.DataFrame):
             columns = list(X.columns)
-            scores = _series(model, detector, X.to_dask_array(lengths=True), method, columns)
-            return dd.from_dask_array(scores, index=X.index)
-        return _series(model, detector, da.asarray(X), method, None)
+            parts = _series(model, detector, X.to_dask_array(lengths=True), method, columns)
+            indexed = [
+                dask.delayed(pd.Series)(scores, index=index)
+                for (scores, _), index in zip(parts, X.index.to_delayed())
+            ]
+            return dd.from_delayed(indexed, meta=pd.Series(dtype=_dtype(method)))
+        parts = _series(model, detector, da.asarray(X), method, None)
+        return da.concatenate(
+            [da.from_delayed(scores, shape=(n,), dtype=_dtype(method)) for scores, n in parts]
+        ).rechunk((tuple(n for _, n in parts),))  # concatenate leaves out empty parts
     if isinstance(X, dd.DataFrame):
         return X.map_partitions(_on_partition, model, method, meta=pd.Series(dtype=_dtype(method)))
     X = da.asarray(X)
@@ -120,10 +142,14 @@ def _apply(detector: BaseDetector, X: Any, method: str) -> da.Array | dd.Series:
 
 
 def _on_block(block: np.ndarray, detector: BaseDetector, method: str) -> np.ndarray:
+    if len(block) == 0:  # an empty block, which the detector's validation refuses
+        return np.empty(0, dtype=_dtype(method))
     return getattr(detector, method)(block)
 
 
 def _on_partition(part: pd.DataFrame, detector: BaseDetector, method: str) -> pd.Series:
+    if len(part) == 0:
+        return pd.Series(np.empty(0, dtype=_dtype(method)), index=part.index)
     return pd.Series(getattr(detector, method)(part), index=part.index)
 
 
@@ -133,19 +159,21 @@ def _series(
     X: da.Array,
     method: str,
     columns: list[str] | None,
-) -> da.Array:
-    """Steps of one series cut into partitions, each scored with the rows its windows reach."""
+) -> list[tuple[Delayed, int]]:
+    """The scores of each partition of one series, scored with the rows its windows reach,
+    and its length."""
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D series (steps, variables), got {X.ndim} dimensions.")
     size = detector.window_shape_[1]
     detector._check_stride(size)
     check_series_length(len(X), size)
+    bounds = np.cumsum((0, *X.chunks[0]))
     X = X.rechunk({1: -1})
     grid = window_starts(len(X), size, detector.stride)  # as score_samples cuts the whole series
-    bounds = np.cumsum((0, *X.chunks[0]))
     parts = []
     for first, stop in zip(bounds[:-1], bounds[1:]):
         if first == stop:
+            parts.append((dask.delayed(np.empty(0, dtype=_dtype(method))), 0))
             continue
         # The windows covering steps first..stop-1, and the rows they span.
         starts = grid[(grid > first - size) & (grid < stop)]
@@ -153,8 +181,8 @@ def _series(
         scores = dask.delayed(_on_part)(
             model, X[low:high], starts - low, np.arange(first, stop) - low, method, columns
         )
-        parts.append(da.from_delayed(scores, shape=(stop - first,), dtype=_dtype(method)))
-    return da.concatenate(parts)
+        parts.append((scores, int(stop - first)))
+    return parts
 
 
 def _dtype(method: str) -> np.dtype:
@@ -179,9 +207,21 @@ def _on_part(
 
 @contextmanager
 def connect(scheduler: str = "local", n_workers: int | None = None) -> Iterator[Client]:
-    """A client of a Dask cluster: a ``LocalCluster`` started (and closed) here for
-    ``"local"``, of ``n_workers`` processes of one thread each (default: one per
-    core), else the running scheduler at the address ``scheduler`` (``tcp://host:port``)."""
+    """A client of a Dask cluster, closed (with a cluster started here) on leaving.
+
+    Parameters
+    ----------
+    scheduler : str, default="local"
+        ``"local"``: a ``LocalCluster`` started here, of ``n_workers``
+        processes of one thread each; else the address of a running
+        scheduler (``tcp://host:port``).
+    n_workers : int, optional
+        Worker processes of the local cluster (default: one per core).
+
+    Yields
+    ------
+    client : distributed.Client
+    """
     if scheduler != "local":
         with Client(scheduler) as client:
             yield client
@@ -203,87 +243,3 @@ def connect(scheduler: str = "local", n_workers: int | None = None) -> Iterator[
         Client(cluster) as client,
     ):
         yield client
-
-
-def score_files(
-    model_path: str | os.PathLike,
-    inputs: Sequence[str | os.PathLike],
-    output_dir: str | os.PathLike,
-    *,
-    client: Client | None = None,
-    timestamp_column: str | None = None,
-    chunk_rows: int | None = None,
-    device: str | None = None,
-) -> dict[Path, int | Exception]:
-    """Score each input file as its own series into ``output_dir``, under the input's name.
-
-    Each file goes through :func:`anomaly.file_scoring.score_file` with the
-    time-series model saved at ``model_path``: one task per file on
-    ``client``'s cluster (each worker loads the model once; the files and
-    the model must be readable there), else one file after another here.
-    Each output is written atomically, so a task that a dying worker leaves
-    unfinished and the cluster runs again leaves one complete file; the
-    partial files of such attempts are removed at the end. A file that fails
-    does not stop the others.
-
-    Returns
-    -------
-    results : dict
-        For each input path, the rows scored, or the error that stopped it.
-    """
-    inputs = [Path(path) for path in inputs]
-    names = [path.name for path in inputs]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"Inputs share the output names {repeated} in {output_dir}.")
-    outputs = [Path(output_dir) / name for name in names]
-    arguments = [
-        (str(model_path), device, str(source), str(target), timestamp_column, chunk_rows)
-        for source, target in zip(inputs, outputs)
-    ]
-    results: dict[Path, int | Exception] = {}
-    if client is None:
-        for path, args in zip(inputs, arguments):
-            try:
-                results[path] = _score_file(*args)
-            except Exception as error:  # reported with the file's name; the others go on
-                results[path] = error
-        return results
-    futures = {
-        client.submit(_score_file, *args, pure=False): path for path, args in zip(inputs, arguments)
-    }
-    for future in as_completed(futures):
-        error = future.exception()
-        results[futures[future]] = future.result() if error is None else error
-    for output in outputs:  # left by attempts on workers that died
-        for partial in output.parent.glob(f".{output.name}.*.part"):
-            partial.unlink(missing_ok=True)
-    return {path: results[path] for path in inputs}
-
-
-def _score_file(
-    model_path: str,
-    device: str | None,
-    source: str,
-    target: str,
-    timestamp_column: str | None,
-    chunk_rows: int | None,
-) -> int:
-    detector = _load_time_series_model(model_path, os.stat(model_path).st_mtime_ns, device)
-    return score_file(
-        detector,
-        source,
-        target,
-        timestamp_column=timestamp_column,
-        chunk_rows=chunk_rows,
-        progress=False,
-    )
-
-
-@lru_cache(maxsize=4)
-def _load_time_series_model(path: str, mtime_ns: int, device: str | None) -> TimeSeriesDetector:
-    """The model at ``path``, loaded once per process (and again if the file changes)."""
-    detector = load(path, device=device)
-    if not isinstance(detector, TimeSeriesDetector):
-        raise ValueError(f"{path} holds a {type(detector).__name__}, not a time-series model.")
-    return detector

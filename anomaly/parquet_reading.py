@@ -76,6 +76,8 @@ def iter_series_parquet(
         batch_size=chunk_rows or _BATCH_ROWS, columns=[timestamp_column, *value_columns]
     )
     for batch in batches:
+        if batch.num_rows == 0:
+            continue
         values = np.column_stack(
             [_numbers(path, batch.column(name), name, first_row) for name in value_columns]
         )
@@ -132,13 +134,13 @@ def _times(path: Path, column: pa.Array, name: str, first_row: int) -> np.ndarra
         row = first_row + int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + 1
         raise ValueError(f"{path}, row {row}: {name!r} is missing.")
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        try:
-            stamps = pd.to_datetime(column.to_pandas(), format="ISO8601")
+        try:  # in UTC, so that times with and without an offset order together
+            stamps = pd.to_datetime(column.to_pandas(), format="ISO8601", utc=True)
         except ValueError as err:
             raise ValueError(f"{path}: {name!r} holds text that is not ISO 8601 ({err}).") from err
-        return stamps.to_numpy().astype(np.int64)
-    if pa.types.is_temporal(column.type):
-        return column.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return stamps.astype("int64").to_numpy()
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return column.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         return column.to_numpy(zero_copy_only=False)
     raise ValueError(f"{path}: column {name!r} holds {column.type}, not timestamps.")

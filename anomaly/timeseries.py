@@ -273,8 +273,10 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         that holds every window covering them, at ``starts`` (the whole series' window
         grid; both positions in ``rows``): what scoring the whole series gives them."""
         rows = self._validate_input_chunk(rows)
-        scores = self._score_windows(rows, starts)
-        return step_scores(scores, starts, self.window_shape_[1], steps)
+        scores = step_scores(
+            self._score_windows(rows, starts), starts, self.window_shape_[1], steps
+        )
+        return np.nan_to_num(scores, nan=-np.inf)  # as score_samples does
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         detector = self.detector_

@@ -166,8 +166,9 @@ def train(
     group is joined here (gloo on the CPU, NCCL on CUDA), rank 0's weights
     are broadcast, each batch is ``batch_size`` rows on every rank, each
     rank's share of the same shuffled order, and the gradients are averaged
-    over the ranks before every step; the loss history and early stopping
-    see every rank's rows, so all ranks keep the same weights. Without
+    over the ranks before every step; the loss history counts every rank's
+    rows and early stopping the ranks' mean validation loss, so all ranks
+    keep the same weights and stop together. Without
     ``torchrun`` nothing of this runs.
 
     Parameters
@@ -195,11 +196,16 @@ def train(
         If a loss becomes NaN or infinite; the message names the epoch.
     """
     network, objectives = phase.module, phase.objectives
-    network.to(device)
+    # First: on CUDA, joining selects this rank's GPU, where "cuda" then places the network.
     rank, world = _join_process_group(device)
+    network.to(device)
     if world > 1:
         for tensor in [*network.parameters(), *network.buffers()]:
             dist.broadcast(tensor.data, src=0)
+        # Rank 0's split and order for all (ranks fitted with random_state=None seed apart).
+        state = generator.get_state().to(device)
+        dist.broadcast(state, src=0)
+        generator.set_state(state.cpu())
     validation_fraction = config.validation_fraction if phase.early_stopping else None
     train_X, val_X = _split(X, validation_fraction, generator)
     if train_X.numel() * train_X.element_size() <= _MAX_RESIDENT_BYTES:
@@ -234,7 +240,8 @@ def train(
         for epoch in progress:
             network.train()
             # Losses accumulate on the device: one synchronisation per epoch, not per batch.
-            totals = torch.zeros(len(objectives) + 1, device=device)  # and the rows seen
+            totals = torch.zeros(len(objectives), device=device)
+            rows_seen = 0
             trim = config.trim_fraction if epoch > warmup_epochs else 0.0
             # The same order on every rank (one seed); each takes its share of each batch.
             order = torch.randperm(len(train_X), generator=generator)
@@ -254,10 +261,12 @@ def train(
                         nn.utils.clip_grad_norm_(objective.parameters, config.clip_grad_norm)
                     optimizer.step()
                     totals[k] += loss.detach().float() * len(batch)
-                totals[-1] += len(batch)
-            if world > 1:
+                rows_seen += len(batch)
+            if world > 1:  # every rank's rows
+                totals = torch.cat([totals, totals.new_tensor([rows_seen])])
                 dist.all_reduce(totals)
-            epoch_losses = (totals[:-1] / totals[-1]).tolist()
+                totals, rows_seen = totals[:-1], totals[-1]
+            epoch_losses = (totals / rows_seen).tolist()
             _check_finite(names, epoch_losses, epoch)
             for name, value in zip(names, epoch_losses):
                 history[name].append(value)
@@ -267,6 +276,10 @@ def train(
                 val_losses = _evaluate(
                     phase, val_X, config.batch_size, config.trim_fraction, device
                 )
+                if world > 1:  # the ranks' noise differs: one mean, one decision to stop
+                    means = torch.tensor(val_losses, device=device)
+                    dist.all_reduce(means)
+                    val_losses = (means / world).tolist()
                 _check_finite([f"val_{name}" for name in names], val_losses, epoch)
                 for name, value in zip(names, val_losses):
                     history[f"val_{name}"].append(value)

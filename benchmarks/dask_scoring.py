@@ -6,7 +6,7 @@ fits one model on a 20,000-row file with ``anomaly fit`` (window 32, stride
 ``--stride``, 30 epochs), then scores all the files, each setting in a fresh
 process:
 
-- ``one process``: :func:`anomaly.dask.score_files` without a cluster, one
+- ``one process``: :func:`anomaly.batch_scoring.score_files` without a cluster, one
   file after another, on torch's threads as ``anomaly score`` sets them;
 - ``LocalCluster, N workers``: the same through :func:`anomaly.dask.connect`
   (N worker processes of one thread each), one task per file.
@@ -53,7 +53,8 @@ WORKERS = (1, 2)
 MEASURE = """
 import json, sys, time
 from anomaly import cli
-from anomaly.dask import connect, score_files
+from anomaly.batch_scoring import score_files
+from anomaly.dask import connect
 model, out, workers, *inputs = sys.argv[1:]
 workers = int(workers)
 cli._set_threads(None)  # as `anomaly score` sets torch's threads

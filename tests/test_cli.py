@@ -100,6 +100,9 @@ def test_many_inputs_need_an_output_folder(model, tmp_path, capsys):
     assert "No such folder" in capsys.readouterr().err
     assert main(["score", str(model), str(tmp_path / "z*.csv"), "--output-dir", str(tmp_path)]) == 1
     assert "No file matches" in capsys.readouterr().err
+    for workers in (["--workers", "0", "--scheduler", "local"], ["--workers", "2"]):
+        assert main([*argv, "--output-dir", str(tmp_path), *workers]) == 1
+        assert "--workers takes a number of at least 1" in capsys.readouterr().err
 
 
 def test_columns_may_come_in_any_order(model, tmp_path):

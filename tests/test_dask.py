@@ -17,8 +17,9 @@ import pytest
 
 from anomaly import GANDetector, TimeSeriesDetector, VAEDetector
 from anomaly import dask as anomaly_dask
+from anomaly.batch_scoring import score_files
 from anomaly.cli import main
-from anomaly.dask import connect, score_files
+from anomaly.dask import connect
 from tests.conftest import clear_anomalies, fast_gan, fast_vae
 
 METHODS = ["score_samples", "decision_function", "predict"]
@@ -68,7 +69,7 @@ def test_series_over_partitions_equals_the_whole_series(client, method, stride):
     # Partitions shorter than the window, of one step, and one as long as the rest together.
     series = _series()
     detector = TimeSeriesDetector(fast_vae(epochs=2), window_size=16, stride=stride).fit(series)
-    chunks = ((3, 150, 7, 1, 200, 39), 3)
+    chunks = ((3, 150, 0, 7, 1, 200, 39), 3)
     lazy = getattr(anomaly_dask, method)(detector, da.from_array(series, chunks=chunks))
     assert lazy.chunks[0] == chunks[0]
     assert np.array_equal(lazy.compute(), getattr(detector, method)(series))
@@ -195,3 +196,17 @@ def test_dask_ml_parallel_post_fit_predicts_as_in_memory(client):
     detector = fast_vae().fit(X)
     lazy = wrappers.ParallelPostFit(detector).predict(da.from_array(X, chunks=(100, 6)))
     assert np.array_equal(lazy.compute(), detector.predict(X))
+
+
+def test_empty_partitions_are_kept_empty(client):
+    X, _ = clear_anomalies()
+    detector = fast_vae().fit(X)
+    lazy = anomaly_dask.score_samples(detector, da.from_array(X, chunks=((0, 200, 0, 220), 6)))
+    assert lazy.chunks[0] == (0, 200, 0, 220)
+    assert np.array_equal(lazy.compute(), detector.score_samples(X))
+    frame = pd.DataFrame(_series(), columns=["cpu", "memory", "disk"])
+    series = TimeSeriesDetector(fast_vae(epochs=1), window_size=16).fit(frame)
+    parts = dd.from_pandas(frame, npartitions=4).partitions
+    empty = dd.from_pandas(frame.iloc[:0], npartitions=1)
+    lazy = anomaly_dask.score_samples(series, dd.concat([parts[0], empty, parts[1:]]))
+    assert np.array_equal(lazy.compute().to_numpy(), series.score_samples(frame))

@@ -70,3 +70,17 @@ def test_parquet_rules_are_the_csv_rules(fitted_and_series, tmp_path, change, me
     with pytest.raises(ValueError, match=message):
         score_file(detector, tmp_path / "in.parquet", tmp_path / "out.csv", chunk_rows=30)
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        pd.date_range("2024-01-01", periods=200, freq="D").date,  # date32
+        pd.date_range("2024-01-01", periods=200, freq="h", tz="Europe/Paris"),
+        pd.date_range("2024-01-01", periods=200, freq="h", tz="UTC").strftime("%Y-%m-%dT%H:%M%z"),
+    ],
+)
+def test_parquet_timestamps_of_other_types(fitted_and_series, tmp_path, stamps):
+    detector, frame = fitted_and_series
+    frame.assign(time=stamps).to_parquet(tmp_path / "in.parquet")
+    assert score_file(detector, tmp_path / "in.parquet", tmp_path / "out.csv") == 200

@@ -69,9 +69,9 @@ def test_imports_inside_functions_and_cycles_are_seen(tmp_path):
 
 def test_only_the_top_knows_every_estimator():
     # The registry imports the estimators; no estimator, network or format module imports it,
-    # only those that open model files for a user: the command and the Dask workers.
+    # only those that open model files for a user: the command and the batch scorer.
     importers = {name for name, imported in GRAPH.items() if "anomaly.persistence" in imported}
-    assert importers <= {"anomaly", "anomaly.cli", "anomaly.dask"}
+    assert importers <= {"anomaly", "anomaly.cli", "anomaly.batch_scoring"}
     assert not GRAPH["anomaly.model_file"] - {"anomaly._atomic"}
 
 

@@ -14,6 +14,7 @@ import anomaly
 from anomaly.cli import main
 
 FIT = ["--window-size", "16", "--stride", "2", "--epochs", "6", "--no-early-stopping"]
+LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 
 def _write(path, n_steps: int, seed: int, anomalous: slice | None = None) -> np.ndarray:
@@ -76,3 +77,21 @@ def test_two_processes_score_like_one(fitted):
     # Trained differently (batches of rows shared between ranks), so not the same weights.
     one, two = (anomaly.load(folder / f"{name}.safetensors") for name in ("one", "two"))
     assert not np.array_equal(one.score_samples(test), two.score_samples(test))
+
+
+def test_early_stopping_stops_every_rank_together(tmp_path):
+    # The ranks draw different noise: stopping on each rank's own validation loss would leave
+    # one rank waiting for the other's gradients. The default fit stops early.
+    noise = pd.DataFrame(np.random.default_rng(0).normal(size=(1500, 3)), columns=["a", "b", "c"])
+    noise.insert(0, "time", pd.date_range("2024-01-01", periods=1500, freq="s").astype(str))
+    noise.to_csv(tmp_path / "train.csv", index=False)  # nothing to learn: the loss soon stalls
+    fit = ["-m", "anomaly.cli", "fit", str(tmp_path / "train.csv"), "--window-size", "16"]
+    done = subprocess.run(
+        [*LAUNCH, *fit, "--epochs", "40", "-o", str(tmp_path / "m.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = anomaly.load(tmp_path / "m.safetensors").detector_.history_
+    assert len(history["loss"]) < 40  # it did stop early
