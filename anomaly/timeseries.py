@@ -268,6 +268,26 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         starts = window_starts(len(X), size, self.stride)
         return step_scores(self._score_windows(X, starts), starts, size, np.arange(len(X)))
 
+    def sample(self, n_samples: int, random_state: Any = None) -> np.ndarray:
+        """Windows drawn from the wrapped detector's generative model (its ``sample``).
+
+        Parameters
+        ----------
+        n_samples : int
+            How many windows to draw.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the latent draws.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_samples, window_size, n_features_in_)
+            Steps by variables, as a stretch of the series, in its units.
+        """
+        check_is_fitted(self)
+        flat = self.detector_.sample(n_samples, random_state=random_state)
+        # The wrapped detector's windows are variable-major: (variables, steps) each.
+        return flat.reshape(n_samples, *self.window_shape_).transpose(0, 2, 1)
+
     def _score_steps(self, rows: Any, starts: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """``score_samples`` of ``steps`` of a longer series, from the part of it in ``rows``
         that holds every window covering them, at ``starts`` (the whole series' window

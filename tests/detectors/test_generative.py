@@ -70,3 +70,16 @@ def test_clear_errors():
         patched.transform(tiles)
     with pytest.raises(ValueError, match="not fitted|fitted yet"):
         GANDetector().sample(2)
+
+
+def test_a_series_detector_samples_stretches_of_series():
+    from anomaly import TimeSeriesDetector
+
+    steps = np.arange(600)[:, None]
+    series = 50 + 10 * np.sin(steps / (4 + np.arange(3)))  # 3 variables around 50
+    detector = TimeSeriesDetector(fast_vae(epochs=3), window_size=12).fit(series)
+    windows = detector.sample(20, random_state=0)
+    assert windows.shape == (20, 12, 3)
+    flat = detector.detector_.sample(20, random_state=0)
+    np.testing.assert_array_equal(windows[:, :, 1], flat[:, 12:24])  # variable 1's steps
+    assert np.all(np.abs(windows.mean(axis=(0, 1)) - 50) < 15)  # in the series' units
