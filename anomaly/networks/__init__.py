@@ -1,6 +1,7 @@
 """Pure ``torch.nn.Module`` networks (no training logic, no scoring rules), and the backbones
 that build them for a detector (:mod:`anomaly.networks.backbones`)."""
 
+from anomaly.networks.classifier import ImageClassifier
 from anomaly.networks.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.gan import GAN, VAEGAN, Discriminator
 from anomaly.networks.mlp import MLP
@@ -19,5 +20,6 @@ __all__ = [
     "GRUDecoder",
     "GRUDiscriminator",
     "GRUEncoder",
+    "ImageClassifier",
     "VAEOutput",
 ]
