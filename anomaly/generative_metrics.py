@@ -120,16 +120,16 @@ def class_coverage(
     covered : float
         The share of the ``n_classes`` classes that some sample falls in.
     kl : float
-        KL(sample class histogram || reference histogram), in nats: 0 when
-        the samples spread over the classes as the data does, ``log(n_classes)``
-        for a uniform reference when every sample falls in one class.
+        KL(sample class histogram || reference histogram, each class
+        counted once more), in nats: 0 when the samples spread over the
+        classes as the data does, about ``log(n_classes)`` for a uniform
+        reference when every sample falls in one class.
     """
     counts = np.bincount(np.asarray(predicted), minlength=n_classes)
-    reference_counts = np.bincount(np.asarray(reference), minlength=n_classes)
+    # One more count per class (Laplace): a class absent from the data gives a finite KL.
+    reference_counts = np.bincount(np.asarray(reference), minlength=n_classes) + 1
     p, q = counts / counts.sum(), reference_counts / reference_counts.sum()
     present = p > 0
-    if np.any(q[present] == 0):
-        return float(present.mean()), float("inf")
     return float(present.mean()), float(np.sum(p[present] * np.log(p[present] / q[present])))
 
 
