@@ -9,6 +9,8 @@ computed on the same features.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
@@ -44,8 +46,7 @@ def frechet_distance(real: np.ndarray, generated: np.ndarray) -> float:
     mean_real, mean_generated = real.mean(axis=0), generated.mean(axis=0)
     cov_real = np.atleast_2d(np.cov(real, rowvar=False))
     cov_generated = np.atleast_2d(np.cov(generated, rowvar=False))
-    # The square root of a product of covariances is real up to rounding.
-    root = linalg.sqrtm(cov_real @ cov_generated).real
+    root = _product_root(cov_real, cov_generated)
     distance = np.sum((mean_real - mean_generated) ** 2) + np.trace(
         cov_real + cov_generated - 2 * root
     )
@@ -131,6 +132,19 @@ def class_coverage(
     p, q = counts / counts.sum(), reference_counts / reference_counts.sum()
     present = p > 0
     return float(present.mean()), float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
+def _product_root(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(first @ second)^(1/2), real up to rounding. Features with dead units (ReLU) give
+    singular covariances, whose product scipy warns of but roots well; where the root is
+    not finite, both get a small ridge, as common FID code does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(first @ second)
+        if not np.isfinite(root).all():
+            ridge = 1e-6 * np.eye(len(first))
+            root = linalg.sqrtm((first + ridge) @ (second + ridge))
+    return root.real
 
 
 def _features(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
