@@ -28,6 +28,8 @@ from anomaly.metrics import anomaly_events
 __all__ = [
     "plot_anomaly_map",
     "plot_comparison",
+    "plot_image_grid",
+    "plot_latent_projection",
     "plot_pr_curves",
     "plot_reconstructions",
     "plot_roc_curves",
@@ -163,6 +165,74 @@ def _displayable(image: np.ndarray) -> np.ndarray:
     if image.shape[0] == 3:
         return np.clip(image.transpose(1, 2, 0), 0, 1)
     return image.mean(axis=0)  # other channel counts: their mean, as grey
+
+
+def plot_image_grid(images: np.ndarray, *, n_cols: int = 8) -> Figure:
+    """Images in rows of ``n_cols``: samples, or one interpolation path per row.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width) or (n, channels, height, width)
+        E.g. ``detector.sample(16)``, or ``interpolate``'s paths stacked.
+    n_cols : int, default=8
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_image_grid(np.zeros((10, 1, 8, 8)), n_cols=5)
+    >>> len(fig.axes)
+    10
+    """
+    images = np.asarray(images)
+    n_rows = -(-len(images) // n_cols)
+    fig = Figure(figsize=(1.1 * n_cols, 1.1 * n_rows))
+    for index, image in enumerate(images):
+        ax = fig.add_subplot(n_rows, n_cols, index + 1)
+        ax.imshow(_displayable(image), cmap="gray")
+        ax.set_axis_off()
+    return fig
+
+
+def plot_latent_projection(
+    codes: np.ndarray, labels: np.ndarray, *, ax: Axes | None = None
+) -> Figure:
+    """Latent codes (``transform``) projected on their first two principal axes, by class.
+
+    Parameters
+    ----------
+    codes : ndarray of shape (n_samples, latent_dim)
+    labels : array-like of shape (n_samples,)
+        The class of each sample, for the colours.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes = np.random.default_rng(0).normal(size=(50, 4))
+    >>> fig = plot_latent_projection(codes, np.arange(50) % 3)
+    >>> len(fig.axes[0].collections)
+    3
+    """
+    codes, labels = np.asarray(codes, dtype=float), np.asarray(labels)
+    centred = codes - codes.mean(axis=0)
+    # The first two principal axes, from the SVD of the centred codes.
+    axes = np.linalg.svd(centred, full_matrices=False)[2][:2]
+    projected = centred @ axes.T
+    fig, ax = _figure_and_axes(ax, (5, 4))
+    for label in np.unique(labels):
+        points = projected[labels == label]
+        ax.scatter(points[:, 0], points[:, 1], s=4, label=str(label))
+    ax.set(xlabel="first principal axis", ylabel="second principal axis")
+    ax.legend(fontsize=7, markerscale=3, ncols=2)
+    return fig
 
 
 def plot_roc_curves(
@@ -377,8 +447,10 @@ def plot_comparison(
     ----------
     table : pandas.DataFrame
         The output of :func:`anomaly.compare` (columns ``detector``,
-        ``dataset``, ``metric``, ``value``); seeds are averaged, with their
-        standard deviation as error bars.
+        ``dataset``, ``metric``, ``value``) or of
+        :func:`anomaly.generative_comparison.compare_generative` (no
+        ``dataset``); seeds are averaged, with their standard deviation as
+        error bars.
     metric : str, default="roc_auc"
         Which metric to draw.
     ax : matplotlib Axes, optional
@@ -401,6 +473,8 @@ def plot_comparison(
     rows = table[table["metric"] == metric]
     if rows.empty:
         raise ValueError(f"The table has no rows for metric {metric!r}.")
+    if "dataset" not in rows:  # e.g. compare_generative's table, of one dataset
+        rows = rows.assign(dataset=metric)
     grouped = rows.groupby(["dataset", "detector"], sort=False)["value"]
     means = grouped.mean().unstack("detector")
     spread = grouped.std().unstack("detector").fillna(0.0)

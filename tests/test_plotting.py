@@ -1,11 +1,18 @@
 """Plots render to files and show what they say."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
 from anomaly import VAEDetector
-from anomaly.plotting import plot_reconstructions, plot_roc_curves
+from anomaly.plotting import (
+    plot_comparison,
+    plot_image_grid,
+    plot_latent_projection,
+    plot_reconstructions,
+    plot_roc_curves,
+)
 from tests.conftest import bar_images
 
 
@@ -99,3 +106,24 @@ def test_timeline_shades_single_steps_and_the_last_step():
     spans = [patch.get_x() for patch in fig.axes[0].patches]
     widths = [patch.get_width() for patch in fig.axes[0].patches]
     assert spans == [5, 19] and widths == [1, 1]
+
+
+def test_generative_plots_of_a_fitted_detector():
+    images = np.random.default_rng(0).random((30, 1, 8, 8)).astype(np.float32)
+    detector = VAEDetector(epochs=1, latent_dim=3, random_state=0).fit(images)
+    assert len(plot_image_grid(detector.sample(6, random_state=0), n_cols=3).axes) == 6
+    path = detector.interpolate(images[0], images[1], n_steps=5)
+    assert len(plot_image_grid(path, n_cols=5).axes) == 5
+    fig = plot_latent_projection(detector.transform(images), np.arange(30) % 2)
+    assert len(fig.axes[0].collections) == 2
+    # compare_generative's table has no dataset column: one group, seeds as error bars.
+    table = pd.DataFrame(
+        dict(
+            detector=["VAE", "VAE", "GAN"],
+            seed=[0, 1, 0],
+            metric="precision",
+            value=[0.2, 0.4, 0.5],
+        )
+    )
+    bars = plot_comparison(table, metric="precision").axes[0].patches
+    assert [round(float(bar.get_height()), 2) for bar in bars] == [0.3, 0.5]
