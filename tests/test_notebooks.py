@@ -15,10 +15,11 @@ def test_notebook_runs_and_shows_a_figure(path):
     assert not any(output.output_type == "error" for output in outputs)
 
 
-def test_there_are_four_notebooks():
+def test_there_are_five_notebooks():
     assert [path.stem for path in notebooks()] == [
         "01_quick_start",
         "02_compare_tabular",
         "03_one_class_images",
         "04_csv_time_series",
+        "05_vae_vs_gan",
     ]
