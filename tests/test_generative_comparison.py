@@ -1,10 +1,12 @@
 """compare_generative: the three families measured as generative models and as detectors."""
 
 import numpy as np
+import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from anomaly import VAEGANDetector
 from anomaly.generative_comparison import compare_generative
+from anomaly.generative_metrics import class_coverage
 from tests.conftest import fast_gan, fast_vae
 
 MEASURES = {
@@ -74,3 +76,21 @@ def test_rows_are_compared_standardised_by_default():
     X_test, y_test = _blobs(40, [0, 1, 2], 1)
     table = compare_generative({"VAE": fast_vae()}, X_train, y_train, X_test, y_test, n_samples=60)
     assert set(table.metric) == MEASURES
+
+
+def test_a_collapsed_generator_gets_low_mode_coverage():
+    X_train, y_train = _blobs(150, [0, 1, 2], 0)
+    detector = fast_gan(epochs=20).fit(X_train)
+    features = RowFeatures()
+    healthy, healthy_kl = class_coverage(
+        features.predict(detector.sample(300, random_state=0)), y_train, 4
+    )
+    # Collapse it: the generator's last layer then ignores z, and every sample is the same.
+    last = [m for m in detector.network_.generator.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+    samples = detector.sample(300, random_state=0)
+    assert np.allclose(samples, samples[0])
+    covered, kl = class_coverage(features.predict(samples), y_train, 4)
+    assert covered == 0.25 and kl > 1.0  # one class of four, far from the data's three
+    assert healthy > covered and healthy_kl < kl
