@@ -250,23 +250,31 @@ def _stream_columns(
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
     header = _header(path)
-    missing = [c for c in value_columns if c not in header]
+    return header, series_timestamp_column(path, header, value_columns, timestamp_column)
+
+
+def series_timestamp_column(
+    path: Path, names: list[str], value_columns: list[str], timestamp_column: str | None
+) -> str:
+    """The timestamp column of a series file with columns ``names``, after checking them:
+    every value column present, and the timestamps named or the one other column."""
+    missing = [c for c in value_columns if c not in names]
     if missing:
-        raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {header}).")
+        raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {names}).")
     if timestamp_column is not None:
-        if timestamp_column not in header:
-            raise ValueError(f"{path} has no column {timestamp_column!r} (columns: {header}).")
+        if timestamp_column not in names:
+            raise ValueError(f"{path} has no column {timestamp_column!r} (columns: {names}).")
         if timestamp_column in value_columns:
             raise ValueError(f"{timestamp_column!r} is a value column, not the timestamps.")
-        return header, timestamp_column
-    others = [c for c in header if c not in value_columns]
+        return timestamp_column
+    others = [c for c in names if c not in value_columns]
     if len(others) != 1:
         raise ValueError(
             f"{path} must hold the value columns {value_columns} and one timestamp column; "
             f"the other columns are {others} (name the timestamp column to leave the others "
             "unread)."
         )
-    return header, others[0]
+    return others[0]
 
 
 def _header(path: Path) -> list[str]:

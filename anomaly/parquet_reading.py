@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from anomaly.csv_reading import series_timestamp_column
+
 __all__ = ["iter_series_parquet"]
 
 # Rows per chunk when none is asked for: bounded memory whatever the file's row groups.
@@ -67,8 +69,11 @@ def iter_series_parquet(
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}.")
     if not path.is_file():
         raise FileNotFoundError(f"No Parquet file at {path}.")
-    file = pq.ParquetFile(path)
-    timestamp_column = _timestamp_column(
+    try:
+        file = pq.ParquetFile(path)
+    except pa.ArrowInvalid as err:  # pyarrow's message does not name the file
+        raise ValueError(f"{path} is not a readable Parquet file ({err}).") from err
+    timestamp_column = series_timestamp_column(
         path, file.schema_arrow.names, value_columns, timestamp_column
     )
     first_row, previous = 0, None
@@ -94,26 +99,6 @@ def iter_series_parquet(
         yield pa.Table.from_batches([batch.select([timestamp_column])]), values
     if first_row == 0:
         raise ValueError(f"{path} has no rows.")
-
-
-def _timestamp_column(
-    path: Path, names: list[str], value_columns: list[str], timestamp_column: str | None
-) -> str:
-    missing = [c for c in value_columns if c not in names]
-    if missing:
-        raise ValueError(f"{path} lacks the value column(s) {missing} (columns: {names}).")
-    if timestamp_column is not None:
-        if timestamp_column not in names:
-            raise ValueError(f"{path} has no column {timestamp_column!r} (columns: {names}).")
-        return timestamp_column
-    others = [c for c in names if c not in value_columns]
-    if len(others) != 1:
-        raise ValueError(
-            f"{path} must hold the value columns {value_columns} and one timestamp column; "
-            f"the other columns are {others} (name the timestamp column to leave the others "
-            "unread)."
-        )
-    return others[0]
 
 
 def _numbers(path: Path, column: pa.Array, name: str, first_row: int) -> np.ndarray:

@@ -190,9 +190,10 @@ def plot_image_grid(images: np.ndarray, *, n_cols: int = 8) -> Figure:
     images = np.asarray(images)
     n_rows = -(-len(images) // n_cols)
     fig = Figure(figsize=(1.1 * n_cols, 1.1 * n_rows))
+    low, high = images.min(), images.max()  # one grey scale: images compare by brightness
     for index, image in enumerate(images):
         ax = fig.add_subplot(n_rows, n_cols, index + 1)
-        ax.imshow(_displayable(image), cmap="gray")
+        ax.imshow(_displayable(image), cmap="gray", vmin=low, vmax=high)
         ax.set_axis_off()
     return fig
 

@@ -84,3 +84,20 @@ def test_parquet_timestamps_of_other_types(fitted_and_series, tmp_path, stamps):
     detector, frame = fitted_and_series
     frame.assign(time=stamps).to_parquet(tmp_path / "in.parquet")
     assert score_file(detector, tmp_path / "in.parquet", tmp_path / "out.csv") == 200
+
+
+def test_parquet_refuses_a_value_column_as_the_timestamps(fitted_and_series, tmp_path):
+    detector, frame = fitted_and_series
+    frame.to_parquet(tmp_path / "in.parquet")
+    with pytest.raises(ValueError, match="'cpu' is a value column"):
+        score_file(detector, tmp_path / "in.parquet", tmp_path / "o.csv", timestamp_column="cpu")
+
+
+def test_a_truncated_parquet_file_is_named_and_leaves_no_output(fitted_and_series, tmp_path):
+    detector, frame = fitted_and_series
+    frame.to_parquet(tmp_path / "in.parquet")
+    data = (tmp_path / "in.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.parquet is not a readable Parquet file"):
+        score_file(detector, tmp_path / "cut.parquet", tmp_path / "out.csv")
+    assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
