@@ -10,11 +10,12 @@ The network-based detectors build on it in :mod:`anomaly.detectors.base`,
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils import check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -59,6 +60,48 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
             for name in [name for name in vars(self) if name.endswith("_")]:
                 delattr(self, name)
             raise
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None, *, epochs: int | None = None) -> BaseDetector:
+        """Go on training the fitted model on new data, so that it follows a drift.
+
+        Unfitted, the detector is fitted on ``X`` (as ``fit``). Fitted, it
+        trains ``epochs`` more epochs on ``X`` alone, from its current
+        weights, with the training settings it was fitted with (early
+        stopping included); the loss history grows by them. The rules:
+
+        - standardisation stays as fitted: the weights were trained in its
+          units, and new data are learnt in them (values far from the first
+          data stay far from it, which the network then learns);
+        - ``offset_`` is set from the scores of ``X`` as ``fit`` sets it, so
+          that the threshold follows the new data;
+        - scoring by nearest training samples (``n_neighbors_``) takes its
+          references from ``X``; a statistic of training residuals, from ``X``.
+
+        The update is seeded by ``random_state`` and the epochs trained so
+        far: the same calls on the same data give the same model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            New training data, as at fit time.
+        y : Ignored
+            Not used, present for API consistency.
+        epochs : int, optional
+            Epochs over ``X``; by default a tenth of ``epochs``, at least 1.
+
+        Returns
+        -------
+        self : object
+            The updated detector.
+        """
+        if not hasattr(self, "offset_"):
+            return self.fit(X)
+        if epochs is not None:
+            check_scalar(epochs, "epochs", Integral, min_val=1)
+        X = self._validate_input(X, reset=False)
+        self._partial_fit(X, epochs)
+        self.offset_ = self._offset(self._training_scores(X))
         return self
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -159,6 +202,10 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         """Score validated data."""
+
+    def _partial_fit(self, X: np.ndarray, epochs: int | None) -> None:
+        """Train the fitted model ``epochs`` more epochs on validated data (see partial_fit)."""
+        raise NotImplementedError(f"{type(self).__name__} does not train further.")
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of the validated training data that ``offset_`` comes from."""

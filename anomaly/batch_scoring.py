@@ -25,6 +25,8 @@ def score_files(
     client: Any = None,
     timestamp_column: str | None = None,
     chunk_rows: int | None = None,
+    explain: bool = False,
+    explain_top: int | None = None,
     device: str | None = None,
 ) -> dict[Path, int | Exception]:
     """Score each input file as its own series into ``output_dir``, under the input's name.
@@ -50,7 +52,7 @@ def score_files(
         An existing folder; each output takes its input's name.
     client : distributed.Client, optional
         Where to run; by default here, one file after another.
-    timestamp_column, chunk_rows :
+    timestamp_column, chunk_rows, explain, explain_top :
         As for :func:`anomaly.file_scoring.score_file`.
     device : str, optional
         Where to load the model (default: where it was fitted).
@@ -69,7 +71,18 @@ def score_files(
         raise ValueError(f"Inputs share the output names {repeated} in {output_dir}.")
     outputs = [Path(output_dir).resolve() / name for name in names]
     arguments = [
-        (str(model_path), device, str(source.resolve()), str(target), timestamp_column, chunk_rows)
+        (
+            str(model_path),
+            device,
+            str(source.resolve()),
+            str(target),
+            dict(
+                timestamp_column=timestamp_column,
+                chunk_rows=chunk_rows,
+                explain=explain,
+                explain_top=explain_top,
+            ),
+        )
         for source, target in zip(inputs, outputs)
     ]
     results: dict[Path, int | Exception] = {}
@@ -99,18 +112,10 @@ def _score_file(
     device: str | None,
     source: str,
     target: str,
-    timestamp_column: str | None,
-    chunk_rows: int | None,
+    options: dict[str, Any],
 ) -> int:
     detector = _load_time_series_model(model_path, os.stat(model_path).st_mtime_ns, device)
-    return score_file(
-        detector,
-        source,
-        target,
-        timestamp_column=timestamp_column,
-        chunk_rows=chunk_rows,
-        progress=False,
-    )
+    return score_file(detector, source, target, progress=False, **options)
 
 
 @lru_cache(maxsize=4)

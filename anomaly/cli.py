@@ -48,7 +48,9 @@ SCORE_HELP = """\
 Writes one row per input row: the timestamp as written in the input,
 `anomaly_score` (the higher, the more abnormal: minus the detector's
 score_samples) and `label` (-1 for an anomaly, 1 for a normal step, from the
-model's threshold).
+model's threshold); with --explain, `score_<variable>` for each variable (its
+share of the step's abnormality), with --explain-top K, `top_1` ... `top_K`
+(the names of the step's K most abnormal variables).
 
 The input must hold the model's value columns and one timestamp column (or
 more columns, if --timestamp-column names the timestamps: the others are left
@@ -196,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--chunk-rows", type=int, default=None, help="rows scored at a time (default: a block)"
     )
+    score.add_argument(
+        "--explain",
+        action="store_true",
+        help="add a column per variable, score_<variable>: its share of the step's "
+        "abnormality (higher = more abnormal)",
+    )
+    score.add_argument(
+        "--explain-top",
+        type=int,
+        default=None,
+        metavar="K",
+        help="add columns top_1 ... top_K: the K most abnormal variables of each step",
+    )
     score.add_argument("--threads", type=int, default=None, help=THREADS_HELP)
     score.add_argument("--device", default=None, help="default: the device the model was fit on")
     return parser
@@ -306,6 +321,8 @@ def score_command(args: argparse.Namespace) -> int | None:
         args.output,
         timestamp_column=args.timestamp_column,
         chunk_rows=args.chunk_rows,
+        explain=args.explain,
+        explain_top=args.explain_top,
     )
     seconds = time.perf_counter() - start
     # The streaming rate, without the start-up (interpreter, torch, model file) before it.
@@ -320,7 +337,11 @@ def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
     if not args.output_dir.is_dir():
         raise FileNotFoundError(errno.ENOENT, "No such folder", str(args.output_dir))
     options = dict(
-        timestamp_column=args.timestamp_column, chunk_rows=args.chunk_rows, device=args.device
+        timestamp_column=args.timestamp_column,
+        chunk_rows=args.chunk_rows,
+        explain=args.explain,
+        explain_top=args.explain_top,
+        device=args.device,
     )
     start = time.perf_counter()
     if args.scheduler is None:

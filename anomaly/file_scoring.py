@@ -28,6 +28,8 @@ def score_file(
     *,
     timestamp_column: str | None = None,
     chunk_rows: int | None = None,
+    explain: bool = False,
+    explain_top: int | None = None,
     progress: bool | None = None,
 ) -> int:
     """Score a CSV or Parquet series block by block and write one row of results per input row.
@@ -55,6 +57,13 @@ def score_file(
         detector's, and a file with more columns is refused.
     chunk_rows : int, optional
         Rows scored at a time (default: a pyarrow block, 16 MiB of text).
+    explain : bool, default=False
+        Add one column per variable, ``score_<variable>``: its share of the
+        step's abnormality (:meth:`~anomaly.TimeSeriesDetector.feature_scores`;
+        the higher, the more abnormal).
+    explain_top : int, optional
+        Add columns ``top_1`` ... ``top_<explain_top>``: the names of the
+        variables of highest feature scores at each step, highest first.
     progress : bool, optional
         Show a progress bar; by default only on a terminal.
 
@@ -77,6 +86,9 @@ def score_file(
         timestamp_column=timestamp_column,
         chunk_rows=chunk_rows,
     )
+    if explain_top is not None and not 1 <= explain_top <= len(names):
+        raise ValueError(f"explain_top must be from 1 to {len(names)}, got {explain_top}.")
+    with_feature_scores = explain or explain_top is not None
     # score_stream holds back a chunk and a window of steps, so their timestamps wait in a queue.
     pending: list[pa.Table] = []
 
@@ -94,11 +106,20 @@ def score_file(
     n_rows = 0
     with atomic_write(output_path) as handle, bar:
         writer = None
-        for scores in detector.score_stream(values()):
+        for scored in detector.score_stream(values(), with_feature_scores=with_feature_scores):
+            scores, feature_scores = scored if with_feature_scores else (scored, None)
             labels = np.where(scores - detector.offset_ < 0, -1, 1).astype(np.int8)
             # Minus score_samples: the output takes "higher = more abnormal", as metrics do.
             table = _take(pending, len(scores)).append_column("anomaly_score", pa.array(-scores))
             table = table.append_column("label", pa.array(labels))
+            if explain:
+                for name, column in zip(names, feature_scores.T):
+                    table = table.append_column(f"score_{name}", pa.array(column))
+            if explain_top is not None:
+                # Stable on ties: the first variable of equal scores comes first.
+                order = np.argsort(-feature_scores, axis=1, kind="stable")[:, :explain_top]
+                for rank, column in enumerate(order.T, start=1):
+                    table = table.append_column(f"top_{rank}", pa.array(np.asarray(names)[column]))
             if writer is None:
                 writer = (
                     pq.ParquetWriter(handle, table.schema)

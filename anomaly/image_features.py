@@ -20,15 +20,17 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from anomaly.datasets import get_data_home, load_fashion_mnist
+from anomaly.datasets import get_data_home, load_fashion_mnist, load_mnist
 from anomaly.model_file import read_model_file, write_model_file
 from anomaly.networks import ImageClassifier
 from anomaly.training import Objective, Phase, TrainingConfig, seeded, train
 
-__all__ = ["ImageFeatures", "fashion_mnist_features", "train_classifier"]
+__all__ = ["LABELLED_IMAGE_SETS", "ImageFeatures", "classifier_features", "train_classifier"]
 
 # Images scored at a time: bounded memory.
 _BLOCK = 1024
+# The labelled image sets a classifier can be trained on, by name: their loaders.
+LABELLED_IMAGE_SETS = {"fashion_mnist": load_fashion_mnist, "mnist": load_mnist}
 
 
 @dataclass
@@ -101,16 +103,30 @@ def train_classifier(
     return network.eval()
 
 
-def fashion_mnist_features(
-    data_home: str | os.PathLike | None = None, *, epochs: int = 3
+def classifier_features(
+    dataset: str = "fashion_mnist",
+    data_home: str | os.PathLike | None = None,
+    *,
+    epochs: int = 3,
 ) -> ImageFeatures:
-    """The Fashion-MNIST classifier's features, trained once and cached in the data home.
+    """A classifier's features for a labelled image set, trained once and cached in the data home.
 
-    Trained on the 60,000 training images, its accuracy measured on the 10,000
-    test images; kept in ``<data home>/models/fashion_mnist_classifier.safetensors``
-    and loaded from there afterwards (retrained if ``epochs`` differs).
+    Trained on the set's training images, its accuracy measured on its test
+    images; kept in ``<data home>/models/<dataset>_classifier.safetensors`` and
+    loaded from there afterwards (retrained if ``epochs`` differs).
+
+    Parameters
+    ----------
+    dataset : {"fashion_mnist", "mnist"}, default="fashion_mnist"
+        A key of :data:`LABELLED_IMAGE_SETS`.
+    data_home : str or path-like, optional
+        Where the set is, and where the classifier is kept.
+    epochs : int, default=3
     """
-    path = get_data_home(data_home) / "models" / "fashion_mnist_classifier.safetensors"
+    if dataset not in LABELLED_IMAGE_SETS:
+        raise ValueError(f"dataset must be one of {sorted(LABELLED_IMAGE_SETS)}, got {dataset!r}.")
+    load = LABELLED_IMAGE_SETS[dataset]
+    path = get_data_home(data_home) / "models" / f"{dataset}_classifier.safetensors"
     if path.exists():
         content = read_model_file(path)
         header = json.loads(content.fields["classifier"])
@@ -118,9 +134,9 @@ def fashion_mnist_features(
             network = ImageClassifier(1, 10)
             network.load_state_dict(content.tensors)
             return ImageFeatures(network.eval(), header["test_accuracy"])
-    images, labels = load_fashion_mnist("train", data_home=data_home, return_X_y=True)
+    images, labels = load("train", data_home=data_home, return_X_y=True)
     network = train_classifier(images, labels, epochs=epochs)
-    test_images, test_labels = load_fashion_mnist("test", data_home=data_home, return_X_y=True)
+    test_images, test_labels = load("test", data_home=data_home, return_X_y=True)
     extractor = ImageFeatures(network)
     extractor.test_accuracy = float(np.mean(extractor.predict(test_images) == test_labels))
     Path(path.parent).mkdir(parents=True, exist_ok=True)

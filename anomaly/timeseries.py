@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
-from contextlib import AbstractContextManager
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from sklearn import config_context
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
-from anomaly._threads import block_pool
 from anomaly.base import BaseDetector
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
 from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
+from anomaly.window_scoring import BLOCK_WINDOWS, WindowScoringMixin
 from anomaly.windowing import check_series_length, step_scores, window_starts, windows
 
 __all__ = ["TimeSeriesDetector"]
@@ -37,11 +31,6 @@ _PERSISTED_ATTRIBUTES = (
     "step_scoring_",
     "offset_",
 )
-# Windows per block, a block per thread: the wrapped detector's 1024 rows at a time. Blocks of
-# 4096 windows scored at 0.54 of the network's bare forward pass, against 0.63 for 1024 (a
-# one-off timing: 300,000 windows of 8 variables, one thread): a block's copies then stay in
-# the CPU's caches.
-_BLOCK_WINDOWS = 1024
 # Monte-Carlo draws per window of the default VAE (and of `anomaly fit`) under the rules that
 # draw (WINDOW_SCORING_RULE does not): a step's score averages the windows over it, and on SMD,
 # ASD and NAB one draw ranked as well as 16 in 1/22 to 1/35 of the scoring time
@@ -61,7 +50,7 @@ WINDOW_SIZE = 32
 ONE_VARIABLE_WINDOW_SIZE = 64
 
 
-class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
+class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     """Score every time step of a series with a detector fitted on its windows.
 
     The series (rows = time steps, columns = variables) is cut into windows
@@ -261,6 +250,15 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         )
         self.detector_ = detector.fit(windows(X, starts, size))
 
+    def _partial_fit(self, X: np.ndarray, epochs: int | None) -> None:
+        # The new series' windows, on the fitted window size, as fit takes them.
+        size = self.window_shape_[1]
+        self._check_stride(size)
+        starts = window_starts(
+            len(X), size, self.stride, cover_end=False, max_windows=self.max_train_windows
+        )
+        self.detector_.partial_fit(windows(X, starts, size), epochs=epochs)
+
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # The fitted window size (window_size may have been set since); any stride.
         size = self.window_shape_[1]
@@ -314,8 +312,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
         zone = -(-size // 4)
         starts = window_starts(len(X), size, self.stride)
         scores = []
-        for first in range(0, len(starts), _BLOCK_WINDOWS):
-            block = starts[first : first + _BLOCK_WINDOWS]
+        for first in range(0, len(starts), BLOCK_WINDOWS):
+            block = starts[first : first + BLOCK_WINDOWS]
             scores.append(
                 detector._neighbor_scores(
                     windows(X, block, size),
@@ -323,171 +321,6 @@ class TimeSeriesDetector(MetaEstimatorMixin, BaseDetector):
                 )
             )
         return step_scores(np.concatenate(scores), starts, size, np.arange(len(X)))
-
-    def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Scores of the windows of ``X`` at ``starts``: one per window, or one per window
-        and position (``step_scoring_`` not "window")."""
-        with self._block_pool() as submit:
-            return self._submit_windows(submit, X, starts)()
-
-    def _block_pool(self) -> AbstractContextManager[Callable[..., Future]]:
-        """Blocks side by side, one thread each (see anomaly._threads), where on the CPU."""
-        device = next(self.detector_.network_.parameters()).device
-        return block_pool(parallel=device.type == "cpu")
-
-    def _submit_windows(
-        self, submit: Callable[..., Future], X: np.ndarray, starts: np.ndarray
-    ) -> Callable[[], np.ndarray]:
-        """Start scoring the windows of ``X`` at ``starts``, a block at a time (a window's
-        scores do not depend on its block); returns a function that waits for the scores."""
-        detector, size = self.detector_, self.window_shape_[1]
-        futures = []
-        if len(starts):
-            # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's
-            # unit interval), on windows that cover each step once: its scoring skips them.
-            with config_context(assume_finite=True):  # the series was checked as it came in
-                covering = window_starts(len(X), size, size)
-                detector._validate_input(windows(X, covering, size), reset=False)
-            series = self._standardized(X)  # a copy: X may change while the blocks run
-            futures = [
-                submit(self._score_block, series, starts[first : first + _BLOCK_WINDOWS])
-                for first in range(0, len(starts), _BLOCK_WINDOWS)
-            ]
-
-        def scores() -> np.ndarray:
-            results = tqdm(
-                (future.result() for future in futures),
-                total=len(futures),
-                desc="TimeSeriesDetector scoring",
-                unit="block",
-                disable=not detector.verbose or len(futures) <= 1,
-                leave=False,
-            )
-            blocks = list(results)
-            return np.concatenate(blocks) if blocks else np.empty((0, *self._window_score_shape()))
-
-        return scores
-
-    def _standardized(self, X: np.ndarray) -> np.ndarray:
-        """The series standardised as the wrapped detector standardises each window, in
-        float32: the same values, computed once instead of in each overlapping window."""
-        detector, size = self.detector_, self.window_shape_[1]
-        # A window's features are variable-major: each variable's statistics repeat `size` times.
-        with np.errstate(over="ignore"):  # as in the detector's: beyond float32 becomes inf
-            return ((X - detector.feature_mean_[::size]) / detector.feature_scale_[::size]).astype(
-                np.float32
-            )
-
-    def _score_block(self, series: np.ndarray, block: np.ndarray) -> np.ndarray:
-        """Scores of the windows at ``block`` of a standardised series, as the wrapped
-        detector's ``score_samples`` (``feature_scores``) would give them."""
-        detector = self.detector_
-        block_windows = windows(series, block, self.window_shape_[1])
-        if self.step_scoring_ == "window":
-            scores = detector._blockwise(
-                block_windows, detector._sample_score_batch, "scoring", standardized=True
-            )
-            return np.nan_to_num(scores, copy=False, nan=-np.inf)  # as score_samples does
-        values = detector._blockwise(
-            block_windows, detector._map_batch, "explaining", standardized=True
-        )
-        # Minus each step's values' abnormality, summed over variables.
-        scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
-        if not np.isfinite(scores).all():  # as feature_scores gives them; rare, so checked last
-            values = np.nan_to_num(values, nan=np.inf)
-            scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
-        scores = -scores
-        if self.step_scoring_ == "both":
-            scores += scores.mean(axis=1, keepdims=True)
-        return scores
-
-    def _window_score_shape(self) -> tuple[int, ...]:
-        return () if self.step_scoring_ == "window" else (self.window_shape_[1],)
-
-    def score_stream(self, chunks: Iterable[Any]) -> Iterator[np.ndarray]:
-        """Score a series that arrives in consecutive chunks of rows, in bounded memory.
-
-        Yields the scores of the steps that are final so far, a chunk behind:
-        a chunk's windows are scored while the steps of the chunk before are
-        yielded and the next chunk is read. A step's score needs every window
-        that covers it, so the last ``window_size`` steps of a chunk are held
-        back until the next chunk (or the end) arrives. The concatenated
-        scores equal ``score_samples`` of the whole series exactly, whatever
-        the chunk sizes; memory holds two chunks and ``window_size`` rows.
-
-        Parameters
-        ----------
-        chunks : iterable of array-like of shape (n_rows, n_features_in_)
-            The series in order, cut anywhere (chunks may be empty).
-
-        Yields
-        ------
-        scores : ndarray of shape (n_steps,)
-            Scores of the next steps, in order; at most one array per chunk.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from anomaly import TimeSeriesDetector, VAEDetector
-        >>> series = np.sin(np.arange(300) / 5)[:, None]
-        >>> detector = TimeSeriesDetector(
-        ...     VAEDetector(epochs=2, random_state=0), window_size=10
-        ... ).fit(series)
-        >>> chunked = np.concatenate(list(detector.score_stream(np.array_split(series, 7))))
-        >>> bool(np.array_equal(chunked, detector.score_samples(series)))
-        True
-        """
-        check_is_fitted(self)
-        size, stride = self.window_shape_[1], self.stride
-        self._check_stride(size)
-        rows = np.empty((0, self.n_features_in_))
-        first_row = 0  # the series' index of rows[0]
-        next_step = next_start = 0  # the first step not yet yielded, window not yet scored
-        # Windows that may still count, and their scores.
-        starts, scores = np.empty(0, dtype=int), np.empty((0, *self._window_score_shape()))
-        # A chunk's windows are scored while the steps of the chunk before are yielded (and
-        # the caller writes them and reads the next chunk): the chunks in flight, oldest
-        # first, as (the starts of their new windows, a wait for their scores, the series'
-        # length minus a window: the steps before it are then covered by scored windows only).
-        in_flight: deque[tuple[np.ndarray, Callable[[], np.ndarray], int]] = deque()
-        n_rows = 0
-        with self._block_pool() as submit:
-            for chunk in chunks:
-                chunk = self._validate_input_chunk(chunk)
-                rows = np.concatenate([rows, chunk])
-                n_rows += len(chunk)
-                # Every grid window now complete.
-                new = window_starts(n_rows, size, stride, first=next_start, cover_end=False)
-                in_flight.append(
-                    (new, self._submit_windows(submit, rows, new - first_row), n_rows - size)
-                )
-                if len(new):
-                    next_start = new[-1] + stride
-                # Rows before the next grid window and the last window are not needed again.
-                drop = min(next_start, n_rows - size) - first_row
-                if drop > 0:
-                    rows, first_row = rows[drop:], first_row + drop
-                while len(in_flight) > 1:
-                    new, wait, covered = in_flight.popleft()
-                    starts, scores = np.r_[starts, new], np.concatenate([scores, wait()])
-                    if covered > next_step:
-                        yield step_scores(scores, starts, size, np.arange(next_step, covered))
-                        next_step = covered
-                    keep = starts + size > next_step
-                    starts, scores = starts[keep], scores[keep]
-            check_series_length(n_rows, size)
-            # The window ending at the last step, when the grid does not land there.
-            end = window_starts(n_rows, size, stride, first=next_start)
-            in_flight.append((end, self._submit_windows(submit, rows, end - first_row), n_rows))
-            for new, wait, _ in in_flight:
-                starts, scores = np.r_[starts, new], np.concatenate([scores, wait()])
-        yield step_scores(scores, starts, size, np.arange(next_step, n_rows))
-
-    def _validate_input_chunk(self, chunk: Any) -> np.ndarray:
-        # The window check of _validate_input applies to the whole series, not a chunk.
-        if len(chunk) == 0:
-            return np.empty((0, self.n_features_in_))
-        return BaseDetector._validate_input(self, chunk, reset=False)
 
     def __setstate__(self, state: dict) -> None:
         # Pickled before step_scoring existed: steps read whole windows.

@@ -106,9 +106,10 @@ def step_scores(
 
     Parameters
     ----------
-    window_scores : ndarray of shape (n_windows,) or (n_windows, window_size)
+    window_scores : ndarray of shape (n_windows,) or (n_windows, window_size, ...)
         Score of each window, or of each position of each window: a step
-        then takes, from each window covering it, the score of its own position.
+        then takes, from each window covering it, the score of its own
+        position (scores of any trailing shape, e.g. one per variable).
     starts : ndarray of shape (n_windows,)
         First step of each window, increasing.
     window_size : int
@@ -118,7 +119,7 @@ def step_scores(
 
     Returns
     -------
-    scores : ndarray of shape (len(steps),)
+    scores : ndarray of shape (len(steps), ...)
         ``-inf`` where a covering window scored ``-inf``.
 
     Examples
@@ -132,15 +133,16 @@ def step_scores(
     stop = np.searchsorted(starts, steps, side="right")
     if np.any(stop <= first):
         raise ValueError("Some steps are covered by no window.")
-    total = np.zeros(len(steps))
+    trailing = window_scores.shape[2:]
+    total = np.zeros((len(steps), *trailing))
     # One pass per covering window, in the windows' order: the sum's rounding
     # then depends only on which windows cover a step.
     for offset in range(int((stop - first).max())):
         index = np.minimum(first + offset, len(starts) - 1)
-        covered = first + offset < stop
+        covered = (first + offset < stop).reshape(-1, *(1 for _ in trailing))
         if window_scores.ndim == 1:
             score = window_scores[index]
         else:  # the step's position in the window: 0 where not covered
             score = window_scores[index, np.clip(steps - starts[index], 0, window_size - 1)]
         total += np.where(covered, score, 0.0)
-    return total / (stop - first)
+    return total / (stop - first).reshape(-1, *(1 for _ in trailing))

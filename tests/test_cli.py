@@ -464,3 +464,31 @@ def test_threads_follow_the_idle_cores_or_the_option_and_are_restored(tmp_path, 
     missing = ["score", str(tmp_path / "three"), str(tmp_path / "missing.csv"), "-o"]
     assert main([*missing, str(tmp_path / "out.csv"), "--threads", "3"]) == 1
     assert torch.get_num_threads() == before
+
+
+def test_explain_adds_each_variables_score_or_the_top_ones(model, tmp_path, capsys):
+    frame = write_series(tmp_path / "input.csv", n_rows=60, seed=2)
+    out = tmp_path / "scores.csv"
+    argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(out), "--chunk-rows", "7"]
+    assert main([*argv, "--explain", "--explain-top", "2"]) == 0
+    scores = pd.read_csv(out, dtype={"time": str})
+    assert list(scores.columns) == [
+        "time",
+        "anomaly_score",
+        "label",
+        "score_cpu",
+        "score_memory",
+        "top_1",
+        "top_2",
+    ]
+    detector = anomaly.load(model)
+    expected = detector.feature_scores(frame[["cpu", "memory"]])
+    np.testing.assert_array_equal(scores[["score_cpu", "score_memory"]], expected)
+    np.testing.assert_array_equal(
+        scores["anomaly_score"], -detector.score_samples(frame[["cpu", "memory"]])
+    )
+    top = np.where(expected["cpu"] >= expected["memory"], "cpu", "memory")
+    np.testing.assert_array_equal(scores["top_1"], top)
+    assert set(scores["top_1"] + scores["top_2"]) <= {"cpumemory", "memorycpu"}
+    assert main([*argv, "--explain-top", "3"]) == 1
+    assert "explain_top must be from 1 to 2, got 3" in capsys.readouterr().err

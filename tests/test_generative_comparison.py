@@ -20,6 +20,7 @@ MEASURES = {
     "latent_linear_probe",
     "interpolation_path_ratio",
     "roc_auc",
+    "parzen_log_likelihood",
 }
 
 
@@ -63,8 +64,10 @@ def test_every_measure_for_every_detector_and_seed():
         n_samples=150,
         n_pairs=5,
     )
-    assert set(table.metric) == MEASURES | {"class_coverage", "class_kl"}
-    assert len(table) == 3 * 2 * 12 and table["value"].notna().all()
+    assert set(table.metric) == MEASURES | {"class_coverage", "class_kl", "log_likelihood"}
+    # Every measure of every run, but the GAN has no likelihood of its own.
+    assert len(table) == 3 * 2 * 14 - 2 and table["value"].notna().all()
+    assert "log_likelihood" not in set(table[table.detector == "GAN"].metric)
     values = table[table.detector == "VAE"].groupby("metric")["value"].mean()
     assert values["roc_auc"] > 0.9  # a far blob, never seen in training
     assert values["latent_knn_accuracy"] > 0.8  # the blobs stay apart in the latent space
@@ -75,7 +78,7 @@ def test_rows_are_compared_standardised_by_default():
     X_train, y_train = _blobs(100, [0, 1], 0)
     X_test, y_test = _blobs(40, [0, 1, 2], 1)
     table = compare_generative({"VAE": fast_vae()}, X_train, y_train, X_test, y_test, n_samples=60)
-    assert set(table.metric) == MEASURES
+    assert set(table.metric) == MEASURES | {"log_likelihood"}
 
 
 def test_a_collapsed_generator_gets_low_mode_coverage():

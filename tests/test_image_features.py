@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anomaly import image_features
-from anomaly.image_features import ImageFeatures, fashion_mnist_features, train_classifier
+from anomaly.image_features import ImageFeatures, classifier_features, train_classifier
 
 
 def _halves(n_images: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,8 +32,9 @@ def test_training_is_reproducible():
     assert np.array_equal(first.features(images), second.features(images))
 
 
-def test_fashion_mnist_classifier_is_trained_once_and_cached(tmp_path, monkeypatch):
-    # Small stand-ins for Fashion-MNIST's two splits: the caching is what is tested.
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_a_classifier_is_trained_once_per_set_and_cached(tmp_path, monkeypatch, dataset):
+    # Small stand-ins for the set's two splits: the caching is what is tested.
     calls = []
 
     def load(subset, data_home=None, return_X_y=True):
@@ -41,15 +42,20 @@ def test_fashion_mnist_classifier_is_trained_once_and_cached(tmp_path, monkeypat
         images, labels = _halves(64, 0 if subset == "train" else 1)
         return np.pad(images, ((0, 0), (8, 8), (8, 8))), labels * 9  # 28 x 28, classes 0 and 9
 
-    monkeypatch.setattr(image_features, "load_fashion_mnist", load)
-    trained = fashion_mnist_features(tmp_path, epochs=1)
+    monkeypatch.setitem(image_features.LABELLED_IMAGE_SETS, dataset, load)
+    trained = classifier_features(dataset, tmp_path, epochs=1)
     assert calls == ["train", "test"] and 0 <= trained.test_accuracy <= 1
-    assert (tmp_path / "models" / "fashion_mnist_classifier.safetensors").exists()
-    cached = fashion_mnist_features(tmp_path, epochs=1)
+    assert (tmp_path / "models" / f"{dataset}_classifier.safetensors").exists()
+    cached = classifier_features(dataset, tmp_path, epochs=1)
     assert calls == ["train", "test"]  # not trained again
     assert cached.test_accuracy == trained.test_accuracy
     images, _ = load("test")
     assert np.array_equal(cached.features(images), trained.features(images))
+
+
+def test_an_unknown_set_is_refused():
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        classifier_features("cifar10")
 
 
 def test_images_of_another_shape_are_refused():

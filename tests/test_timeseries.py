@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from anomaly import VAEDetector, timeseries
+from anomaly import VAEDetector, timeseries, window_scoring
 from anomaly.timeseries import TimeSeriesDetector
 from tests.conftest import DETECTOR_FACTORIES, fast_vae
 
@@ -68,7 +68,7 @@ def test_block_size_does_not_change_scores(monkeypatch):
     series, test, _ = sine_series(300)
     detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
     whole = detector.score_samples(test)
-    monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 7)
+    monkeypatch.setattr(window_scoring, "BLOCK_WINDOWS", 7)
     np.testing.assert_array_equal(detector.score_samples(test), whole)
 
 
@@ -77,7 +77,7 @@ def test_thread_count_does_not_change_scores_and_is_restored(threads, monkeypatc
     series, test, _ = sine_series(300)
     detector = TimeSeriesDetector(fast_vae(), window_size=16).fit(series)
     whole = detector.score_samples(test)
-    monkeypatch.setattr(timeseries, "_BLOCK_WINDOWS", 16)  # many blocks side by side
+    monkeypatch.setattr(window_scoring, "BLOCK_WINDOWS", 16)  # many blocks side by side
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -362,3 +362,57 @@ def test_pickles_from_before_step_scoring_read_whole_windows():
     old_inner = VAEDetector.__new__(VAEDetector)
     old_inner.__setstate__(inner)
     assert old_inner.get_params()["tol"] == old_inner.fitted_params_["tol"] == 0.0
+
+
+@pytest.mark.parametrize("step_scoring", ["values", "both", "window"])
+def test_feature_scores_of_non_overlapping_windows_by_hand(step_scoring):
+    # Each step in one window: its variables' scores are read off that window's.
+    series, test, _ = sine_series(200)
+    detector = TimeSeriesDetector(
+        fast_vae(), window_size=10, stride=10, step_scoring=step_scoring
+    ).fit(series)
+    cut = test.reshape(20, 10, 2).transpose(0, 2, 1).reshape(20, 20)  # variable-major windows
+    own = detector.detector_.feature_scores(cut).reshape(20, 2, 10)
+    if step_scoring == "both":
+        own = own + own.mean(axis=2, keepdims=True)
+    scores = detector.feature_scores(test)
+    np.testing.assert_allclose(scores, own.transpose(0, 2, 1).reshape(200, 2), rtol=1e-12)
+    if step_scoring != "window":  # the variables' shares make up the step's score
+        np.testing.assert_allclose(scores.sum(axis=1), -detector.score_samples(test), rtol=1e-9)
+
+
+def test_feature_scores_name_the_shifted_variable():
+    series, test, labels = sine_series()
+    frame = pd.DataFrame(series, columns=["shifted", "calm"])
+    detector = TimeSeriesDetector(fast_vae(epochs=10), window_size=16).fit(frame)
+    scores = detector.feature_scores(pd.DataFrame(test, columns=frame.columns))
+    assert list(scores.columns) == ["shifted", "calm"]
+    # On the bursts (variable 0 shifted) that variable carries most of the abnormality.
+    burst = scores[labels == 1]
+    assert (burst["shifted"] > burst["calm"]).mean() > 0.9
+    np.testing.assert_allclose(scores.sum(axis=1), -detector.score_samples(test), rtol=1e-9)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 9, 64])
+def test_streamed_feature_scores_equal_whole_ones_and_leave_scores_unchanged(chunk_size):
+    series, test, _ = sine_series(203)
+    detector = TimeSeriesDetector(fast_vae(), window_size=10, stride=3).fit(series)
+    chunks = [test[i : i + chunk_size] for i in range(0, len(test), chunk_size)]
+    pairs = list(detector.score_stream(chunks, with_feature_scores=True))
+    np.testing.assert_array_equal(
+        np.concatenate([scores for scores, _ in pairs]), detector.score_samples(test)
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([values for _, values in pairs]), detector.feature_scores(test)
+    )
+
+
+def test_partial_fit_follows_a_series_into_a_new_regime():
+    series = sine_series(800)[0]
+    drifted = 2.5 * sine_series(800, seed=1)[0] + 1.0  # louder and shifted from then on
+    frozen = TimeSeriesDetector(fast_vae(epochs=10), window_size=16).fit(series)
+    updated = clone(frozen).fit(series).partial_fit(drifted[:400], epochs=10)
+    assert np.mean(frozen.predict(drifted[400:]) == -1) > 0.9
+    assert np.mean(updated.predict(drifted[400:]) == -1) < 0.2
+    again = clone(frozen).fit(series).partial_fit(drifted[:400], epochs=10)
+    np.testing.assert_array_equal(again.score_samples(drifted), updated.score_samples(drifted))

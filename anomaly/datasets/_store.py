@@ -73,7 +73,12 @@ def _sha256(path: Path, *, gzipped: bool = False) -> str:
 
 
 def _verify(path: Path, entry: DatasetFile) -> None:
-    actual = _sha256(path, gzipped=entry.path.endswith(".gz"))
+    gzipped = entry.path.endswith(".gz")
+    actual = _sha256(path, gzipped=gzipped)
+    # A .gz file's catalogued checksum is of its content (Fashion-MNIST) or, where upstream
+    # publishes only that, of the archive itself (MNIST).
+    if actual != entry.sha256 and gzipped and _sha256(path) == entry.sha256:
+        return
     if actual != entry.sha256:
         raise ValueError(
             f"{path} does not match the checksum of dataset {entry.name!r} (sha256 {actual}, "

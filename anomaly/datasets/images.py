@@ -23,8 +23,10 @@ from anomaly.datasets._store import _sha256, dataset_path, get_data_home
 __all__ = [
     "FASHION_MNIST_CLASSES",
     "MAGNETIC_TILE_DEFECTS",
+    "MNIST_CLASSES",
     "load_fashion_mnist",
     "load_magnetic_tile",
+    "load_mnist",
     "read_image",
     "read_idx",
     "read_images",
@@ -42,6 +44,7 @@ FASHION_MNIST_CLASSES = (
     "Bag",
     "Ankle boot",
 )
+MNIST_CLASSES = tuple(str(digit) for digit in range(10))
 MAGNETIC_TILE_DEFECTS = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 MAGNETIC_TILE_URL = (
     "https://github.com/abin24/Magnetic-tile-defect-datasets./archive/"
@@ -141,20 +144,72 @@ def load_fashion_mnist(
     >>> images.shape, images.dtype, labels[:3]  # doctest: +SKIP
     ((10000, 28, 28), dtype('float32'), array([9, 2, 1]))
     """
+    return _load_idx_images(
+        "fashion_mnist", FASHION_MNIST_CLASSES, subset, data_home, download, return_X_y
+    )
+
+
+def load_mnist(
+    subset: str = "train",
+    *,
+    data_home: str | os.PathLike | None = None,
+    download: bool = False,
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    """Load MNIST (LeCun et al., 1998): 28 x 28 grey images of handwritten digits 0-9.
+
+    Parameters
+    ----------
+    subset : {"train", "test"}, default="train"
+        60,000 training or 10,000 test images.
+    data_home : str or path-like, optional
+        Data directory holding ``mnist/*.gz``; defaults to ``$ANOMALY_DATA``,
+        then ``~/anomaly_data``.
+    download : bool, default=False
+        Fetch missing files from the mirror TensorFlow uses (checksums are
+        those published for its archives).
+    return_X_y : bool, default=False
+        Return ``(images, labels)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : Bunch
+        ``data`` (float32 in [0, 1], shape (n, 28, 28)), ``target`` (int digit
+        0-9), ``target_names`` (:data:`MNIST_CLASSES`).
+
+    Examples
+    --------
+    >>> from anomaly.datasets import load_mnist
+    >>> images, labels = load_mnist("test", return_X_y=True)  # doctest: +SKIP
+    >>> images.shape, labels[:3]  # doctest: +SKIP
+    ((10000, 28, 28), array([7, 2, 1]))
+    """
+    return _load_idx_images("mnist", MNIST_CLASSES, subset, data_home, download, return_X_y)
+
+
+def _load_idx_images(
+    dataset: str,
+    class_names: tuple[str, ...],
+    subset: str,
+    data_home: str | os.PathLike | None,
+    download: bool,
+    return_X_y: bool,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    """An MNIST-format set (IDX images and labels per subset), pixels scaled to [0, 1]."""
     if subset not in ("train", "test"):
         raise ValueError(f"subset must be 'train' or 'test', got {subset!r}.")
     paths = {
-        part: dataset_path(f"fashion_mnist/{subset}-{part}", data_home, download=download)
+        part: dataset_path(f"{dataset}/{subset}-{part}", data_home, download=download)
         for part in ("images", "labels")
     }
     images, labels = read_idx(paths["images"]), read_idx(paths["labels"])
     if images.ndim != 3 or labels.shape != (len(images),):
-        raise ValueError(f"unexpected Fashion-MNIST shapes {images.shape} and {labels.shape}")
+        raise ValueError(f"unexpected {dataset} shapes {images.shape} and {labels.shape}")
     images = images.astype(np.float32) / 255
     labels = labels.astype(int)
     if return_X_y:
         return images, labels
-    return Bunch(data=images, target=labels, target_names=list(FASHION_MNIST_CLASSES))
+    return Bunch(data=images, target=labels, target_names=list(class_names))
 
 
 def read_images(

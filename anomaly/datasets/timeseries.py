@@ -13,7 +13,15 @@ from sklearn.utils import Bunch
 from anomaly.csv_reading import read_series_csv
 from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, get_data_home, registry
 
-__all__ = ["asd_entities", "load_asd", "load_nab", "load_smd", "nab_series", "smd_machines"]
+__all__ = [
+    "asd_entities",
+    "load_asd",
+    "load_interpretation",
+    "load_nab",
+    "load_smd",
+    "nab_series",
+    "smd_machines",
+]
 _NAB_WINDOWS = "nab/labels/combined_windows"
 
 
@@ -180,6 +188,72 @@ def load_asd(entity: str, *, data_home: str | os.PathLike | None = None) -> Bunc
     return _load_server_metrics("asd", entity, data_home)
 
 
+def load_interpretation(
+    collection: str,
+    name: str,
+    *,
+    data_home: str | os.PathLike | None = None,
+    download: bool = False,
+) -> np.ndarray:
+    """Which variables caused each anomalous test step of an SMD machine or ASD entity.
+
+    Upstream's ``interpretation_label/<name>.txt`` (OmniAnomaly's for SMD,
+    InterFusion's for ASD) lists, for each anomaly, the metrics that caused
+    it, as lines ``start-end:d1,d2,...`` (test steps from 0, metrics from 1).
+    SMD's ``end`` is the first normal step after the anomaly and ASD's its
+    last one, so a line covers the steps from ``start`` to ``end`` that the
+    test labels mark anomalous.
+
+    Parameters
+    ----------
+    collection : {"smd", "asd"}
+    name : str
+        A machine (:func:`smd_machines`) or entity (:func:`asd_entities`).
+    data_home : str or path-like, optional
+        Data directory holding ``<collection>/interpretation_label/`` and the
+        series' ``.npz`` file.
+    download : bool, default=False
+        Fetch the label file from upstream if it is missing.
+
+    Returns
+    -------
+    causes : ndarray of bool, shape (n_test_steps, n_variables)
+        True where a labelled anomalous step names the variable as a cause;
+        rows of normal steps (and of anomalies upstream left unexplained)
+        are all False.
+
+    Examples
+    --------
+    >>> from anomaly.datasets import load_interpretation
+    >>> causes = load_interpretation("smd", "machine-1-6")  # doctest: +SKIP
+    >>> causes.shape, int(causes.any(axis=1).sum())  # doctest: +SKIP
+    ((23689, 38), 3708)
+    """
+    if collection not in ("smd", "asd"):
+        raise ValueError(f"collection must be 'smd' or 'asd', got {collection!r}.")
+    series = _load_server_metrics(collection, name, data_home)
+    path = dataset_path(f"{collection}/interpretation_label/{name}", data_home, download=download)
+    anomalous = series.test_labels == 1
+    causes = np.zeros(series.test.shape, dtype=bool)
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            span, variables = line.split(":")
+            start, end = (int(step) for step in span.split("-"))
+            columns = [int(variable) - 1 for variable in variables.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {number}: {line!r} is not start-end:d1,d2,..."
+            ) from None
+        if not (0 <= start <= end and all(0 <= c < causes.shape[1] for c in columns)):
+            raise ValueError(f"{path}, line {number}: {line!r} is outside the test series.")
+        steps = np.arange(start, min(end + 1, len(causes)))
+        steps = steps[anomalous[steps]]
+        causes[np.ix_(steps, columns)] = True
+    return causes
+
+
 # --- NAB --------------------------------------------------------------------------------------
 
 
@@ -215,10 +289,14 @@ def _nab_windows(data_home, download: bool) -> dict[str, list[list[str]]]:
 # --- SMD and ASD ------------------------------------------------------------------------------
 
 
+# Files that go with a collection's series, not series of their own.
+_SIDE_FILES = ("labels/", "interpretation_label/")
+
+
 def _names(collection: str) -> list[str]:
     prefix = f"{collection}/"
     names = (name.removeprefix(prefix) for name in registry() if name.startswith(prefix))
-    return sorted(name for name in names if not name.startswith("labels/"))
+    return sorted(name for name in names if not name.startswith(_SIDE_FILES))
 
 
 def _load_server_metrics(collection: str, name: str, data_home) -> Bunch:

@@ -1,8 +1,9 @@
 """What every detector built on a torch network shares.
 
 :class:`BaseDeepDetector` runs the one training loop (:func:`anomaly.training.train`)
-on what a subclass describes, standardises inputs, scores them in fixed-size
-blocks on the fitted device, and saves, loads and pickles the fitted state.
+on what a subclass describes, standardises inputs and scores them in fixed-size
+blocks on the fitted device; :mod:`anomaly.detectors.saved_state` saves, loads and
+pickles the fitted state.
 Which networks it builds is the backbone's business
 (:mod:`anomaly.networks.backbones`); what the samples are (rows, images,
 windows) is :mod:`anomaly.detectors.shapes`'.
@@ -10,9 +11,6 @@ windows) is :mod:`anomaly.detectors.shapes`'.
 
 from __future__ import annotations
 
-import json
-import os
-import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from math import prod
@@ -33,6 +31,7 @@ from tqdm.auto import tqdm
 from anomaly.base import BaseDetector
 from anomaly.detectors.neighbors import NeighborMixin
 from anomaly.detectors.patches import map_score, normalize_lighting, random_patches, tiled
+from anomaly.detectors.saved_state import SavedStateMixin
 from anomaly.detectors.shapes import (
     as_image_list,
     check_image_shape,
@@ -42,25 +41,13 @@ from anomaly.detectors.shapes import (
     fitted_window_shape,
     flatten_images,
 )
-from anomaly.model_file import ModelFile, to_json, write_model_file
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
 __all__ = ["BaseDeepDetector"]
 
-_NETWORK_PREFIX = "network."
-_ATTRIBUTE_PREFIX = "attribute."
-# Model files of format version 1 hold MLP models of rows, without these attributes.
-_VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_": "mlp"}
-# Renamed in format version 3: `score` is scikit-learn's method, `n_samples` a number of rows.
-_RENAMED_IN_VERSION_3 = {"score": "scoring_rule", "n_samples": "n_draws"}
-# Parameters and fitted attributes added since models were first saved: a model saved or
-# pickled without one takes the value that scores it as it was saved, not today's default.
-_ADDED_PARAMETERS = {"tol": 0.0, "patch_size": None, "n_neighbors": None}
-_ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None}
 
-
-class BaseDeepDetector(NeighborMixin, BaseDetector):
+class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
     """Shared machinery of the detectors built on a torch network.
 
     A subclass says which network to build (``_build_network``), how to
@@ -125,30 +112,57 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
             crop_rng = np.random.default_rng(training_seed)
             X = random_patches(X, self.patch_size_, crop_rng, prepare=self._prepare_image)
         self.feature_mean_, self.feature_scale_ = self._standardization(X)
+        data = torch.from_numpy(self._standardize(X))
+        with seeded(training_seed, device):
+            network = self._build_network()
+            history = self._train(network, data, self.epochs, training_seed, device)
+        self.network_, self.history_ = network, history
+        self._fit_references(X)
+
+    def _partial_fit(self, X: np.ndarray | list[np.ndarray], epochs: int | None) -> None:
+        params = self.fitted_params_
+        if epochs is None:
+            epochs = max(1, params["epochs"] // 10)
+        # Seeded by the fit's seed and the epochs so far: each update its own, reproducible.
+        trained = sum(len(losses) for losses in self.history_.values())
+        seed = int(np.random.SeedSequence([self.scoring_seed_, trained]).generate_state(1)[0])
+        if self.patch_size_ is not None:
+            X = random_patches(
+                X, self.patch_size_, np.random.default_rng(seed), self._prepare_image
+            )
+        data = torch.from_numpy(self._standardize(X))
+        device = next(self.network_.parameters()).device
+        with seeded(seed, device):
+            history = self._train(self.network_, data, epochs, seed, device)
+        for name, losses in history.items():
+            self.history_[name] = [*self.history_.get(name, []), *losses]
+        self._fit_references(X)
+
+    def _train(
+        self, network: nn.Module, data: torch.Tensor, epochs: int, seed: int, device: torch.device
+    ) -> dict[str, list[float]]:
+        """The one training loop over ``data``, phase after phase, with the fitted settings."""
+        params = self.fitted_params_
         config = TrainingConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            clip_grad_norm=self.clip_grad_norm,
+            epochs=epochs,
+            batch_size=params["batch_size"],
+            learning_rate=params["learning_rate"],
+            weight_decay=params["weight_decay"],
+            validation_fraction=params["validation_fraction"],
+            n_iter_no_change=params["n_iter_no_change"],
+            tol=params["tol"],
+            clip_grad_norm=params["clip_grad_norm"],
             adam_betas=self._adam_betas,
-            trim_fraction=self.trim_fraction,
+            trim_fraction=params["trim_fraction"],
             verbose=bool(self.verbose),
             description=type(self).__name__,
         )
-        data = torch.from_numpy(self._standardize(X))
-        batch_order = torch.Generator().manual_seed(training_seed)
+        batch_order = torch.Generator().manual_seed(seed)
         history: dict[str, list[float]] = {}
-        with seeded(training_seed, device):
-            network = self._build_network()
-            for phase in self._phases(network):
-                history |= train(phase, data, config, device=device, generator=batch_order)
-            self._after_training(network, data)
-        self.network_, self.history_ = network, history
-        self._fit_references(X)
+        for phase in self._phases(network):
+            history |= train(phase, data, config, device=device, generator=batch_order)
+        self._after_training(network, data)
+        return history
 
     def _score_samples(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
         if self.patch_size_ is None:
@@ -477,124 +491,3 @@ class BaseDeepDetector(NeighborMixin, BaseDetector):
     @abstractmethod
     def _scoring_row_bytes(self) -> int:
         """Rough memory one row takes while scored, to size the chunks."""
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Save the fitted detector to ``path`` in a format that runs no code on load.
-
-        The file holds the network's tensors in safetensors format, with the
-        hyper-parameters and the fitted state as JSON in its header. Open it
-        with :func:`anomaly.load`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Destination file; written to a temporary file first and renamed, so
-            a failure leaves no partial file.
-        """
-        write_model_file(path, *self._model_file_content())
-
-    def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-        """The header fields and tensors of this detector's model file."""
-        check_is_fitted(self)
-        tensors = {
-            _NETWORK_PREFIX + name: value for name, value in self.network_.state_dict().items()
-        }
-        attributes = {}
-        for name in self._persisted_attributes:
-            if not hasattr(self, name):
-                continue
-            value = getattr(self, name)
-            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-                tensors[_ATTRIBUTE_PREFIX + name] = torch.from_numpy(np.ascontiguousarray(value))
-            else:
-                attributes[name] = value
-        params = dict(self.fitted_params_)
-        if not isinstance(params["random_state"], (Integral, type(None))):
-            # A RandomState only matters at fit; the saved model's scores come from scoring_seed_.
-            params["random_state"] = None
-        fields = {
-            "class": type(self).__name__,
-            "params": to_json(params),
-            "attributes": to_json(attributes),
-        }
-        return fields, tensors
-
-    @classmethod
-    def _from_model_file(cls, model: ModelFile, *, device: str | None = None) -> BaseDeepDetector:
-        """The fitted detector saved in ``model`` (see :meth:`save`), on ``device``."""
-        try:
-            params = {
-                key: tuple(value) if isinstance(value, list) else value
-                for key, value in json.loads(model.fields["params"]).items()
-            }
-            if model.version < 3:
-                params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
-            params = {**_ADDED_PARAMETERS, **params}
-            attributes = {**_ADDED_ATTRIBUTES, **json.loads(model.fields["attributes"])}
-            detector = cls(**params)
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"parameters {type(err).__name__}: {err}") from None
-        # Parameters added since the file was written: _ADDED_PARAMETERS' values, or defaults.
-        detector.fitted_params_ = {**detector.get_params(deep=False), **params}
-        if model.version == 1:
-            attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
-        network_state = {}
-        for key, tensor in model.tensors.items():
-            if key.startswith(_ATTRIBUTE_PREFIX):
-                attributes[key.removeprefix(_ATTRIBUTE_PREFIX)] = tensor.numpy()
-            else:
-                network_state[key.removeprefix(_NETWORK_PREFIX)] = tensor
-        unexpected = set(attributes) - set(cls._persisted_attributes)
-        if unexpected:
-            raise ValueError(f"unexpected attributes {sorted(unexpected)}")
-        for name, value in attributes.items():
-            if name == "feature_names_in_":
-                value = np.asarray(value, dtype=object)
-            elif name in ("image_shape_", "window_shape_", "patch_size_") and value is not None:
-                value = tuple(value)
-            setattr(detector, name, value)
-        try:
-            # stacklevel: a warning points at the caller of anomaly.load.
-            detector._restore_network(network_state, device, stacklevel=4)
-        except RuntimeError as err:  # tensors that do not fit the network the header describes
-            raise ValueError(f"weights that do not fit its network: {err}") from None
-        return detector
-
-    def __getstate__(self) -> dict:
-        # Weights travel as CPU tensors so a model trained on a GPU unpickles anywhere.
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__ itself
-        network = state.pop("network_", None)
-        if network is not None:
-            state["_network_state"] = {k: v.cpu() for k, v in network.state_dict().items()}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        network_state = state.pop("_network_state", None)
-        for name, value in _ADDED_PARAMETERS.items():
-            if name not in state:
-                state[name] = value
-                if "fitted_params_" in state:
-                    state["fitted_params_"] = {**state["fitted_params_"], name: value}
-        if "fitted_params_" in state:
-            state = {**_ADDED_ATTRIBUTES, **state}
-        super().__setstate__(state)
-        if network_state is not None:
-            self._restore_network(network_state)
-
-    def _restore_network(
-        self,
-        network_state: dict[str, torch.Tensor],
-        device: str | None = None,
-        stacklevel: int = 3,
-    ) -> None:
-        """Rebuild ``network_`` from saved weights, on ``device`` or the fitted one."""
-        try:
-            target = resolve_device(device or self.fitted_params_["device"])
-        except ValueError as err:
-            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
-            target = torch.device("cpu")
-        # Built on the meta device: no random initialisation to overwrite.
-        with torch.device("meta"):
-            network = self._build_network()
-        network.load_state_dict(network_state, assign=True)
-        self.network_ = network.to(target).eval()

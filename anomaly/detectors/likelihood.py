@@ -6,10 +6,13 @@ decoders output a distribution over the input.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from torch.distributions import Normal
 
 from anomaly.networks import VAE
@@ -18,6 +21,7 @@ __all__ = [
     "REAL_LIKELIHOODS",
     "LikelihoodMixin",
     "check_unit_interval",
+    "importance_weighted_log_likelihood",
     "kl_to_standard_normal",
     "reconstruction",
     "reconstruction_log_prob",
@@ -38,7 +42,7 @@ def reconstruction_log_prob_map(vae: VAE, x: torch.Tensor, noise: torch.Tensor) 
     The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x_j|z)``
     for every value ``x_j``; summed over a row, :func:`reconstruction_log_prob`.
     """
-    return _log_prob_per_draw(vae, x, noise).mean(dim=0)
+    return _log_prob_per_draw(vae, x, _posterior_draws(vae.posterior(x), noise)).mean(dim=0)
 
 
 def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -48,16 +52,42 @@ def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> t
     The same ``noise`` (shape ``(n_draws, latent_dim)``) is used for every row,
     so a row's score depends on nothing else in its batch.
     """
-    return _log_prob_per_draw(vae, x, noise).sum(dim=2).mean(dim=0)
+    z = _posterior_draws(vae.posterior(x), noise)
+    return _log_prob_per_draw(vae, x, z).sum(dim=2).mean(dim=0)
 
 
-def _log_prob_per_draw(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    # log p(x_j | z_l) of every draw l, row and value j: (n_draws, batch, n_features).
+def importance_weighted_log_likelihood(
+    vae: VAE, x: torch.Tensor, noise: torch.Tensor, chunk: int
+) -> torch.Tensor:
+    """log p(x) per row, estimated by importance sampling from q(z|x) (Burda et al., 2016).
+
+    ``log mean_l p(x|z_l) p(z_l) / q(z_l|x)`` over the draws
+    ``z_l = mu(x) + sigma(x) * noise[l]``: a lower bound on log p(x) in
+    expectation that tightens as draws are added (with one draw, an estimate
+    of the ELBO). The draws go through the decoder ``chunk`` at a time.
+    """
     posterior = vae.posterior(x)
-    z = posterior.loc + posterior.scale * noise[:, None, :]  # (n_draws, batch, latent)
+    log_weights = []
+    for part in noise.split(chunk):
+        z = _posterior_draws(posterior, part)
+        log_prior = -0.5 * (z.square() + math.log(2 * math.pi))
+        log_weights.append(
+            _log_prob_per_draw(vae, x, z).sum(dim=2)
+            + (log_prior - posterior.log_prob(z)).sum(dim=2)
+        )
+    return torch.logsumexp(torch.cat(log_weights).double(), dim=0) - math.log(len(noise))
+
+
+def _posterior_draws(posterior: Normal, noise: torch.Tensor) -> torch.Tensor:
+    # z = mu + sigma * noise[l] for every draw l and row: (n_draws, batch, latent).
+    return posterior.loc + posterior.scale * noise[:, None, :]
+
+
+def _log_prob_per_draw(vae: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    # log p(x_j | z_l) of every draw l, row and value j: (n_draws, batch, n_features).
     likelihood = vae.likelihood(z.flatten(0, 1))
-    repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
-    return likelihood.log_prob(repeated_x).view(len(noise), len(x), -1)
+    repeated_x = x.expand(len(z), *x.shape).flatten(0, 1)
+    return likelihood.log_prob(repeated_x).view(len(z), len(x), -1)
 
 
 def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
@@ -109,3 +139,57 @@ class LikelihoodMixin:
     def _standardizes(self) -> bool:
         params = self.fitted_params_
         return bool(params["standardize"]) and params["likelihood"] in REAL_LIKELIHOODS
+
+    def log_likelihood(self, X: Any, *, n_draws: int = 100, random_state: Any = None) -> np.ndarray:
+        """The model's log-likelihood of each sample, estimated by importance sampling.
+
+        A VAE defines a density p(x) = E_p(z)[p(x|z)], which a GAN does not.
+        It is estimated as ``log mean_l p(x|z_l) p(z_l) / q(z_l|x)`` over
+        ``n_draws`` draws from the encoder's posterior (Burda et al., 2016): a
+        lower bound in expectation, tighter with more draws; ``n_draws=1``
+        gives an estimate of the ELBO (with ``beta=1``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or images
+            Samples as for ``score_samples`` (not for a detector fitted on
+            patches of images).
+        n_draws : int, default=100
+            Draws of z per sample; the same draws for every sample.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            In nats, as a density over the input's units: standardisation's
+            change of variables is accounted for, so values compare across
+            models fitted on the same data. With a Bernoulli likelihood it is
+            the log-probability of the grey levels as Bernoulli outcomes, not
+            a density.
+        """
+        check_is_fitted(self)
+        if self.patch_size_ is not None:
+            raise ValueError(
+                f"This detector was fitted on {self.patch_size_} patches of larger images and "
+                "has no likelihood of whole images: log_likelihood needs a detector fitted on "
+                "whole samples."
+            )
+        X = self._validate_input(X, reset=False)
+        seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
+        latent_dim = self.fitted_params_["latent_dim"]
+        noise = torch.randn(n_draws, latent_dim, generator=torch.Generator().manual_seed(seed))
+        vae = self._likelihood_model()
+
+        def estimate(batch: torch.Tensor) -> torch.Tensor:
+            # As many draws at a time as scoring takes, which sized the blocks' memory.
+            chunk = self.fitted_params_["n_draws"]
+            return importance_weighted_log_likelihood(vae, batch, noise.to(batch.device), chunk)
+
+        values = self._blockwise(X, estimate, "log-likelihood")
+        # p(x) = p(standardised x) / prod(scale): the density in the input's units.
+        return values - np.log(self.feature_scale_).sum()
+
+    def _likelihood_model(self) -> VAE:
+        """The VAE whose p(x|z) and q(z|x) define the likelihood."""
+        raise NotImplementedError

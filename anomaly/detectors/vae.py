@@ -416,6 +416,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return reconstruction(self.network_, batch)
 
+    def _likelihood_model(self) -> VAE:
+        return self.network_
+
     def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.posterior(batch).loc
 

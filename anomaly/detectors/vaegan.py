@@ -459,6 +459,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return reconstruction(self.network_.vae, batch)
 
+    def _likelihood_model(self) -> VAE:
+        return self.network_.vae
+
     def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
         return self.network_.vae.posterior(batch).loc
 

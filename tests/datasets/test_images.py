@@ -1,5 +1,6 @@
-"""Image loaders: IDX files, image folders, Fashion-MNIST and the magnetic tiles."""
+"""Image loaders: IDX files, image folders, (Fashion-)MNIST and the magnetic tiles."""
 
+import dataclasses
 import gzip
 import hashlib
 import shutil
@@ -13,8 +14,10 @@ from anomaly.datasets import (
     dataset_path,
     load_fashion_mnist,
     load_magnetic_tile,
+    load_mnist,
     read_idx,
     read_images,
+    registry,
 )
 from anomaly.datasets.images import _fetch_magnetic_tile, _verify_manifest
 
@@ -89,6 +92,33 @@ def test_fashion_mnist_checksum_is_of_the_content(shared_datasets, tmp_path):
     target.write_bytes(gzip.compress(content[:-1] + b"\x07"))
     with pytest.raises(ValueError, match="does not match the checksum"):
         dataset_path("fashion_mnist/test-labels", tmp_path)
+
+
+def test_load_mnist_checks_the_archives_published_checksums(tmp_path, monkeypatch):
+    # MNIST's published SHA-256 are of the .gz archives: a tiny stand-in with its own digests.
+    rng = np.random.default_rng(0)
+    parts = {"images": rng.integers(0, 256, (3, 28, 28)), "labels": np.array([7, 2, 1])}
+    (tmp_path / "mnist").mkdir()
+    for part, array in parts.items():
+        entry = registry()[f"mnist/test-{part}"]
+        archive = gzip.compress(_idx_bytes(array), mtime=0)
+        (tmp_path / entry.path).write_bytes(archive)
+        digest = hashlib.sha256(archive).hexdigest()
+        monkeypatch.setitem(registry(), entry.name, dataclasses.replace(entry, sha256=digest))
+    data = load_mnist("test", data_home=tmp_path)
+    assert data.data.shape == (3, 28, 28) and data.data.dtype == np.float32
+    np.testing.assert_allclose(data.data * 255, parts["images"], atol=1e-4)
+    assert list(data.target) == [7, 2, 1] and data.target_names[7] == "7"
+    # Recompressed, the archive's digest no longer matches (and its content's is not listed).
+    entry = registry()["mnist/test-labels"]
+    (tmp_path / entry.path).write_bytes(gzip.compress(_idx_bytes(parts["labels"]), mtime=1))
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        load_mnist("test", data_home=tmp_path)
+
+
+def test_missing_mnist_names_its_download(tmp_path):
+    with pytest.raises(FileNotFoundError, match="storage.googleapis.com/cvdf-datasets/mnist"):
+        load_mnist("train", data_home=tmp_path)
 
 
 def test_unknown_subset():

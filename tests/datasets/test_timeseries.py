@@ -1,6 +1,8 @@
 """Time-series loaders: NAB, SMD and ASD (anomaly/datasets/timeseries.py)."""
 
 import csv
+import dataclasses
+import hashlib
 import json
 import shutil
 from datetime import datetime
@@ -13,6 +15,7 @@ from anomaly.csv_reading import read_series_csv
 from anomaly.datasets import (
     asd_entities,
     load_asd,
+    load_interpretation,
     load_nab,
     load_smd,
     nab_series,
@@ -152,3 +155,28 @@ def test_corrupted_asd_file_is_detected(shared_datasets, tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ValueError, match="omi-2.npz does not match the checksum"):
         load_asd("omi-2", data_home=tmp_path)
+
+
+@pytest.mark.parametrize(("collection", "name"), [("smd", "machine-2-2"), ("asd", "omi-2")])
+def test_interpretation_labels_explain_every_anomalous_step(shared_datasets, collection, name):
+    series = (load_smd if collection == "smd" else load_asd)(name, data_home=shared_datasets)
+    causes = load_interpretation(collection, name, data_home=shared_datasets)
+    assert causes.shape == series.test.shape and causes.dtype == bool
+    # SMD's ends are exclusive, ASD's inclusive: either way exactly the anomalous steps.
+    np.testing.assert_array_equal(causes.any(axis=1), series.test_labels == 1)
+
+
+def test_a_malformed_interpretation_line_is_named(shared_datasets, tmp_path, monkeypatch):
+    (tmp_path / "asd" / "interpretation_label").mkdir(parents=True)
+    (tmp_path / "asd" / "omi-2.npz").symlink_to(shared_datasets / "asd" / "omi-2.npz")
+    entry = registry()["asd/interpretation_label/omi-2"]
+    label = tmp_path / entry.path
+    label.write_text("10-20:1,2\n30-x:3\n")
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        load_interpretation("asd", "omi-2", data_home=tmp_path)
+    digest = hashlib.sha256(label.read_bytes()).hexdigest()
+    monkeypatch.setitem(registry(), entry.name, dataclasses.replace(entry, sha256=digest))
+    with pytest.raises(ValueError, match=r"omi-2.txt, line 2: '30-x:3' is not start-end"):
+        load_interpretation("asd", "omi-2", data_home=tmp_path)
+    with pytest.raises(ValueError, match="collection must be 'smd' or 'asd'"):
+        load_interpretation("nab", "omi-2", data_home=tmp_path)

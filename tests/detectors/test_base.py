@@ -1,10 +1,13 @@
-"""What BaseDeepDetector gives every detector: trimmed training on contaminated data."""
+"""What BaseDeepDetector gives every detector: trimmed training on contaminated data, and
+partial_fit (continued training on new data)."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+import anomaly
 from anomaly import VAEDetector, VAEGANDetector
+from tests.conftest import DETECTOR_FACTORIES
 
 
 def tight_cluster(n_normal: int = 900, n_cluster: int = 100, seed: int = 0):
@@ -38,3 +41,63 @@ def test_trimmed_training_ranks_a_tight_anomalous_cluster_as_anomalous(detector_
 def test_trim_fraction_is_validated():
     with pytest.raises(ValueError, match="trim_fraction"):
         VAEDetector(trim_fraction=0.5).fit(np.zeros((10, 2)))
+
+
+def _regimes(n_samples=400, seed=0):
+    """Rows of a first regime, and of a second one shifted far from it."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(4, 4))
+    first = rng.normal(size=(n_samples, 4)) @ mixing
+    second = rng.normal(size=(n_samples, 4)) @ mixing + 4.0
+    return first, second
+
+
+@pytest.mark.parametrize("name", sorted(DETECTOR_FACTORIES))
+def test_an_updated_model_stops_flagging_the_new_regime_a_frozen_one_flags(name):
+    first, second = _regimes()
+    frozen = DETECTOR_FACTORIES[name](epochs=20).fit(first)
+    updated = DETECTOR_FACTORIES[name](epochs=20).fit(first)
+    assert np.mean(frozen.predict(second) == -1) > 0.9
+    updated.partial_fit(second, epochs=20)
+    new_rows = _regimes(seed=1)[1]  # unseen rows of the new regime
+    assert np.mean(updated.predict(new_rows) == -1) < 0.2
+    assert np.mean(frozen.predict(new_rows) == -1) > 0.9
+
+
+def test_updates_are_reproducible_and_extend_the_history():
+    first, second = _regimes()
+    factory = DETECTOR_FACTORIES["VAEDetector"]
+    one = factory().fit(first).partial_fit(second, epochs=3)
+    two = factory().fit(first).partial_fit(second, epochs=3)
+    np.testing.assert_array_equal(one.score_samples(second), two.score_samples(second))
+    assert len(one.history_["loss"]) == 5 + 3  # the fit's epochs, then the update's
+    # A second update is seeded apart from the first: not the same step again.
+    again = factory().fit(first).partial_fit(second, epochs=3).partial_fit(second, epochs=3)
+    assert not np.array_equal(again.score_samples(second), one.score_samples(second))
+    assert len(again.history_["loss"]) == 11
+
+
+def test_an_unfitted_detector_is_fitted_and_a_loaded_one_updates_as_in_memory(tmp_path):
+    first, second = _regimes()
+    factory = DETECTOR_FACTORIES["GANDetector"]
+    np.testing.assert_array_equal(
+        factory().partial_fit(first).score_samples(first), factory().fit(first).score_samples(first)
+    )
+    fitted = factory().fit(first)
+    fitted.save(tmp_path / "model.safetensors")
+    loaded = anomaly.load(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(
+        loaded.partial_fit(second, epochs=2).score_samples(second),
+        fitted.partial_fit(second, epochs=2).score_samples(second),
+    )
+
+
+def test_default_epochs_and_clear_errors():
+    first, second = _regimes()
+    detector = DETECTOR_FACTORIES["VAEDetector"](epochs=20).fit(first)
+    detector.partial_fit(second)
+    assert len(detector.history_["loss"]) == 20 + 2  # a tenth of the fit's
+    with pytest.raises(ValueError, match="epochs == 0, must be >= 1"):
+        detector.partial_fit(second, epochs=0)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        detector.partial_fit(second[:, :3])

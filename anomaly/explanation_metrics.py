@@ -1,0 +1,61 @@
+"""How well per-variable scores name the variables that caused an anomaly."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_array
+
+__all__ = ["hit_rate"]
+
+
+def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float = 100.0) -> float:
+    """HitRate@P% (Su et al., KDD 2019, OmniAnomaly): the causes found among the top variables.
+
+    For each step with labelled causes, the share of them among its
+    ``floor(P% x n_causes)`` highest-scored variables; the mean over those
+    steps. 1 when every step's causes are its top-ranked variables; about
+    ``n_causes / n_variables`` for random scores (at P = 100).
+
+    Parameters
+    ----------
+    feature_scores : array-like of shape (n_steps, n_variables)
+        Each variable's abnormality at each step, higher = more abnormal
+        (e.g. ``TimeSeriesDetector.feature_scores``).
+    causes : array-like of bool, shape (n_steps, n_variables)
+        The labelled causes (e.g. :func:`anomaly.datasets.load_interpretation`);
+        steps without any are left out.
+    percent : float, default=100.0
+        P: how many variables are looked at, as a share of the step's causes
+        (at most all of them).
+
+    Returns
+    -------
+    hit_rate : float
+
+    Examples
+    --------
+    >>> scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.3, 0.1], [0.0, 0.0, 0.0]])
+    >>> causes = np.array([[1, 0, 1], [1, 0, 0], [0, 0, 0]], dtype=bool)
+    >>> hit_rate(scores, causes)  # step 1: both causes in its top 2; step 2: none in its top 1
+    0.5
+    >>> hit_rate(scores, causes, percent=200)  # step 2's top 2 hold its cause
+    1.0
+    """
+    scores = check_array(feature_scores, dtype=np.float64, ensure_all_finite=False)
+    causes = check_array(causes, dtype=bool)
+    if scores.shape != causes.shape:
+        raise ValueError(f"feature_scores {scores.shape} and causes {causes.shape} differ.")
+    if percent <= 0:
+        raise ValueError(f"percent must be positive, got {percent}.")
+    labelled = causes.any(axis=1)
+    if not labelled.any():
+        raise ValueError("No step has labelled causes.")
+    scores, causes = scores[labelled], causes[labelled]
+    n_causes = causes.sum(axis=1)
+    looked_at = np.minimum(np.floor(percent / 100 * n_causes).astype(int), scores.shape[1])
+    # Each variable's rank at its step, 0 for the highest score (ties: the first variable first).
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+    hits = (causes & (ranks < looked_at[:, None])).sum(axis=1)
+    return float(np.mean(hits / n_causes))

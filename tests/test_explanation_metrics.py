@@ -1,0 +1,47 @@
+"""hit_rate: causes found among the top-scored variables."""
+
+import numpy as np
+import pytest
+
+from anomaly.explanation_metrics import hit_rate
+
+
+def _causes(n_steps=400, n_variables=10, seed=0):
+    rng = np.random.default_rng(seed)
+    causes = rng.random((n_steps, n_variables)) < 0.3
+    causes[np.arange(n_steps), rng.integers(0, n_variables, n_steps)] = True  # one at least
+    causes[:50] = False  # normal steps: left out
+    return causes
+
+
+def test_scores_that_rank_the_causes_first_hit_every_one():
+    causes = _causes()
+    scores = causes + 0.01 * np.random.default_rng(1).random(causes.shape)
+    assert hit_rate(scores, causes) == 1.0 == hit_rate(scores, causes, percent=150)
+
+
+def test_random_scores_hit_about_the_share_of_causes():
+    causes = _causes(4000)
+    scores = np.random.default_rng(2).random(causes.shape)
+    labelled = causes[causes.any(axis=1)]
+    # A cause is among the top n_causes of n_variables with chance n_causes / n_variables
+    # (floored counts and per-step means make the expectation exact only on average).
+    expected = np.mean(labelled.sum(axis=1) / causes.shape[1])
+    assert abs(hit_rate(scores, causes) - expected) < 0.02
+    assert hit_rate(scores, causes, percent=150) > hit_rate(scores, causes)
+
+
+def test_looking_at_more_variables_than_there_are_takes_them_all():
+    causes = np.array([[True, True, True]])
+    assert hit_rate(np.array([[3.0, 2.0, 1.0]]), causes, percent=150) == 1.0
+    # floor(150 % of 1) = 1: one variable looked at.
+    assert hit_rate(np.array([[3.0, 2.0, 1.0]]), np.array([[False, True, False]]), percent=150) == 0
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="differ"):
+        hit_rate(np.zeros((3, 2)), np.ones((3, 3), dtype=bool))
+    with pytest.raises(ValueError, match="No step has labelled causes"):
+        hit_rate(np.zeros((3, 2)), np.zeros((3, 2), dtype=bool))
+    with pytest.raises(ValueError, match="percent must be positive"):
+        hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=0)
