@@ -9,17 +9,18 @@ The network-based detectors build on it in :mod:`anomaly.detectors.base`,
 
 from __future__ import annotations
 
+import copy
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
-from sklearn.utils import check_scalar
+from sklearn.utils import Tags, check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["BaseDetector"]
+__all__ = ["BaseDetector", "check_observed"]
 
 
 class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -34,6 +35,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints: ClassVar[dict] = {
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
     }
+    # Whether a sample may have no observed value where missing values are allowed.
+    _empty_samples_allowed: ClassVar[bool] = False
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
@@ -62,10 +65,12 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
             raise
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any = None, *, epochs: int | None = None) -> BaseDetector:
         """Go on training the fitted model on new data, so that it follows a drift.
 
-        Unfitted, the detector is fitted on ``X`` (as ``fit``). Fitted, it
+        Unfitted, the detector is fitted on ``X`` (as ``fit``, with its own
+        ``epochs``). Fitted, it
         trains ``epochs`` more epochs on ``X`` alone, from its current
         weights, with the training settings it was fitted with (early
         stopping included); the loss history grows by them. The rules:
@@ -79,7 +84,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
           references from ``X``; a statistic of training residuals, from ``X``.
 
         The update is seeded by ``random_state`` and the epochs trained so
-        far: the same calls on the same data give the same model.
+        far: the same calls on the same data give the same model. An update
+        that fails (e.g. diverges) leaves the detector as it was.
 
         Parameters
         ----------
@@ -100,8 +106,14 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         if epochs is not None:
             check_scalar(epochs, "epochs", Integral, min_val=1)
         X = self._validate_input(X, reset=False)
-        self._partial_fit(X, epochs)
-        self.offset_ = self._offset(self._training_scores(X))
+        before = copy.deepcopy(vars(self))  # the weights are updated in place
+        try:
+            self._partial_fit(X, epochs)
+            self.offset_ = self._offset(self._training_scores(X))
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
         return self
 
     def score_samples(self, X: Any) -> np.ndarray:
@@ -176,16 +188,31 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allows_missing(reset=True)
+        return tags
+
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray:
         # Keep float32 input as it is; anything else becomes float64 so that
         # standardisation is computed before the cast to the network's float32.
-        return validate_data(
+        allow_nan = self._allows_missing(reset=reset)
+        X = validate_data(
             self,
             X,
             reset=reset,
             dtype=[np.float64, np.float32],
             ensure_min_samples=2 if reset else 1,
+            ensure_all_finite="allow-nan" if allow_nan else True,
         )
+        if allow_nan:
+            check_observed(X, rows=not self._empty_samples_allowed, columns=reset)
+        return X
+
+    def _allows_missing(self, *, reset: bool) -> bool:
+        """Whether missing values (NaN) may come in: by the parameters at fit (``reset``),
+        else as fitted."""
+        return False
 
     def _offset(self, training_scores: np.ndarray) -> float:
         if self.contamination == "auto":
@@ -210,3 +237,21 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of the validated training data that ``offset_`` comes from."""
         return self._score_samples(X)
+
+
+def check_observed(X: np.ndarray, *, rows: bool, columns: bool) -> None:
+    """Refuse samples with no observed value (``rows``) and features never observed
+    (``columns``): there is nothing to score them by, or to learn them from."""
+    missing = np.isnan(X)
+    empty_rows = np.flatnonzero(missing.all(axis=1)) if rows else []
+    if len(empty_rows):
+        raise ValueError(
+            f"{len(empty_rows)} sample(s) have no observed value (all NaN), the first at row "
+            f"{empty_rows[0]}: drop them, there is nothing to score them by."
+        )
+    empty_columns = np.flatnonzero(missing.all(axis=0)) if columns else []
+    if len(empty_columns):
+        raise ValueError(
+            f"{len(empty_columns)} feature(s) are never observed (all NaN), the first at column "
+            f"{empty_columns[0]}: drop them, there is nothing to learn them from."
+        )

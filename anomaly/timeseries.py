@@ -209,6 +209,16 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         check_series_length(len(X), size)
         return X
 
+    # A step with every variable missing is a gap, which its windows span (a window with no
+    # observed value is refused by the wrapped detector).
+    _empty_samples_allowed = True
+
+    def _allows_missing(self, *, reset: bool) -> bool:
+        # Gaps in the series: where the wrapped detector takes missing values in its windows.
+        if reset:
+            return self.detector is not None and self.detector._allows_missing(reset=True)
+        return self.detector_._allows_missing(reset=False)
+
     def _window_size(self, n_variables: int) -> int:
         """The window size a fit on ``n_variables`` uses."""
         if self.window_size == "auto":

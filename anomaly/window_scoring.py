@@ -160,8 +160,8 @@ class WindowScoringMixin:
             fitted on a DataFrame.
         """
         check_is_fitted(self)
-        self._validate_input(X, reset=False)  # the whole series' checks, e.g. its length
-        parts = [values for _, values in self.score_stream([X], with_feature_scores=True)]
+        series = self._validate_input(X, reset=False)  # the whole series' checks: its length
+        parts = [values for _, values in self.score_stream([series], with_feature_scores=True)]
         scores = np.concatenate(parts)
         if not hasattr(self, "feature_names_in_"):
             return scores

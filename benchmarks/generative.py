@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> None:
         test_labels[test],
         features=features,
         seeds=args.seeds,
+        dequantize=1 / 256,  # 8-bit pixels
     )
     table = table.assign(
         dataset=args.dataset,
@@ -107,7 +108,8 @@ def report(results: Path) -> str:
             f"Mean ± standard deviation over the seeds. Image features: our {TITLES[dataset]} "
             f"classifier (test accuracy {accuracy:.4f}), not Inception: the Fréchet distance "
             "is the FID formula on these features and compares only with itself. "
-            "Log-likelihoods are in nats per pixel (pixels in [0, 1]).",
+            "Log-likelihoods are in nats per pixel (pixels in [0, 1], dequantised by uniform "
+            "noise of width 1/256).",
             "",
             table.to_markdown(),
         ]

@@ -368,7 +368,10 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         # up near-constant border pixels, break the convolutions' shared weights, and make a
         # window's scale depend on its position.
         channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
-        mean, std = channels.mean(axis=1), channels.std(axis=1)
+        if np.isnan(channels).any():  # missing values (allowed by some detectors) left out
+            mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
+        else:
+            mean, std = channels.mean(axis=1), channels.std(axis=1)
         scale = np.where(std > 0, std, 1.0)
         values = n_features // shape[0]
         return np.repeat(mean, values), np.repeat(scale, values)
@@ -397,11 +400,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
     def _input_shape(self) -> InputShape:
         return InputShape(self.n_features_in_, self.image_shape_, self.window_shape_)
 
-    def _backbone(self) -> Backbone:
-        """The fitted backbone, which builds every network of this detector."""
+    def _backbone(self, inputs: InputShape | None = None) -> Backbone:
+        """The fitted backbone, which builds every network of this detector (for ``inputs``
+        other than the fitted ones, where a network takes more, e.g. a mask of missing values)."""
         params = self.fitted_params_
         return BACKBONES[self.backbone_](
-            self._input_shape(),
+            inputs or self._input_shape(),
             hidden_sizes=params["hidden_sizes"],
             conv_channels=params["conv_channels"],
         )

@@ -7,13 +7,14 @@ decoders output a distribution over the input.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
-from torch.distributions import Normal
+from torch.distributions import Distribution, Normal
 
 from anomaly.networks import VAE
 
@@ -23,6 +24,8 @@ __all__ = [
     "check_unit_interval",
     "importance_weighted_log_likelihood",
     "kl_to_standard_normal",
+    "observed_log_prob",
+    "observed_share",
     "reconstruction",
     "reconstruction_log_prob",
     "reconstruction_log_prob_map",
@@ -36,13 +39,30 @@ def kl_to_standard_normal(posterior: Normal) -> torch.Tensor:
     return (0.5 * (mean.square() + std.square() - 1) - std.log()).sum(dim=1)
 
 
+def observed_log_prob(likelihood: Distribution, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_j|z) of every value, 0 where ``x_j`` is missing (NaN): marginalised out, since
+    p(x|z) factorises over the values."""
+    observed = ~torch.isnan(x)
+    # The missing values are replaced before log_prob, so no NaN reaches a gradient.
+    return torch.where(observed, likelihood.log_prob(torch.where(observed, x, 0.0)), 0.0)
+
+
+def observed_share(x: torch.Tensor) -> torch.Tensor:
+    """Values per row over observed values per row: 1 without missing values, and the factor
+    that puts a sum over a row's observed values on the scale of a complete row's."""
+    observed = ~torch.isnan(x.flatten(1))
+    return observed.shape[1] / observed.sum(dim=1)
+
+
 def reconstruction_log_prob_map(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """An & Cho's reconstruction probability of each value, shape (batch, n_features).
 
     The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x_j|z)``
-    for every value ``x_j``; summed over a row, :func:`reconstruction_log_prob`.
+    for every value ``x_j``; summed over a row, :func:`reconstruction_log_prob`. A
+    missing value's is 0, the observed values' scaled by :func:`observed_share`.
     """
-    return _log_prob_per_draw(vae, x, _posterior_draws(vae.posterior(x), noise)).mean(dim=0)
+    per_value = _log_prob_per_draw(vae, x, _posterior_draws(vae.posterior(x), noise)).mean(dim=0)
+    return per_value * observed_share(x)[:, None]
 
 
 def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -50,10 +70,11 @@ def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> t
 
     The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x|z)``.
     The same ``noise`` (shape ``(n_draws, latent_dim)``) is used for every row,
-    so a row's score depends on nothing else in its batch.
+    so a row's score depends on nothing else in its batch. Over a row's observed values
+    only, scaled by :func:`observed_share` so that rows missing values compare with full ones.
     """
     z = _posterior_draws(vae.posterior(x), noise)
-    return _log_prob_per_draw(vae, x, z).sum(dim=2).mean(dim=0)
+    return _log_prob_per_draw(vae, x, z).sum(dim=2).mean(dim=0) * observed_share(x)
 
 
 def importance_weighted_log_likelihood(
@@ -64,7 +85,8 @@ def importance_weighted_log_likelihood(
     ``log mean_l p(x|z_l) p(z_l) / q(z_l|x)`` over the draws
     ``z_l = mu(x) + sigma(x) * noise[l]``: a lower bound on log p(x) in
     expectation that tightens as draws are added (with one draw, an estimate
-    of the ELBO). The draws go through the decoder ``chunk`` at a time.
+    of the ELBO); of the observed values alone where some are missing. The draws
+    go through the decoder ``chunk`` at a time.
     """
     posterior = vae.posterior(x)
     log_weights = []
@@ -87,7 +109,7 @@ def _log_prob_per_draw(vae: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tens
     # log p(x_j | z_l) of every draw l, row and value j: (n_draws, batch, n_features).
     likelihood = vae.likelihood(z.flatten(0, 1))
     repeated_x = x.expand(len(z), *x.shape).flatten(0, 1)
-    return likelihood.log_prob(repeated_x).view(len(z), len(x), -1)
+    return observed_log_prob(likelihood, repeated_x).view(len(z), len(x), -1)
 
 
 def scoring_draws(n_draws: int, latent_dim: int, seed: int, device: torch.device) -> torch.Tensor:
@@ -169,6 +191,7 @@ class LikelihoodMixin:
             a density.
         """
         check_is_fitted(self)
+        check_scalar(n_draws, "n_draws", Integral, min_val=1)
         if self.patch_size_ is not None:
             raise ValueError(
                 f"This detector was fitted on {self.patch_size_} patches of larger images and "
@@ -187,8 +210,9 @@ class LikelihoodMixin:
             return importance_weighted_log_likelihood(vae, batch, noise.to(batch.device), chunk)
 
         values = self._blockwise(X, estimate, "log-likelihood")
-        # p(x) = p(standardised x) / prod(scale): the density in the input's units.
-        return values - np.log(self.feature_scale_).sum()
+        # p(x) = p(standardised x) / prod(scale) over the observed values: in the input's units.
+        log_scale = np.where(np.isnan(X), 0.0, np.log(self.feature_scale_))
+        return values - log_scale.sum(axis=1)
 
     def _likelihood_model(self) -> VAE:
         """The VAE whose p(x|z) and q(z|x) define the likelihood."""

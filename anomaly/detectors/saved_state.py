@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from numbers import Integral
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from anomaly.model_file import ModelFile, to_json, write_model_file
 from anomaly.training import resolve_device
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11's; the package supports 3.10
+    from typing_extensions import Self
 
 __all__ = ["SavedStateMixin"]
 
@@ -40,6 +43,8 @@ class SavedStateMixin:
 
     # Fitted attributes that, with the network's weights, make up a saved model.
     _persisted_attributes: ClassVar[tuple[str, ...]] = ()
+    # Parameters one class added since models were first saved, as _ADDED_PARAMETERS.
+    _added_parameters: ClassVar[dict] = {}
 
     def save(self, path: str | os.PathLike) -> None:
         """Save the fitted detector to ``path`` in a format that runs no code on load.
@@ -92,7 +97,7 @@ class SavedStateMixin:
             }
             if model.version < 3:
                 params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
-            params = {**_ADDED_PARAMETERS, **params}
+            params = {**_ADDED_PARAMETERS, **cls._added_parameters, **params}
             attributes = {**_ADDED_ATTRIBUTES, **json.loads(model.fields["attributes"])}
             detector = cls(**params)
         except (KeyError, TypeError, json.JSONDecodeError) as err:
@@ -133,7 +138,7 @@ class SavedStateMixin:
 
     def __setstate__(self, state: dict) -> None:
         network_state = state.pop("_network_state", None)
-        for name, value in _ADDED_PARAMETERS.items():
+        for name, value in {**_ADDED_PARAMETERS, **self._added_parameters}.items():
             if name not in state:
                 state[name] = value
                 if "fitted_params_" in state:

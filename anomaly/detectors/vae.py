@@ -15,12 +15,15 @@ from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     kl_to_standard_normal,
+    observed_log_prob,
+    observed_share,
     reconstruction,
     reconstruction_log_prob,
     reconstruction_log_prob_map,
     scoring_draws,
 )
-from anomaly.networks import VAE
+from anomaly.networks import VAE, MissingValueEncoder
+from anomaly.networks.backbones import InputShape
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
@@ -37,20 +40,23 @@ def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
     """``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))`` of each row, one draw of z.
 
     The VAE's training loss; the training loop averages it over the rows it keeps.
+    Missing values (NaN) are left out of log p(x|z), as in MIWAE.
     """
     out = vae(x)
-    log_likelihood = out.likelihood.log_prob(x).flatten(1).sum(dim=1)
+    log_likelihood = observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
     return beta * kl_to_standard_normal(out.posterior) - log_likelihood
 
 
 def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:
-    """Squared difference of each value from the decoded mean of its posterior mean."""
-    return (x - reconstruction(vae, x)).square()
+    """Squared difference of each value from the decoded mean of its posterior mean (0 for a
+    missing value)."""
+    return torch.where(torch.isnan(x), 0.0, (x - reconstruction(vae, x)).square())
 
 
 def reconstruction_error(vae: VAE, x: torch.Tensor) -> torch.Tensor:
-    """Squared distance between ``x`` and the decoded mean of its posterior mean, per row."""
-    return reconstruction_residual(vae, x).flatten(1).sum(dim=1)
+    """Squared distance between ``x`` and the decoded mean of its posterior mean, per row (over
+    the observed values, scaled by :func:`~anomaly.detectors.likelihood.observed_share`)."""
+    return reconstruction_residual(vae, x).flatten(1).sum(dim=1) * observed_share(x)
 
 
 # Rows per block of residual_variance: fixed, so that the sums do not depend on a setting.
@@ -68,10 +74,12 @@ def residual_variance(vae: VAE, X: torch.Tensor, channels: int | None) -> np.nda
     """
     device = next(vae.parameters()).device
     total = torch.zeros(X.shape[1], dtype=torch.float64)
+    observed = torch.zeros(X.shape[1], dtype=torch.float64)  # missing values are left out
     with torch.no_grad():
         for rows in X.split(_RESIDUAL_BLOCK_ROWS):
             total += reconstruction_residual(vae, rows.to(device)).double().sum(dim=0).cpu()
-    variance = total.numpy() / len(X)
+            observed += (~torch.isnan(rows)).sum(dim=0)
+    variance = total.numpy() / np.maximum(observed.numpy(), 1)
     if channels is not None:
         variance = np.repeat(variance.reshape(channels, -1).mean(axis=1), len(variance) // channels)
     return np.maximum(variance, vae.min_std**2)
@@ -121,6 +129,17 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     n_draws : int, default=16
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
+    missing : {"error", "marginalize"}, default="error"
+        Missing values (NaN). "error" refuses them. "marginalize" lets them
+        in, at fit and when scoring (not in images cut into patches): the
+        encoder sees them set to the feature's mean beside a mask of which
+        values are observed (as MIWAE and HI-VAE do), training leaves them
+        out of the likelihood, and every scoring rule takes the observed
+        values only, scaled by the number of values over the number observed
+        so that rows missing values compare with complete ones (a missing
+        value's ``feature_scores`` is 0); ``log_likelihood`` is then of the
+        observed values. Standardisation uses the observed values. A sample
+        (or a feature, at fit) with no observed value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
@@ -308,8 +327,10 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
             )
         ],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
     _persisted_attributes = (*BaseDeepDetector._persisted_attributes, "residual_variance_")
+    _added_parameters: ClassVar[dict] = {"missing": "error"}
     # Models saved or pickled before residual_variance_ existed score by another rule.
     residual_variance_: np.ndarray | None = None
 
@@ -322,6 +343,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         likelihood: str = "student_t",
         scoring_rule: str = "reconstruction_probability",
         n_draws: int = 16,
+        missing: str = "error",
         standardize: bool = True,
         contamination: str | float = "auto",
         trim_fraction: float = 0.2,
@@ -349,6 +371,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         self.likelihood = likelihood
         self.scoring_rule = scoring_rule
         self.n_draws = n_draws
+        self.missing = missing
         self.standardize = standardize
         self.contamination = contamination
         self.trim_fraction = trim_fraction
@@ -374,11 +397,26 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         params = self.fitted_params_
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
         backbone = self._backbone()
+        encoder = backbone.encoder(2 * latent_dim)
+        if params["missing"] == "marginalize":
+            # The values and their mask: twice the features, or twice the channels.
+            inputs = self._input_shape()
+            image, window = inputs.image_shape, inputs.window_shape
+            doubled = InputShape(
+                2 * inputs.n_features,
+                image_shape=None if image is None else (2 * image[0], *image[1:]),
+                window_shape=None if window is None else (2 * window[0], *window[1:]),
+            )
+            encoder = MissingValueEncoder(self._backbone(doubled).encoder(2 * latent_dim))
         return VAE(
-            encoder=backbone.encoder(2 * latent_dim),
+            encoder=encoder,
             decoder=backbone.decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
             likelihood=likelihood,
         )
+
+    def _allows_missing(self, *, reset: bool) -> bool:
+        missing = self.missing if reset else self.fitted_params_["missing"]
+        return missing == "marginalize"
 
     def _phases(self, network: VAE) -> list[Phase]:
         beta = self.fitted_params_["beta"]
@@ -395,9 +433,11 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
             self.residual_variance_ = residual_variance(vae, X, channels)
 
     def _standardized_residual(self, batch: torch.Tensor) -> torch.Tensor:
-        """Each value's squared residual over its feature's training mean of it."""
+        """Each value's squared residual over its feature's training mean of it (scaled by
+        the row's :func:`~anomaly.detectors.likelihood.observed_share`)."""
         variance = torch.as_tensor(self.residual_variance_, dtype=batch.dtype, device=batch.device)
-        return reconstruction_residual(self.network_, batch) / variance
+        residual = reconstruction_residual(self.network_, batch) / variance
+        return residual * observed_share(batch)[:, None]
 
     def _score_batch(self, batch: torch.Tensor) -> torch.Tensor:
         params = self.fitted_params_
@@ -434,7 +474,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         ``"standardized_residual"``; the ELBO's KL term has no pixels)."""
         params = self.fitted_params_
         if params["scoring_rule"] == "reconstruction_error":
-            return reconstruction_residual(self.network_, batch)
+            return reconstruction_residual(self.network_, batch) * observed_share(batch)[:, None]
         if params["scoring_rule"] == "standardized_residual":
             return self._standardized_residual(batch)
         noise = scoring_draws(

@@ -101,3 +101,19 @@ def test_default_epochs_and_clear_errors():
         detector.partial_fit(second, epochs=0)
     with pytest.raises(ValueError, match="X has 3 features"):
         detector.partial_fit(second[:, :3])
+
+
+def test_a_failed_update_leaves_the_detector_as_it_was(monkeypatch):
+    first, second = _regimes()
+    detector = DETECTOR_FACTORIES["VAEDetector"]().fit(first)
+    before = detector.score_samples(second)
+
+    def fail(X):
+        raise RuntimeError("interrupted")  # after the weights were trained
+
+    monkeypatch.setattr(detector, "_training_scores", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        detector.partial_fit(second, epochs=2)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(detector.score_samples(second), before)
+    assert len(detector.history_["loss"]) == 5

@@ -1,0 +1,116 @@
+"""missing="marginalize": NaN let in, left out of the likelihood and of every scoring rule."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import anomaly
+from anomaly import TimeSeriesDetector, VAEDetector
+from anomaly.networks import MissingValueEncoder
+from tests.conftest import fast_vae
+
+RULES = ["reconstruction_probability", "elbo", "reconstruction_error", "standardized_residual"]
+
+
+def _rows(n_samples=600, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n_samples, 6)) @ np.random.default_rng(9).normal(size=(6, 6))
+
+
+def _remove(X, share, seed):
+    X = X.copy()
+    X[np.random.default_rng(seed).random(X.shape) < share] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 1.0  # every row keeps an observed value
+    return X
+
+
+@pytest.mark.parametrize("scoring_rule", RULES)
+def test_anomalies_missing_values_are_still_found(scoring_rule):
+    detector = fast_vae(missing="marginalize", scoring_rule=scoring_rule, epochs=15)
+    detector.fit(_remove(_rows(), 0.3, 1))
+    test = np.r_[_rows(200, seed=1), _rows(50, seed=2) + 6.0]
+    labels = np.r_[np.zeros(200), np.ones(50)]
+    scores = detector.score_samples(_remove(test, 0.3, 3))
+    assert np.isfinite(scores).all()
+    assert roc_auc_score(labels, -scores) > 0.95
+    # Scaled to a whole row: normal rows missing half their values are rarely flagged.
+    halves = detector.predict(_remove(_rows(200, seed=4), 0.5, 5))
+    assert np.mean(halves == -1) < 0.2
+
+
+@pytest.mark.parametrize("scoring_rule", ["reconstruction_probability", "standardized_residual"])
+def test_feature_scores_of_missing_values_are_zero_and_the_rest_sum_to_the_score(scoring_rule):
+    detector = fast_vae(missing="marginalize", scoring_rule=scoring_rule).fit(
+        _remove(_rows(), 0.2, 1)
+    )
+    test = _remove(_rows(50, seed=1), 0.3, 2)
+    shares = detector.feature_scores(test)
+    assert np.all(shares[np.isnan(test)] == 0)
+    np.testing.assert_allclose(shares.sum(axis=1), -detector.score_samples(test), rtol=1e-6)
+
+
+def test_the_encoder_sees_the_mask_and_reconstructions_fill_the_gaps(tmp_path):
+    X = _remove(_rows(), 0.2, 1)
+    detector = fast_vae(missing="marginalize").fit(X)
+    assert isinstance(detector.network_.encoder, MissingValueEncoder)
+    assert not isinstance(fast_vae().fit(_rows()).network_.encoder, MissingValueEncoder)
+    filled = detector.reconstruct(X[:20])
+    assert np.isfinite(filled).all()  # an imputation of the missing values
+    assert np.isfinite(detector.log_likelihood(X[:20], n_draws=4)).all()
+    detector.save(tmp_path / "model.safetensors")
+    loaded = anomaly.load(tmp_path / "model.safetensors")
+    np.testing.assert_array_equal(loaded.score_samples(X[:50]), detector.score_samples(X[:50]))
+
+
+def test_images_and_series_with_gaps():
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 1, 8, 8)).astype(np.float32)
+    images[rng.random(images.shape) < 0.2] = np.nan
+    detector = fast_vae(missing="marginalize", backbone="conv").fit(images)
+    assert np.isfinite(detector.score_samples(images)).all()
+    assert detector.anomaly_map(images[:2]).shape == (2, 8, 8)
+    steps = np.arange(600)
+    series = np.c_[np.sin(steps / 8), np.cos(steps / 5)]
+    series[rng.random(series.shape) < 0.1] = np.nan
+    series[300] = np.nan  # a step with every variable missing: a gap its windows span
+    wrapped = TimeSeriesDetector(fast_vae(missing="marginalize"), window_size=10).fit(series)
+    assert np.isfinite(wrapped.score_samples(series)).all()
+    # A step's own values carry nothing where they are missing (its window's part remains).
+    wrapped.set_params(step_scoring="values").fit(series)
+    assert wrapped.feature_scores(series)[300].tolist() == [0.0, 0.0]
+
+
+def test_clear_errors_and_tags():
+    X = _remove(_rows(), 0.2, 1)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        VAEDetector(epochs=1).fit(X)
+    assert not VAEDetector().__sklearn_tags__().input_tags.allow_nan
+    assert VAEDetector(missing="marginalize").__sklearn_tags__().input_tags.allow_nan
+    assert (
+        TimeSeriesDetector(VAEDetector(missing="marginalize"))
+        .__sklearn_tags__()
+        .input_tags.allow_nan
+    )
+    assert not TimeSeriesDetector().__sklearn_tags__().input_tags.allow_nan
+    detector = fast_vae(missing="marginalize").fit(X)
+    empty_row = X[:5].copy()
+    empty_row[2] = np.nan
+    with pytest.raises(ValueError, match="1 sample\\(s\\) have no observed value.*row 2"):
+        detector.score_samples(empty_row)
+    empty_column = _rows()
+    empty_column[:, 4] = np.nan
+    with pytest.raises(ValueError, match="1 feature\\(s\\) are never observed.*column 4"):
+        fast_vae(missing="marginalize").fit(empty_column)
+
+
+def test_the_likelihood_of_the_observed_values_is_in_the_inputs_units():
+    X = _remove(_rows(300), 0.2, 1)
+    values = fast_vae(missing="marginalize").fit(X).log_likelihood(X[:20], random_state=0)
+    scaled = fast_vae(missing="marginalize").fit(10 * X)
+    # Each observed value's density is ten times lower in units ten times smaller.
+    observed = (~np.isnan(X[:20])).sum(axis=1)
+    np.testing.assert_allclose(
+        values - scaled.log_likelihood(10 * X[:20], random_state=0),
+        observed * np.log(10),
+        atol=1e-3,
+    )
