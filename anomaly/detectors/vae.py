@@ -397,8 +397,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         params = self.fitted_params_
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
         backbone = self._backbone()
-        encoder = backbone.encoder(2 * latent_dim)
-        if params["missing"] == "marginalize":
+        if params["missing"] == "error":
+            encoder = backbone.encoder(2 * latent_dim)
+        else:
             # The values and their mask: twice the features, or twice the channels.
             inputs = self._input_shape()
             image, window = inputs.image_shape, inputs.window_shape
