@@ -54,8 +54,9 @@ share of the step's abnormality), with --explain-top K, `top_1` ... `top_K`
 
 The input must hold the model's value columns and one timestamp column (or
 more columns, if --timestamp-column names the timestamps: the others are left
-unread), with strictly increasing timestamps and no missing or non-numeric
-values; the first malformed row stops the run with its line and column.
+unread), with strictly increasing timestamps and numeric values, none missing
+unless the model was fitted with --missing marginalize (empty cells are then
+missing values); the first malformed row stops the run with its line and column.
 The output is written to a temporary file renamed at the end: a failed run
 (a full disk included) leaves none, and an output that is the input file
 (also through a link) is refused before a row is read. The input is read in
@@ -149,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
     fit.add_argument(
         "--columns", nargs="+", default=None, help="value columns (default: all others)"
+    )
+    fit.add_argument(
+        "--missing",
+        choices=["error", "marginalize"],
+        default="error",
+        help="empty cells: refused (error), or let in and left out of the likelihood "
+        "(marginalize, --detector vae); the model then scores files with empty cells too",
     )
     fit.add_argument("--contamination", type=_contamination, default="auto")
     fit.add_argument("--threshold", choices=["contamination", "pot"], default="contamination")
@@ -265,8 +273,13 @@ def compare_command(args: argparse.Namespace) -> None:
 
 def fit_command(args: argparse.Namespace) -> None:
     check_not_same_file(args.train, args.output)
+    if args.missing == "marginalize" and args.detector != "vae":
+        raise ValueError("--missing marginalize applies to --detector vae.")
     frame = read_series_csv(
-        args.train, timestamp_column=args.timestamp_column, value_columns=args.columns
+        args.train,
+        timestamp_column=args.timestamp_column,
+        value_columns=args.columns,
+        allow_missing=args.missing == "marginalize",
     )
     detector_params = dict(
         device=args.device, random_state=args.random_state, n_neighbors=args.n_neighbors
@@ -280,6 +293,8 @@ def fit_command(args: argparse.Namespace) -> None:
             raise ValueError("--n-draws applies to --detector vae or vaegan, not gan.")
     else:
         detector_params["n_draws"] = WINDOW_DRAWS if args.n_draws is None else args.n_draws
+    if args.missing == "marginalize":
+        detector_params["missing"] = args.missing
     if args.scoring_rule is not None:
         detector_params["scoring_rule"] = args.scoring_rule
     elif args.detector == "vae":

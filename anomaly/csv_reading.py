@@ -32,6 +32,7 @@ def read_series_csv(
     timestamp_column: str | None = None,
     value_columns: str | Sequence[str] | None = None,
     ordered: bool = True,
+    allow_missing: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV file of one timestamp column and numeric value columns.
 
@@ -49,6 +50,10 @@ def read_series_csv(
         Refuse timestamps that repeat or go back in time; with False, keep
         the rows in file order whatever their timestamps (some published
         series, such as NAB's, repeat a few).
+    allow_missing : bool, default=False
+        Read missing values (empty cells and pandas' NA markers) as NaN
+        instead of refusing them, for a model that takes them (e.g.
+        ``VAEDetector(missing="marginalize")``); timestamps stay required.
 
     Returns
     -------
@@ -86,8 +91,8 @@ def read_series_csv(
     read as such; other formats are inferred by pandas from the first value
     and must be used throughout; plain numbers (such as Unix seconds) are
     refused, convert them first. Missing values are refused too (fill or
-    drop them first): empty cells and pandas' NA markers (``NA``, ``NaN``,
-    ``null``, ...) count as missing.
+    drop them first, or pass ``allow_missing``): empty cells and pandas' NA
+    markers (``NA``, ``NaN``, ``null``, ...) count as missing.
 
     Examples
     --------
@@ -102,7 +107,9 @@ def read_series_csv(
     """
     if isinstance(value_columns, str):
         value_columns = [value_columns]
-    return _read_series(path, timestamp_column, value_columns, ordered=ordered)
+    return _read_series(
+        path, timestamp_column, value_columns, ordered=ordered, allow_missing=allow_missing
+    )
 
 
 def iter_series_csv(
@@ -112,6 +119,7 @@ def iter_series_csv(
     timestamp_column: str | None = None,
     chunk_rows: int | None = None,
     block_bytes: int = 1 << 24,
+    allow_missing: bool = False,
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Read a large CSV of a timestamp column and ``value_columns`` in chunks.
 
@@ -136,6 +144,9 @@ def iter_series_csv(
         Cut blocks into chunks of at most this many rows.
     block_bytes : int, default=16 MiB
         Bytes read and parsed at a time (rounded up to a whole line).
+    allow_missing : bool, default=False
+        Yield missing values as NaN instead of refusing them (see
+        :func:`read_series_csv`).
 
     Yields
     ------
@@ -196,7 +207,7 @@ def iter_series_csv(
                 ).combine_chunks()
             except pa.ArrowInvalid as err:
                 # pyarrow's message lacks the file's line: find it (this raises).
-                _diagnose(path, timestamp_column, value_columns)
+                _diagnose(path, timestamp_column, value_columns, allow_missing)
                 raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
             for start in range(0, table.num_rows, chunk_rows or max(table.num_rows, 1)):
                 piece = table.slice(start, chunk_rows)
@@ -211,6 +222,7 @@ def iter_series_csv(
                     first_row,
                     previous,
                     time_format,
+                    allow_missing,
                 )
                 first_row += piece.num_rows
                 yield piece.select([timestamp_column]), values
@@ -309,13 +321,15 @@ def _check_stream_chunk(
     first_row: int,
     previous: int | None,
     time_format: str | None,
+    allow_missing: bool,
 ) -> tuple[int, str]:
-    """Missing or infinite values, and timestamps out of order.
+    """Missing (unless ``allow_missing``) or infinite values, and timestamps out of order.
 
     Returns the last timestamp (in ns) and the timestamps' format, for the next chunk.
     """
-    if stamps.null_count or not np.isfinite(values).all():
-        _diagnose(path, timestamp_column, value_columns)  # raises, naming the line
+    bad_values = np.isinf(values).any() if allow_missing else not np.isfinite(values).all()
+    if stamps.null_count or bad_values:
+        _diagnose(path, timestamp_column, value_columns, allow_missing)  # raises, naming the line
         raise ValueError(
             f"{path}, lines {_line(first_row)}-{_line(first_row + len(stamps) - 1)}: missing "
             "or non-finite values."
@@ -350,7 +364,9 @@ def _parse_times(
     return pa.array(parsed), time_format
 
 
-def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> None:
+def _diagnose(
+    path: Path, timestamp_column: str, value_columns: list[str], allow_missing: bool
+) -> None:
     """Find the first malformed row of ``path`` with pandas, chunk by chunk, and raise."""
     try:
         chunks = pd.read_csv(
@@ -370,7 +386,7 @@ def _diagnose(path: Path, timestamp_column: str, value_columns: list[str]) -> No
             raw, blank_tail = raw.iloc[: last + 1], raw.iloc[last + 1 :]
             _, time_format = _timestamps(raw[timestamp_column], path, time_format)
             for column in value_columns:
-                _numbers(raw[column], path)
+                _numbers(raw[column], path, allow_missing)
     except pd.errors.ParserError as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
     except UnicodeDecodeError as err:
@@ -383,6 +399,7 @@ def _read_series(
     value_columns: Sequence[str] | None,
     *,
     ordered: bool,
+    allow_missing: bool,
 ) -> pd.DataFrame:
     """The work of :func:`read_series_csv`; ``ordered=False`` accepts repeats and steps back."""
     path = Path(path)
@@ -422,7 +439,7 @@ def _read_series(
 
     frame = pd.DataFrame({timestamp_column: _timestamps(raw[timestamp_column], path)[0]})
     for column in value_columns:
-        frame[column] = _numbers(raw[column], path)
+        frame[column] = _numbers(raw[column], path, allow_missing)
     if ordered:
         _check_order(frame[timestamp_column], path)
     return frame
@@ -455,17 +472,20 @@ def _check_missing(raw: pd.Series, path: Path) -> None:
         raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")
 
 
-def _numbers(raw: pd.Series, path: Path) -> pd.Series:
-    _check_missing(raw, path)
+def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Series:
+    """The numbers of a column; missing values refused, or NaN with ``allow_missing``."""
+    missing = raw.isna() | (raw.str.strip() == "")
+    if not allow_missing:
+        _check_missing(raw, path)
     values = pd.to_numeric(raw.str.strip(), errors="coerce").astype(np.float64)
-    bad = values.isna()
+    bad = values.isna() & ~missing
     if bad.any():
         row = _first(bad)
         raise ValueError(
             f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not a "
             "number."
         )
-    infinite = ~np.isfinite(values)
+    infinite = np.isinf(values)
     if infinite.any():
         row = _first(infinite)
         raise ValueError(

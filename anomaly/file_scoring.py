@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import csv as pa_csv
+from sklearn.utils import get_tags
 from tqdm.auto import tqdm
 
 from anomaly._atomic import atomic_write, check_not_same_file
@@ -42,7 +43,9 @@ def score_file(
     timestamp as written in the input, ``anomaly_score``
     (minus ``score_samples``: the higher, the more abnormal, as the metrics
     take it; equal to scoring the whole series in memory) and ``label`` (-1
-    anomaly, 1 normal, as ``predict``). It is written to a temporary file
+    anomaly, 1 normal, as ``predict``). Empty cells are read as missing
+    values where the model takes them (``VAEDetector(missing="marginalize")``),
+    and refused otherwise. It is written to a temporary file
     renamed at the end: a failure leaves no output file. An output that is
     the input file (also through a link) is refused before a row is read.
 
@@ -85,6 +88,8 @@ def score_file(
         [str(n) for n in names],
         timestamp_column=timestamp_column,
         chunk_rows=chunk_rows,
+        # Empty cells where the model takes missing values (scikit-learn's allow_nan tag).
+        allow_missing=get_tags(detector).input_tags.allow_nan,
     )
     if explain_top is not None and not 1 <= explain_top <= len(names):
         raise ValueError(f"explain_top must be from 1 to {len(names)}, got {explain_top}.")

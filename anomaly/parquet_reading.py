@@ -25,6 +25,7 @@ def iter_series_parquet(
     *,
     timestamp_column: str | None = None,
     chunk_rows: int | None = None,
+    allow_missing: bool = False,
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Read a Parquet file of a timestamp column and ``value_columns`` in chunks.
 
@@ -45,6 +46,8 @@ def iter_series_parquet(
         The column of timestamps; by default the one column besides ``value_columns``.
     chunk_rows : int, optional
         Rows per chunk (default: 131,072).
+    allow_missing : bool, default=False
+        Yield missing values (nulls, NaN) as NaN instead of refusing them.
 
     Yields
     ------
@@ -84,7 +87,10 @@ def iter_series_parquet(
         if batch.num_rows == 0:
             continue
         values = np.column_stack(
-            [_numbers(path, batch.column(name), name, first_row) for name in value_columns]
+            [
+                _numbers(path, batch.column(name), name, first_row, allow_missing)
+                for name in value_columns
+            ]
         )
         times = _times(path, batch.column(timestamp_column), timestamp_column, first_row)
         joined = times if previous is None else np.r_[previous, times]
@@ -101,11 +107,13 @@ def iter_series_parquet(
         raise ValueError(f"{path} has no rows.")
 
 
-def _numbers(path: Path, column: pa.Array, name: str, first_row: int) -> np.ndarray:
+def _numbers(
+    path: Path, column: pa.Array, name: str, first_row: int, allow_missing: bool
+) -> np.ndarray:
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise ValueError(f"{path}: column {name!r} holds {column.type}, not numbers.")
     values = column.to_numpy(zero_copy_only=False).astype(np.float64)
-    bad = ~np.isfinite(values)
+    bad = np.isinf(values) if allow_missing else ~np.isfinite(values)
     if bad.any():
         raise ValueError(
             f"{path}, row {first_row + int(np.argmax(bad)) + 1}: {name!r} is missing or not finite."

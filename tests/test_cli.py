@@ -492,3 +492,27 @@ def test_explain_adds_each_variables_score_or_the_top_ones(model, tmp_path, caps
     assert set(scores["top_1"] + scores["top_2"]) <= {"cpumemory", "memorycpu"}
     assert main([*argv, "--explain-top", "3"]) == 1
     assert "explain_top must be from 1 to 2, got 3" in capsys.readouterr().err
+
+
+def test_a_model_fitted_with_missing_marginalize_scores_files_with_empty_cells(tmp_path, capsys):
+    frame = write_series(tmp_path / "train.csv", n_rows=150)
+    frame.loc[[10, 40, 41], "cpu"] = np.nan
+    frame.loc[[70], "memory"] = np.nan
+    frame.to_csv(tmp_path / "train.csv", index=False)  # NaN written as empty cells
+    model = tmp_path / "model.safetensors"
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", str(WINDOW), "--epochs", "2"]
+    assert main([*argv, "--missing", "marginalize", "-o", str(model)]) == 0
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(model), str(tmp_path / "train.csv"), "-o", str(out)]) == 0
+    scores = pd.read_csv(out)
+    expected = -anomaly.load(model).score_samples(frame[["cpu", "memory"]])
+    np.testing.assert_array_equal(scores["anomaly_score"], expected)
+    # A model that refuses missing values refuses the file, naming the line.
+    refusing = tmp_path / "refusing.safetensors"
+    write_series(tmp_path / "complete.csv")
+    complete = ["fit", str(tmp_path / "complete.csv"), "--window-size", str(WINDOW)]
+    assert main([*complete, "--epochs", "1", "-o", str(refusing)]) == 0
+    argv = ["score", str(refusing), str(tmp_path / "train.csv"), "-o", str(tmp_path / "s.csv")]
+    assert main(argv) == 1
+    assert "line 12: missing value in 'cpu'" in capsys.readouterr().err
+    assert main([*complete, "--missing", "marginalize", "--detector", "gan", "-o", "x"]) == 1

@@ -193,3 +193,24 @@ def test_both_readers_refuse_text_that_is_not_utf8(tmp_path, where):
         read_series_csv(path)
     with pytest.raises(ValueError, match=f"{path} is not UTF-8 text"):
         list(iter_series_csv(path, [column]))
+
+
+def test_missing_values_can_be_let_in_as_nan(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("time,cpu,memory\n2024-01-01,0.5,\n2024-01-02,NA,3\n2024-01-03,x,4\n")
+    with pytest.raises(ValueError, match="line 3: missing value in 'cpu'"):
+        read_series_csv(path)
+    # Missing values become NaN; a value that is not a number is still refused, by its line.
+    with pytest.raises(ValueError, match="line 4: 'x' in 'cpu' is not a number"):
+        read_series_csv(path, allow_missing=True)
+    with pytest.raises(ValueError, match="line 4: 'x' in 'cpu' is not a number"):
+        list(iter_series_csv(path, ["cpu", "memory"], allow_missing=True))
+    path.write_text("time,cpu,memory\n2024-01-01,0.5,\n2024-01-02,NA,3\n2024-01-03,1,4\n")
+    frame = read_series_csv(path, allow_missing=True)
+    np.testing.assert_array_equal(frame[["cpu", "memory"]], [[0.5, np.nan], [np.nan, 3], [1, 4]])
+    streamed = np.concatenate(
+        [v for _, v in iter_series_csv(path, ["cpu", "memory"], chunk_rows=1, allow_missing=True)]
+    )
+    np.testing.assert_array_equal(streamed, frame[["cpu", "memory"]])
+    with pytest.raises(ValueError, match="line 3: missing value in 'cpu'"):
+        list(iter_series_csv(path, ["cpu", "memory"]))

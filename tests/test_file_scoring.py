@@ -101,3 +101,21 @@ def test_a_truncated_parquet_file_is_named_and_leaves_no_output(fitted_and_serie
     with pytest.raises(ValueError, match="cut.parquet is not a readable Parquet file"):
         score_file(detector, tmp_path / "cut.parquet", tmp_path / "out.csv")
     assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_model_that_takes_missing_values_scores_files_with_gaps(tmp_path, suffix):
+    t = np.arange(200)
+    series = pd.DataFrame({"cpu": np.sin(t / 5), "memory": np.cos(t / 11)})
+    series.loc[[5, 90, 91], "cpu"] = np.nan
+    detector = TimeSeriesDetector(fast_vae(epochs=2, missing="marginalize"), window_size=8)
+    detector.fit(series)
+    frame = series.assign(time=pd.date_range("2024-01-01", periods=len(t), freq="min"))
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        frame[["time", "cpu", "memory"]].to_csv(path, index=False)
+    else:
+        frame[["time", "cpu", "memory"]].to_parquet(path, row_group_size=64)
+    assert score_file(detector, path, tmp_path / "out.csv", chunk_rows=30) == 200
+    out = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_array_equal(out["anomaly_score"], -detector.score_samples(series))
