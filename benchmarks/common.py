@@ -9,6 +9,7 @@ draw from them) and keeping PyOD's per-epoch printing off the terminal.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -112,3 +113,26 @@ def write_text(path: Path, text: str) -> None:
     """Write a report atomically."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def run_or_report(
+    description: str,
+    report_file: str,
+    run: Callable[[argparse.Namespace], None],
+    report: Callable[[Path], str],
+    add_run_arguments: Callable[[argparse.ArgumentParser], None],
+    results: Path,
+) -> None:
+    """The command line of a benchmark: ``run`` measures (its own options, and ``--results``),
+    ``report`` rewrites ``results/<report_file>`` from the results already there."""
+    parser = argparse.ArgumentParser(description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run")
+    add_run_arguments(run_parser)
+    for command in (run_parser, commands.add_parser("report")):
+        command.add_argument("--results", type=Path, default=results)
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args)
+    else:
+        write_text(args.results / report_file, report(args.results))

@@ -52,7 +52,7 @@ from anomaly.timeseries import (  # noqa: E402
     WINDOW_EARLY_STOPPING,
     WINDOW_SCORING_RULE,
 )
-from benchmarks.common import DATA_HOME, merge_results, seed_globals, write_text  # noqa: E402
+from benchmarks.common import DATA_HOME, merge_results, run_or_report, seed_globals, write_text  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["collection", "series", "explainer", "seed"]
@@ -157,23 +157,14 @@ def report(results: Path) -> str:
     return "\n".join(lines)
 
 
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collections", nargs="+", choices=["smd", "asd"], default=["smd", "asd"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run")
-    run_parser.add_argument(
-        "--collections", nargs="+", choices=["smd", "asd"], default=["smd", "asd"]
-    )
-    run_parser.add_argument("--seed", type=int, default=1)
-    run_parser.add_argument("--data-home", type=Path, default=DATA_HOME)
-    run_parser.add_argument("--results", type=Path, default=RESULTS)
-    report_parser = commands.add_parser("report")
-    report_parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    if args.command == "run":
-        run(args)
-    else:
-        write_text(args.results / "explanations.md", report(args.results))
+    run_or_report(__doc__.splitlines()[0], "explanations.md", run, report, _run_arguments, RESULTS)
 
 
 if __name__ == "__main__":

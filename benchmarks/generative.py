@@ -33,7 +33,7 @@ from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
 from anomaly.datasets import FASHION_MNIST_CLASSES, MNIST_CLASSES  # noqa: E402
 from anomaly.generative_comparison import compare_generative  # noqa: E402
 from anomaly.image_features import LABELLED_IMAGE_SETS, classifier_features  # noqa: E402
-from benchmarks.common import merge_results, write_text  # noqa: E402
+from benchmarks.common import merge_results, run_or_report, write_text  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["dataset", "detector", "seed", "metric", "unseen", "n_train", "epochs"]
@@ -116,27 +116,18 @@ def report(results: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=sorted(LABELLED_IMAGE_SETS), default="fashion_mnist")
+    parser.add_argument("--data-home", type=Path, default=None)
+    parser.add_argument("--unseen", type=int, default=8)
+    parser.add_argument("--train", type=int, default=5_000)
+    parser.add_argument("--test", type=int, default=2_000)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run")
-    run_parser.add_argument(
-        "--dataset", choices=sorted(LABELLED_IMAGE_SETS), default="fashion_mnist"
-    )
-    run_parser.add_argument("--data-home", type=Path, default=None)
-    run_parser.add_argument("--unseen", type=int, default=8)
-    run_parser.add_argument("--train", type=int, default=5_000)
-    run_parser.add_argument("--test", type=int, default=2_000)
-    run_parser.add_argument("--epochs", type=int, default=10)
-    run_parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    run_parser.add_argument("--results", type=Path, default=RESULTS)
-    report_parser = commands.add_parser("report")
-    report_parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    if args.command == "run":
-        run(args)
-    else:
-        write_text(args.results / "generative.md", report(args.results))
+    run_or_report(__doc__.splitlines()[0], "generative.md", run, report, _run_arguments, RESULTS)
 
 
 if __name__ == "__main__":

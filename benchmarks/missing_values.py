@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anomaly import VAEDetector  # noqa: E402
 from anomaly.adapters import anomaly_scores  # noqa: E402
 from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
-from benchmarks.common import DATA_HOME, merge_results, seed_globals, write_text  # noqa: E402
+from benchmarks.common import DATA_HOME, merge_results, run_or_report, seed_globals, write_text  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["dataset", "detector", "rate", "seed"]
@@ -151,24 +151,19 @@ def report(results: Path) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run")
-    run_parser.add_argument(
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--datasets", nargs="+", default=list(ADBENCH_DATASETS), choices=ADBENCH_DATASETS
     )
-    run_parser.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3])
-    run_parser.add_argument("--seeds", type=int, nargs="+", default=[1])
-    run_parser.add_argument("--data-home", type=Path, default=DATA_HOME)
-    run_parser.add_argument("--results", type=Path, default=RESULTS)
-    report_parser = commands.add_parser("report")
-    report_parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    if args.command == "run":
-        run(args)
-    else:
-        write_text(args.results / "missing_values.md", report(args.results))
+    parser.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--data-home", type=Path, default=DATA_HOME)
+
+
+def main() -> None:
+    run_or_report(
+        __doc__.splitlines()[0], "missing_values.md", run, report, _run_arguments, RESULTS
+    )
 
 
 if __name__ == "__main__":

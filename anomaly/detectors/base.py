@@ -397,6 +397,15 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
 
     # --- networks and inputs ------------------------------------------------------------
 
+    def _check_whole_samples(self, method: str) -> None:
+        """Refuse ``method`` where the detector was fitted on patches, not whole images."""
+        if self.patch_size_ is not None:
+            raise ValueError(
+                f"This detector was fitted on {self.patch_size_} patches of larger images, "
+                f"which it does not model whole: {method} needs a detector fitted on whole "
+                "samples."
+            )
+
     def _input_shape(self) -> InputShape:
         return InputShape(self.n_features_in_, self.image_shape_, self.window_shape_)
 

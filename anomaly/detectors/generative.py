@@ -68,12 +68,7 @@ class GenerativeMixin:
         codes : ndarray of shape (n_samples, latent_dim)
         """
         check_is_fitted(self)
-        if self.patch_size_ is not None:
-            raise ValueError(
-                f"This detector was fitted on {self.patch_size_} patches of larger images, "
-                "which it does not encode whole: transform needs a detector fitted on whole "
-                "samples."
-            )
+        self._check_whole_samples("transform")
         X = self._validate_input(X, reset=False)
         return self._blockwise(X, self._encode_batch, "encoding")
 

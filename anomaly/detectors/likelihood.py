@@ -192,12 +192,7 @@ class LikelihoodMixin:
         """
         check_is_fitted(self)
         check_scalar(n_draws, "n_draws", Integral, min_val=1)
-        if self.patch_size_ is not None:
-            raise ValueError(
-                f"This detector was fitted on {self.patch_size_} patches of larger images and "
-                "has no likelihood of whole images: log_likelihood needs a detector fitted on "
-                "whole samples."
-            )
+        self._check_whole_samples("log_likelihood")
         X = self._validate_input(X, reset=False)
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         latent_dim = self.fitted_params_["latent_dim"]

@@ -47,7 +47,7 @@ def test_draws_are_seeded_and_patches_refused():
     assert not hasattr(fast_gan(), "log_likelihood")  # a GAN defines no density
     tiles = [np.random.default_rng(0).random((40, 40)).astype(np.float32) for _ in range(4)]
     patched = VAEDetector(epochs=1, patch_size=16, random_state=0).fit(tiles)
-    with pytest.raises(ValueError, match="no likelihood of whole images"):
+    with pytest.raises(ValueError, match="patches of larger images.*log_likelihood needs"):
         patched.log_likelihood(tiles)
 
 
