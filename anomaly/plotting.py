@@ -22,7 +22,6 @@ from sklearn.metrics import (
 )
 
 from anomaly.detectors.base import BaseDeepDetector
-from anomaly.detectors.patches import map_score
 from anomaly.metrics import anomaly_events
 
 __all__ = [
@@ -132,7 +131,7 @@ def plot_anomaly_map(
     """
     anomaly_map = detector.anomaly_map([image])[0]
     if detector.patch_size_ is not None:  # the image's score comes from its map
-        score = map_score(anomaly_map)
+        score = detector.map_score(anomaly_map)
     else:
         score = -detector.score_samples([image])[0]
     picture = _displayable(image)

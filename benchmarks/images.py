@@ -71,7 +71,6 @@ from anomaly.datasets import (  # noqa: E402
     load_magnetic_tile,
 )
 from anomaly.detectors import base  # noqa: E402
-from anomaly.detectors.patches import map_score  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,
     PYOD_DETECTORS,
@@ -168,7 +167,8 @@ def _fit_and_map(
     name: str, seed: int, device: str, train: list[np.ndarray], test: list[np.ndarray]
 ) -> MappedRun:
     """Fit ours, then map the test images once: with patches an image's anomaly score is
-    its map's ``map_score`` (what ``score_samples`` negates), so scoring need not map again."""
+    ``detector.map_score`` of its map (what ``score_samples`` negates), so scoring need not
+    map again."""
     seed_globals(seed)
     detector = BUILDERS[name](seed, device)
     start = time.perf_counter()
@@ -178,7 +178,7 @@ def _fit_and_map(
     if detector.patch_size_ is None:
         scores = -detector.score_samples(test)
     else:
-        scores = np.array([map_score(m) for m in maps])
+        scores = np.array([detector.map_score(m) for m in maps])
     return MappedRun(detector, scores, fitted - start, time.perf_counter() - fitted, maps)
 
 

@@ -30,8 +30,15 @@ from tqdm.auto import tqdm
 
 from anomaly.base import BaseDetector
 from anomaly.detectors.neighbors import NeighborMixin
-from anomaly.detectors.patches import map_score, normalize_lighting, random_patches, tiled
+from anomaly.detectors.patches import (
+    MAP_SMOOTHING_SIGMA,
+    map_score,
+    normalize_lighting,
+    random_patches,
+    tiled,
+)
 from anomaly.detectors.saved_state import SavedStateMixin
+from anomaly.detectors.segmenter import build_segmenter, fit_segmenter, segment
 from anomaly.detectors.shapes import (
     as_image_list,
     check_image_shape,
@@ -78,6 +85,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         "window_shape": [None, "array-like"],
         "conv_channels": ["array-like"],
         "patch_size": [None, Interval(Integral, 1, None, closed="left"), "array-like"],
+        "synthetic_defects": ["boolean"],
         "n_neighbors": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -117,7 +125,41 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
             network = self._build_network()
             history = self._train(network, data, self.epochs, training_seed, device)
         self.network_, self.history_ = network, history
+        if self._segments_defects():
+            with seeded(training_seed, device):
+                self._fit_segmenter(data.numpy(), training_seed, device)
         self._fit_references(X)
+
+    def _fit_segmenter(self, patches: np.ndarray, seed: int, device: torch.device) -> None:
+        """Train the defect segmenter on ``patches``, the standardised training patches."""
+        segmenter, history = fit_segmenter(
+            patches.reshape(len(patches), *self.image_shape_),
+            self.network_,
+            self._reconstruct_batch,
+            seed=seed,
+            device=device,
+            verbose=bool(self.verbose),
+            description=f"{type(self).__name__} defect segmenter",
+        )
+        self.history_ |= history
+        self.network_.add_module("defect_segmenter", segmenter)
+
+    def _defect_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each pixel's defect probability by the fitted segmenter, (n, height * width)."""
+        images = batch.view(-1, *self.image_shape_)
+        logits = segment(self.network_.defect_segmenter, images, self._reconstruct_batch)
+        return torch.sigmoid(logits).flatten(1)
+
+    def _segments_defects(self) -> bool:
+        """Whether the anomaly maps come from a defect segmenter (see ``synthetic_defects``)."""
+        return bool(self.fitted_params_["synthetic_defects"]) and self.patch_size_ is not None
+
+    def _build_fitted_network(self) -> nn.Module:
+        """The fitted detector's network, untrained: with its defect segmenter where it has one."""
+        network = self._build_network()
+        if self._segments_defects():
+            network.add_module("defect_segmenter", build_segmenter(self.image_shape_[0]))
+        return network
 
     def _partial_fit(self, X: np.ndarray | list[np.ndarray], epochs: int | None) -> None:
         params = self.fitted_params_
@@ -168,10 +210,23 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         if self.patch_size_ is None:
             return self._blockwise(X, self._sample_score_batch, "scoring")
         # An image is as abnormal as its most abnormal region.
-        return np.array([-map_score(m) for m in self._patched_maps(X)])
+        return np.array([-self.map_score(m) for m in self._patched_maps(X)])
+
+    def map_score(self, anomaly_map: np.ndarray) -> float:
+        """An image's anomaly score from its map, for a detector fitted on patches.
+
+        Minus :meth:`score_samples` of the image: the maximum of its map
+        (:meth:`anomaly_map`), smoothed first unless the map gives defect
+        probabilities (see ``synthetic_defects``), whose peaks are blobs already.
+        """
+        return map_score(anomaly_map, 0.0 if self._segments_defects() else MAP_SMOOTHING_SIGMA)
 
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""
+        if self._segments_defects():
+            for values in self._tiled(images, self._defect_batch, "segmenting", channels_out=1):
+                yield values[0]
+            return
         for values in self._tiled(images, self._map_batch, "mapping"):
             yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal
 
@@ -182,10 +237,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         action: str,
         *,
         unscale: bool = False,
+        channels_out: int | None = None,
     ) -> Iterator[np.ndarray]:
         """``batch_function``'s values of every pixel of each image, from a sliding patch.
 
-        With ``unscale``, the values are undone from standardisation (reconstructions).
+        With ``unscale``, the values are undone from standardisation (reconstructions);
+        ``channels_out`` values per pixel, by default the images' channels.
         """
 
         def run(patches: np.ndarray) -> np.ndarray:
@@ -196,7 +253,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
             images,
             self.patch_size_,
             run,
-            channels_out=self.image_shape_[0],
+            channels_out=channels_out or self.image_shape_[0],
             block=self._scoring_block_rows(),
             prepare=self._prepare_image,
         )
@@ -216,7 +273,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         map summed over pixels (unless whole images score by ``n_neighbors``:
         maps keep to the rule). For images cut into patches (see
         ``patch_size``), the map is the mean over the sliding patches that
-        cover each pixel, and ``score_samples(X)`` is minus its smoothed maximum.
+        cover each pixel, of each pixel's defect probability when the
+        detector has a defect segmenter (see ``synthetic_defects``), and
+        ``score_samples(X)`` is minus its :meth:`map_score`.
 
         Parameters
         ----------
@@ -230,8 +289,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         -------
         maps : ndarray of shape (n_samples, height, width) or list of ndarray
             One map per image, in the units of the scoring rule (nats for
-            log-likelihoods, squared standardised values for residuals); with
-            patches, a list when the images came as one.
+            log-likelihoods, squared standardised values for residuals) or
+            probabilities (a defect segmenter's); with patches, a list when
+            the images came as one.
         """
         check_is_fitted(self)
         if self.image_shape_ is None:
@@ -353,6 +413,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
         # As many rows as fit scikit-learn's working_memory (MiB), at most 1024.
         budget = get_config()["working_memory"] * 2**20
         row_bytes = self._scoring_row_bytes() + 8 * len(getattr(self, "neighbor_features_", ()))
+        if self._segments_defects():  # about a dozen 16-channel maps of the patch alive at once
+            row_bytes += 4 * 16 * 12 * prod(self.image_shape_[1:])
         return int(max(1, min(1024, budget // row_bytes)))
 
     def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

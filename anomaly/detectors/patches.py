@@ -42,9 +42,11 @@ def normalize_lighting(image: np.ndarray) -> np.ndarray:
     return ((image - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def map_score(anomaly_map: np.ndarray) -> float:
-    """An image's anomaly score from its map: the maximum of the smoothed map."""
-    return float(gaussian_filter(anomaly_map, MAP_SMOOTHING_SIGMA, mode="nearest").max())
+def map_score(anomaly_map: np.ndarray, sigma: float = MAP_SMOOTHING_SIGMA) -> float:
+    """An image's anomaly score from its map: the maximum of the map smoothed by ``sigma``."""
+    if sigma == 0:
+        return float(anomaly_map.max())
+    return float(gaussian_filter(anomaly_map, sigma, mode="nearest").max())
 
 
 def _starts(size: int, patch: int) -> list[int]:

@@ -34,7 +34,12 @@ _VERSION_1_ATTRIBUTES = {"image_shape_": None, "window_shape_": None, "backbone_
 _RENAMED_IN_VERSION_3 = {"score": "scoring_rule", "n_samples": "n_draws"}
 # Parameters and fitted attributes added since models were first saved: a model saved or
 # pickled without one takes the value that scores it as it was saved, not today's default.
-_ADDED_PARAMETERS = {"tol": 0.0, "patch_size": None, "n_neighbors": None}
+_ADDED_PARAMETERS = {
+    "tol": 0.0,
+    "patch_size": None,
+    "n_neighbors": None,
+    "synthetic_defects": False,
+}
 _ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None}
 
 
@@ -163,6 +168,6 @@ class SavedStateMixin:
             target = torch.device("cpu")
         # Built on the meta device: no random initialisation to overwrite.
         with torch.device("meta"):
-            network = self._build_network()
+            network = self._build_fitted_network()
         network.load_state_dict(network_state, assign=True)
         self.network_ = network.to(target).eval()

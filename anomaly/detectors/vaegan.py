@@ -220,14 +220,25 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         it are cut into patches: training takes random patches (about each
         image's area in all), scoring slides the patch over an image at
         half-patch strides, averages the overlapping patches' values into a
-        full-resolution anomaly map (``anomaly_map``, the per-pixel part of
-        ``scoring_rule``) and scores the image by the maximum of that map,
-        smoothed (a defect is as abnormal as its worst region, however
-        small). Such images are normalised per image for lighting (with
+        full-resolution anomaly map (``anomaly_map``: see
+        ``synthetic_defects``) and scores the image by the maximum of that
+        map (a defect is as abnormal as its worst region, however small).
+        Such images are normalised per image for lighting (with
         ``standardize`` and a real-valued likelihood) and may differ in size
         (pass a list of arrays). Images narrower than the patch on a side,
         and any images when ``image_shape`` is set, go through the network
         whole; None takes every image whole.
+    synthetic_defects : bool, default=True
+        With patches (see ``patch_size``), also train a defect segmenter: a
+        small U-Net that takes a patch beside the network's reconstruction
+        of it and learns to outline synthetic defects (blobs, thin lines,
+        irregular regions of shifted brightness or foreign texture) pasted
+        into half of twice as many training patches (at most 16,384) for 3
+        epochs, as DRAEM does (Zavrtanik et al., ICCV 2021). Its per-pixel
+        defect probability is then the anomaly map and the image scores by
+        the map's maximum; with False, the map is the per-pixel part of
+        ``scoring_rule``, and the image scores by its maximum after a
+        Gaussian smoothing (sigma 4 pixels). Whole images ignore it.
     n_neighbors : "auto", int or None, default="auto"
         Score whole samples by their distance to the training data in the
         encoder's feature space (its last hidden layer): minus the mean
@@ -367,6 +378,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         window_shape: Sequence[int] | None = None,
         conv_channels: Sequence[int] = (32, 64),
         patch_size: int | Sequence[int] | None = 64,
+        synthetic_defects: bool = True,
         n_neighbors: str | int | None = "auto",
     ) -> None:
         self.hidden_sizes = hidden_sizes
@@ -396,6 +408,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         self.window_shape = window_shape
         self.conv_channels = conv_channels
         self.patch_size = patch_size
+        self.synthetic_defects = synthetic_defects
         self.n_neighbors = n_neighbors
 
     def _build_network(self) -> VAEGAN:

@@ -72,6 +72,24 @@ def test_map_score_is_the_smoothed_maximum():
     speck = flat.copy()
     speck[5, 5] = 10  # one pixel: noise, not a defect, though its raw value is higher
     assert map_score(blob) > map_score(speck) > map_score(flat)
+    assert map_score(speck, sigma=0) == 10  # unsmoothed: the raw maximum
+
+
+@pytest.mark.parametrize("synthetic_defects", [True, False])
+def test_an_image_scores_by_the_maximum_of_its_map(synthetic_defects):
+    rng = np.random.default_rng(0)
+    images = np.stack([texture(rng, (60, 50)) for _ in range(6)])
+    detector = fast(VAEDetector, patch_size=16, epochs=1, synthetic_defects=synthetic_defects)
+    detector.fit(images)
+    maps = detector.anomaly_map(images)
+    scores = detector.score_samples(images)
+    np.testing.assert_allclose(-scores, [detector.map_score(m) for m in maps])
+    assert hasattr(detector.network_, "defect_segmenter") is synthetic_defects
+    if synthetic_defects:  # defect probabilities, their maximum as they are
+        assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
+        np.testing.assert_allclose(-scores, maps.max(axis=(1, 2)))
+    else:  # the scoring rule's terms, smoothed
+        np.testing.assert_allclose(-scores, [map_score(m) for m in maps])
 
 
 @pytest.mark.parametrize("detector_class", DETECTORS)
