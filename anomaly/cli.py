@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["error", "marginalize"],
         default="error",
         help="empty cells: refused (error), or let in and left out of the likelihood "
-        "(marginalize, --detector vae); the model then scores files with empty cells too",
+        "(marginalize); the model then scores files with empty cells too",
     )
     fit.add_argument("--contamination", type=_contamination, default="auto")
     fit.add_argument("--threshold", choices=["contamination", "pot"], default="contamination")
@@ -273,8 +273,7 @@ def compare_command(args: argparse.Namespace) -> None:
 
 def fit_command(args: argparse.Namespace) -> None:
     check_not_same_file(args.train, args.output)
-    if args.missing == "marginalize" and args.detector != "vae":
-        raise ValueError("--missing marginalize applies to --detector vae.")
+
     frame = read_series_csv(
         args.train,
         timestamp_column=args.timestamp_column,

@@ -17,7 +17,9 @@ __all__ = [
     "check_generator",
     "discriminator_median",
     "discriminator_score",
+    "fill_missing",
     "generator_diversity",
+    "hide_like",
 ]
 
 
@@ -25,11 +27,25 @@ __all__ = [
 COLLAPSE_THRESHOLD = 0.1
 
 
+def fill_missing(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with its missing values (NaN) at 0, the mean in standardised units: what a
+    discriminator sees of a row with gaps."""
+    return torch.where(torch.isnan(x), 0.0, x)
+
+
+def hide_like(generated: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """``generated`` rows with the gaps of real rows: each takes the mask of a random row of
+    ``observed`` and 0 where that row misses a value, so that a discriminator cannot tell
+    generated rows from real rows with gaps by the gaps (as in MisGAN, Li et al., 2019)."""
+    order = torch.randperm(len(observed), device=observed.device)[: len(generated)]
+    return generated * observed[order]
+
+
 def generator_diversity(
     generate: Callable[[int], torch.Tensor], X: torch.Tensor, n_samples: int = 512
 ) -> float:
     """Mean pairwise distance of ``generate(n)``'s rows over that of rows of ``X``."""
-    real = X[torch.randperm(len(X), device=X.device)[:n_samples]]
+    real = fill_missing(X[torch.randperm(len(X), device=X.device)[:n_samples]])
     return (torch.pdist(generate(len(real))).mean() / torch.pdist(real).mean()).item()
 
 
@@ -52,9 +68,10 @@ def check_generator(
 
 def discriminator_median(discriminator: nn.Module, X: torch.Tensor) -> float:
     """Median logit of the discriminator over ``X`` (the centre of its two-sided score)."""
-    return torch.cat([discriminator(block) for block in X.split(4096)]).median().item()
+    logits = [discriminator(fill_missing(block)) for block in X.split(4096)]
+    return torch.cat(logits).median().item()
 
 
 def discriminator_score(discriminator: nn.Module, x: torch.Tensor, center: float) -> torch.Tensor:
     """Minus the distance of each row's logit from ``center``: both tails are abnormal."""
-    return -(discriminator(x).double() - center).abs()
+    return -(discriminator(fill_missing(x)).double() - center).abs()

@@ -48,6 +48,7 @@ from anomaly.detectors.shapes import (
     fitted_window_shape,
     flatten_images,
 )
+from anomaly.networks import MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
@@ -480,6 +481,25 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
             hidden_sizes=params["hidden_sizes"],
             conv_channels=params["conv_channels"],
         )
+
+    def _allows_missing(self, *, reset: bool) -> bool:
+        # Detectors with a ``missing`` parameter let NaN in with "marginalize".
+        params = self.get_params(deep=False) if reset else self.fitted_params_
+        return params.get("missing") == "marginalize"
+
+    def _encoder(self, n_outputs: int) -> nn.Module:
+        """The backbone's encoder to ``n_outputs`` values; where missing values are allowed,
+        one that sees the values beside their mask, as twice the features or channels."""
+        if not self._allows_missing(reset=False):
+            return self._backbone().encoder(n_outputs)
+        inputs = self._input_shape()
+        image, window = inputs.image_shape, inputs.window_shape
+        doubled = InputShape(
+            2 * inputs.n_features,
+            image_shape=None if image is None else (2 * image[0], *image[1:]),
+            window_shape=None if window is None else (2 * window[0], *window[1:]),
+        )
+        return MissingValueEncoder(self._backbone(doubled).encoder(n_outputs))
 
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray | list[np.ndarray]:
         """Rows, images flattened to rows, or images to cut into patches (a list).

@@ -10,9 +10,16 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch.nn import functional as F
 
-from anomaly.detectors.adversarial import check_generator, discriminator_median, discriminator_score
+from anomaly.detectors.adversarial import (
+    check_generator,
+    discriminator_median,
+    discriminator_score,
+    fill_missing,
+    hide_like,
+)
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.generative import GenerativeMixin
+from anomaly.detectors.likelihood import observed_share
 from anomaly.networks import GAN
 from anomaly.training import Objective, Phase
 
@@ -28,27 +35,49 @@ __all__ = [
 ]
 
 
-def discriminator_loss(gan: GAN, x: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(gan: GAN, x: torch.Tensor, missing: bool = False) -> torch.Tensor:
     """Non-saturating GAN loss of the discriminator: real rows up, generated rows down.
 
     One loss per real row, each with the batch's mean loss on generated rows
     added: trimmed training leaves out the real rows the discriminator finds
-    least real.
+    least real. With ``missing``, real rows may have gaps (NaN), and generated
+    rows get the same gaps (:func:`~anomaly.detectors.adversarial.hide_like`).
     """
     z = torch.randn(len(x), gan.latent_dim, device=x.device)
     fake = gan.generator(z).detach()
+    if missing:
+        observed = ~torch.isnan(x)
+        x, fake = fill_missing(x), hide_like(fake, observed)
     return F.softplus(-gan.discriminator(x)) + F.softplus(gan.discriminator(fake)).mean()
 
 
-def generator_loss(gan: GAN, batch_size: int, device: torch.device) -> torch.Tensor:
-    """Non-saturating GAN loss of the generator: make generated rows look real."""
+def generator_loss(
+    gan: GAN, batch_size: int, device: torch.device, observed: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Non-saturating GAN loss of the generator: make generated rows look real (with the
+    gaps of the real rows' masks ``observed``, where they have gaps)."""
     z = torch.randn(batch_size, gan.latent_dim, device=device)
-    return F.softplus(-gan.discriminator(gan.generator(z))).mean()
+    generated = gan.generator(z)
+    if observed is not None:
+        generated = hide_like(generated, observed)
+    return F.softplus(-gan.discriminator(generated)).mean()
+
+
+def _observed_parts(
+    x: torch.Tensor, generated: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``x`` and ``generated`` at 0 where ``x`` misses values, as a discriminator sees rows
+    with gaps, and each row's :func:`~anomaly.detectors.likelihood.observed_share`: with
+    no gaps, ``x``, ``generated`` and ones, to the bit."""
+    observed = ~torch.isnan(x)
+    return fill_missing(x), generated * observed, observed_share(x)
 
 
 def encoder_residual(gan: GAN, x: torch.Tensor) -> torch.Tensor:
-    """Squared difference of each value from its reconstruction G(E(x))."""
-    return (x - gan.generator(gan.encoder(x))).square()
+    """Squared difference of each value from its reconstruction G(E(x)); 0 for a missing
+    value, the observed values' scaled by the row's share of observed values."""
+    x, reconstruction, share = _observed_parts(x, gan.generator(gan.encoder(x)))
+    return (x - reconstruction).square() * share[:, None]
 
 
 def izif_residual(gan: GAN, x: torch.Tensor, kappa: float) -> torch.Tensor:
@@ -56,9 +85,11 @@ def izif_residual(gan: GAN, x: torch.Tensor, kappa: float) -> torch.Tensor:
 
     ``mean((x - G(E(x)))**2) + kappa * mean((f(x) - f(G(E(x))))**2)``, with f
     the discriminator's features; the encoder's training loss and its score.
+    Where ``x`` misses values, the data term is over its observed values (scaled
+    as a complete row's) and the features are of both rows with those gaps.
     """
-    reconstruction = gan.generator(gan.encoder(x))
-    data_term = (x - reconstruction).square().flatten(1).mean(dim=1)
+    x, reconstruction, share = _observed_parts(x, gan.generator(gan.encoder(x)))
+    data_term = (x - reconstruction).square().flatten(1).mean(dim=1) * share
     critic = gan.discriminator
     feature_term = (critic.features(x) - critic.features(reconstruction)).square().mean(dim=1)
     return data_term + kappa * feature_term
@@ -66,8 +97,8 @@ def izif_residual(gan: GAN, x: torch.Tensor, kappa: float) -> torch.Tensor:
 
 def anogan_residual(gan: GAN, x: torch.Tensor, z: torch.Tensor, weight: float) -> torch.Tensor:
     """AnoGAN's loss per row: ``(1 - weight) * |x - G(z)|_1 + weight * |f(x) - f(G(z))|_1``."""
-    generated = gan.generator(z)
-    residual = (x - generated).abs().flatten(1).sum(dim=1)
+    x, generated, share = _observed_parts(x, gan.generator(z))
+    residual = (x - generated).abs().flatten(1).sum(dim=1) * share
     critic = gan.discriminator
     discrimination = (critic.features(x) - critic.features(generated)).abs().sum(dim=1)
     return (1 - weight) * residual + weight * discrimination
@@ -156,6 +187,19 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         Adam's step size in the latent search.
     encoder_weight : float, default=1.0
         Weight of the feature-space term in the izi_f residual (kappa).
+    missing : {"error", "marginalize"}, default="error"
+        Missing values (NaN). "error" refuses them. "marginalize" lets them
+        in, at fit and when scoring (not in images cut into patches): the
+        encoder sees them set to the feature's mean beside a mask of which
+        values are observed; the discriminator sees real rows with their gaps
+        at the mean and generated rows given the gaps of random real rows (as
+        MisGAN does), so that gaps tell it nothing; every scoring rule takes
+        the observed values only (and the discriminator's features of both
+        rows with the same gaps), scaled by the number of values over the
+        number observed so that rows missing values compare with complete
+        ones (a missing value's ``feature_scores`` is 0). Standardisation uses
+        the observed values. A sample (or a feature, at fit) with no observed
+        value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
@@ -337,7 +381,9 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         "anogan_weight": [Interval(Real, 0, 1, closed="both")],
         "anogan_learning_rate": [Interval(Real, 0, None, closed="neither")],
         "encoder_weight": [Interval(Real, 0, None, closed="left")],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
+    _added_parameters: ClassVar[dict] = {"missing": "error"}
     _adam_betas = (0.5, 0.999)
     _persisted_attributes = (
         *BaseDeepDetector._persisted_attributes,
@@ -355,6 +401,7 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         anogan_weight: float = 0.1,
         anogan_learning_rate: float = 0.05,
         encoder_weight: float = 1.0,
+        missing: str = "error",
         standardize: bool = True,
         contamination: str | float = "auto",
         trim_fraction: float = 0.2,
@@ -384,6 +431,7 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         self.anogan_weight = anogan_weight
         self.anogan_learning_rate = anogan_learning_rate
         self.encoder_weight = encoder_weight
+        self.missing = missing
         self.standardize = standardize
         self.contamination = contamination
         self.trim_fraction = trim_fraction
@@ -412,22 +460,25 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         return GAN(
             generator=backbone.decoder(latent_dim, 1),
             discriminator=backbone.discriminator(),
-            encoder=backbone.encoder(latent_dim),
+            encoder=self._encoder(latent_dim),
             latent_dim=latent_dim,
         )
 
     def _phases(self, gan: GAN) -> list[Phase]:
         kappa = self.fitted_params_["encoder_weight"]
+        missing = self._allows_missing(reset=False)
         adversarial = [
             Objective(
                 "discriminator",
                 list(gan.discriminator.parameters()),
-                lambda x: discriminator_loss(gan, x),
+                lambda x: discriminator_loss(gan, x, missing),
             ),
             Objective(
                 "generator",
                 list(gan.generator.parameters()),
-                lambda x: generator_loss(gan, len(x), x.device),
+                lambda x: generator_loss(
+                    gan, len(x), x.device, ~torch.isnan(x) if missing else None
+                ),
             ),
         ]
         encoder = Objective(
@@ -473,7 +524,9 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         search with ``scoring_rule="anogan"``, else (x - G(E(x)))**2, f-AnoGAN's data term
         (the discriminator has no pixels)."""
         if self.fitted_params_["scoring_rule"] == "anogan":
-            return (batch - self.network_.generator(self._search(batch))).abs()
+            generated = self.network_.generator(self._search(batch))
+            batch, generated, share = _observed_parts(batch, generated)
+            return (batch - generated).abs() * share[:, None]
         return encoder_residual(self.network_, batch)
 
     def _search(self, batch: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,7 @@ from anomaly.detectors.likelihood import (
     reconstruction_log_prob_map,
     scoring_draws,
 )
-from anomaly.networks import VAE, MissingValueEncoder
-from anomaly.networks.backbones import InputShape
+from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
 from anomaly.training import Objective, Phase
 
@@ -410,27 +409,12 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         params = self.fitted_params_
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
         backbone = self._backbone()
-        if params["missing"] == "error":
-            encoder = backbone.encoder(2 * latent_dim)
-        else:
-            # The values and their mask: twice the features, or twice the channels.
-            inputs = self._input_shape()
-            image, window = inputs.image_shape, inputs.window_shape
-            doubled = InputShape(
-                2 * inputs.n_features,
-                image_shape=None if image is None else (2 * image[0], *image[1:]),
-                window_shape=None if window is None else (2 * window[0], *window[1:]),
-            )
-            encoder = MissingValueEncoder(self._backbone(doubled).encoder(2 * latent_dim))
+        encoder = self._encoder(2 * latent_dim)
         return VAE(
             encoder=encoder,
             decoder=backbone.decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
             likelihood=likelihood,
         )
-
-    def _allows_missing(self, *, reset: bool) -> bool:
-        missing = self.missing if reset else self.fitted_params_["missing"]
-        return missing == "marginalize"
 
     def _phases(self, network: VAE) -> list[Phase]:
         beta = self.fitted_params_["beta"]

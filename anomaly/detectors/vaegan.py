@@ -14,12 +14,15 @@ from anomaly.detectors.adversarial import (
     check_generator,
     discriminator_median,
     discriminator_score,
+    fill_missing,
+    hide_like,
 )
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     kl_to_standard_normal,
+    observed_log_prob,
     reconstruction,
     reconstruction_log_prob,
     reconstruction_log_prob_map,
@@ -38,11 +41,21 @@ __all__ = [
 ]
 
 
-def _reconstruct(model: VAEGAN, x: torch.Tensor):
-    """One pass: the posterior, the likelihood at a posterior draw, and a decoded prior draw."""
+def _reconstruct(model: VAEGAN, x: torch.Tensor, missing: bool = False):
+    """One pass: the posterior and the likelihood at a posterior draw, the decoded mean
+    and a decoded prior draw as the discriminator sees them, and ``x`` so too.
+
+    With ``missing``, rows may have gaps (NaN): the discriminator sees them at 0, the
+    reconstruction with its row's gaps, the prior draw with a random row's
+    (:func:`~anomaly.detectors.adversarial.hide_like`).
+    """
     out = model.vae(x)
     prior_z = torch.randn(len(x), model.latent_dim, device=x.device)
-    return out, model.vae.decoded_mean(prior_z)
+    decoded, sampled = out.likelihood.mean, model.vae.decoded_mean(prior_z)
+    if missing:
+        observed = ~torch.isnan(x)
+        x, decoded, sampled = fill_missing(x), decoded * observed, hide_like(sampled, observed)
+    return out, decoded, sampled, x
 
 
 def _feature_residual(model: VAEGAN, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
@@ -51,39 +64,49 @@ def _feature_residual(model: VAEGAN, x: torch.Tensor, reconstruction: torch.Tens
     return 0.5 * (features(x) - features(reconstruction)).square().sum(dim=1)
 
 
-def vaegan_discriminator_loss(model: VAEGAN, x: torch.Tensor) -> torch.Tensor:
+def vaegan_discriminator_loss(
+    model: VAEGAN, x: torch.Tensor, missing: bool = False
+) -> torch.Tensor:
     """Real rows up; reconstructions and decoded prior draws down (non-saturating).
 
     One loss per row: its own real and reconstruction terms, plus the batch's
-    mean loss on prior draws (which belong to no row).
+    mean loss on prior draws (which belong to no row). ``missing``: see
+    :func:`_reconstruct`.
     """
-    out, sampled = _reconstruct(model, x)
+    _, decoded, sampled, x = _reconstruct(model, x, missing)
     critic = model.discriminator
     return (
         F.softplus(-critic(x))
-        + F.softplus(critic(out.likelihood.mean.detach()))
+        + F.softplus(critic(decoded.detach()))
         + F.softplus(critic(sampled.detach())).mean()
     )
 
 
-def vaegan_encoder_loss(model: VAEGAN, x: torch.Tensor, beta: float) -> torch.Tensor:
-    """``beta * KL + data-space NLL + feature-space NLL`` of the reconstruction, per row."""
-    out, _ = _reconstruct(model, x)
-    data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
-    feature_nll = _feature_residual(model, x, out.likelihood.mean)
+def vaegan_encoder_loss(
+    model: VAEGAN, x: torch.Tensor, beta: float, missing: bool = False
+) -> torch.Tensor:
+    """``beta * KL + data-space NLL + feature-space NLL`` of the reconstruction, per row
+    (the NLL of the observed values where rows have gaps)."""
+    out, decoded, _, filled = _reconstruct(model, x, missing)
+    data_nll = -observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
+    feature_nll = _feature_residual(model, filled, decoded)
     return beta * kl_to_standard_normal(out.posterior) + data_nll + feature_nll
 
 
 def vaegan_decoder_loss(
-    model: VAEGAN, x: torch.Tensor, feature_weight: float, adversarial_weight: float
+    model: VAEGAN,
+    x: torch.Tensor,
+    feature_weight: float,
+    adversarial_weight: float,
+    missing: bool = False,
 ) -> torch.Tensor:
     """Data-space NLL, ``feature_weight`` x feature NLL, and fooling the discriminator, per row."""
-    out, sampled = _reconstruct(model, x)
-    data_nll = -out.likelihood.log_prob(x).flatten(1).sum(dim=1)
-    feature_nll = _feature_residual(model, x, out.likelihood.mean)
+    out, decoded, sampled, filled = _reconstruct(model, x, missing)
+    data_nll = -observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
+    feature_nll = _feature_residual(model, filled, decoded)
     critic = model.discriminator
     # Prior draws belong to no row: their term is the batch's mean.
-    adversarial = F.softplus(-critic(out.likelihood.mean)) + F.softplus(-critic(sampled)).mean()
+    adversarial = F.softplus(-critic(decoded)) + F.softplus(-critic(sampled)).mean()
     return data_nll + feature_weight * feature_nll + adversarial_weight * adversarial
 
 
@@ -93,10 +116,13 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
     The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of the unit-variance
     Gaussian log-density (up to a constant) of the features of ``x`` around
     those of the decoded mean: the likelihood the VAE-GAN was trained with.
+    Where ``x`` misses values, both are seen with its gaps at 0.
     """
     posterior = model.vae.posterior(x)
     z = posterior.loc + posterior.scale * noise[:, None, :]
-    decoded = model.vae.decoded_mean(z.flatten(0, 1))
+    observed = ~torch.isnan(x)
+    decoded = model.vae.decoded_mean(z.flatten(0, 1)) * observed.repeat(len(noise), 1)
+    x = fill_missing(x)
     repeated_x = x.expand(len(noise), *x.shape).flatten(0, 1)
     return -_feature_residual(model, repeated_x, decoded).view(len(noise), len(x)).mean(dim=0)
 
@@ -157,6 +183,21 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     n_draws : int, default=16
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
+    missing : {"error", "marginalize"}, default="error"
+        Missing values (NaN). "error" refuses them. "marginalize" lets them
+        in, at fit and when scoring (not in images cut into patches): the
+        encoder sees them set to the feature's mean beside a mask of which
+        values are observed (as MIWAE and HI-VAE do), training leaves them
+        out of the data-space likelihood, and the discriminator sees real
+        rows and their reconstructions with the rows' gaps at the mean, and
+        decoded prior draws with the gaps of random real rows (as MisGAN
+        does), so that gaps tell it nothing. The reconstruction probability
+        takes the observed values only, scaled by the number of values over
+        the number observed so that rows missing values compare with
+        complete ones (a missing value's ``feature_scores`` is 0); the
+        feature-space rule compares both rows with the same gaps.
+        Standardisation uses the observed values. A sample (or a feature,
+        at fit) with no observed value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
@@ -340,8 +381,10 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
             StrOptions({"reconstruction_probability", "feature_reconstruction", "discriminator"})
         ],
         "n_draws": [Interval(Integral, 1, None, closed="left")],
+        "missing": [StrOptions({"error", "marginalize"})],
     }
     _adam_betas = (0.5, 0.999)
+    _added_parameters: ClassVar[dict] = {"missing": "error"}
     _persisted_attributes = (
         *BaseDeepDetector._persisted_attributes,
         "generator_diversity_",
@@ -359,6 +402,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         adversarial_weight: float = 1.0,
         scoring_rule: str = "reconstruction_probability",
         n_draws: int = 16,
+        missing: str = "error",
         standardize: bool = True,
         contamination: str | float = "auto",
         trim_fraction: float = 0.2,
@@ -389,6 +433,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         self.adversarial_weight = adversarial_weight
         self.scoring_rule = scoring_rule
         self.n_draws = n_draws
+        self.missing = missing
         self.standardize = standardize
         self.contamination = contamination
         self.trim_fraction = trim_fraction
@@ -416,7 +461,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         latent_dim, likelihood = params["latent_dim"], params["likelihood"]
         backbone = self._backbone()
         vae = VAE(
-            encoder=backbone.encoder(2 * latent_dim),
+            encoder=self._encoder(2 * latent_dim),
             decoder=backbone.decoder(latent_dim, LIKELIHOOD_OUTPUTS[likelihood]),
             likelihood=likelihood,
         )
@@ -426,21 +471,22 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         params = self.fitted_params_
         beta, gamma = params["beta"], params["feature_weight"]
         adversarial = params["adversarial_weight"]
+        missing = self._allows_missing(reset=False)
         objectives = [
             Objective(
                 "discriminator",
                 list(model.discriminator.parameters()),
-                lambda x: vaegan_discriminator_loss(model, x),
+                lambda x: vaegan_discriminator_loss(model, x, missing),
             ),
             Objective(
                 "encoder",
                 list(model.vae.encoder.parameters()),
-                lambda x: vaegan_encoder_loss(model, x, beta),
+                lambda x: vaegan_encoder_loss(model, x, beta, missing),
             ),
             Objective(
                 "decoder",
                 list(model.vae.decoder.parameters()),
-                lambda x: vaegan_decoder_loss(model, x, gamma, adversarial),
+                lambda x: vaegan_decoder_loss(model, x, gamma, adversarial, missing),
             ),
         ]
         return [Phase(model, objectives)]

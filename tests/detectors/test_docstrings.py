@@ -20,6 +20,7 @@ OWN_WORDS = {
     "learning_rate": "defaults and Adam's beta1 differ (adversarial training)",
     "validation_fraction": "the GAN stops its encoder early, never its adversarial phase",
     "n_iter_no_change": "as validation_fraction",
+    "missing": "a likelihood leaves missing values out, a GAN hides them from its critic too",
 }
 # Shared names with options of each detector's own.
 OWN_OPTIONS = {"scoring_rule": "each detector has its own scoring rules"}
