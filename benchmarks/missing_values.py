@@ -2,7 +2,8 @@
 
 The unsupervised protocol of ``tabular.py`` (fit on all of X, score all of X),
 with ``--rates`` (10 % and 30 %) of the values removed at random, the same
-values at training and at scoring. Detectors, at their defaults:
+values at training and at scoring. Detectors, at their defaults, for each of
+ours named by ``--detectors`` (VAEDetector by default; also GANDetector, VAEGANDetector):
 
 - ``VAEDetector(missing='marginalize')``: the missing values left out of the
   likelihood (the encoder sees them imputed, beside a mask);
@@ -15,7 +16,7 @@ each loses is its complete figure minus its figure with missing values.
 
 Usage::
 
-    python benchmarks/missing_values.py run [--rates 0.1 0.3] [--seeds 1]
+    python benchmarks/missing_values.py run [--rates 0.1 0.3] [--seeds 1] [--detectors ...]
     python benchmarks/missing_values.py report
 
 Results: ``benchmarks/results/missing_values.csv`` (merged per set) and ``missing_values.md``.
@@ -36,30 +37,34 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from anomaly import VAEDetector  # noqa: E402
+from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
 from anomaly.adapters import anomaly_scores  # noqa: E402
 from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
 from benchmarks.common import DATA_HOME, merge_results, run_or_report, seed_globals, write_text  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["dataset", "detector", "rate", "seed"]
-OURS = "VAEDetector(missing='marginalize')"
-IMPUTED_OURS = "SimpleImputer + VAEDetector"
+OURS = {"VAEDetector": VAEDetector, "GANDetector": GANDetector, "VAEGANDetector": VAEGANDetector}
 IMPUTED_FOREST = "SimpleImputer + IsolationForest"
 # Each detector with missing values, and the detector it is on complete data.
-COMPLETE = {OURS: "VAEDetector", IMPUTED_OURS: "VAEDetector", IMPUTED_FOREST: "IsolationForest"}
+COMPLETE = {
+    **{f"{ours}(missing='marginalize')": ours for ours in OURS},
+    **{f"SimpleImputer + {ours}": ours for ours in OURS},
+    IMPUTED_FOREST: "IsolationForest",
+}
 
 
 def _detector(name: str, seed: int):
-    if name == OURS:
-        return VAEDetector(missing="marginalize", random_state=seed)
-    if name == IMPUTED_OURS:
-        return make_pipeline(SimpleImputer(), VAEDetector(random_state=seed))
     if name == IMPUTED_FOREST:
         return make_pipeline(SimpleImputer(), IsolationForest(random_state=seed))
-    if name == "VAEDetector":
-        return VAEDetector(random_state=seed)
-    return IsolationForest(random_state=seed)
+    if name == "IsolationForest":
+        return IsolationForest(random_state=seed)
+    ours = OURS[COMPLETE.get(name, name)]
+    if name.endswith("(missing='marginalize')"):
+        return ours(missing="marginalize", random_state=seed)
+    if name.startswith("SimpleImputer"):
+        return make_pipeline(SimpleImputer(), ours(random_state=seed))
+    return ours(random_state=seed)
 
 
 def remove_values(X: np.ndarray, rate: float, seed: int) -> np.ndarray:
@@ -76,10 +81,14 @@ def run(args: argparse.Namespace) -> None:
         X, y = load_adbench(dataset, data_home=args.data_home, return_X_y=True)
         rows = []
         for seed in args.seeds:
-            cases = [(0.0, name, X) for name in ("VAEDetector", "IsolationForest")]
+            cases = [(0.0, name, X) for name in (*args.detectors, "IsolationForest")]
             for rate in args.rates:
                 X_missing = remove_values(X, rate, seed)
-                cases += [(rate, name, X_missing) for name in COMPLETE]
+                cases += [
+                    (rate, name, X_missing)
+                    for name, complete in COMPLETE.items()
+                    if complete in (*args.detectors, "IsolationForest")
+                ]
             for rate, name, data in cases:
                 seed_globals(seed)
                 detector = _detector(name, seed)
@@ -119,7 +128,7 @@ def report(results: Path) -> str:
     table = []
     for rate in sorted(r for r in frame.rate.unique() if r > 0):
         for name, complete in COMPLETE.items():
-            if (name, rate) not in means.index:
+            if (name, rate) not in means.index or (complete, 0.0) not in means.index:
                 continue
             row = means.loc[(name, rate)]
             whole = means.loc[(complete, 0.0)]
@@ -157,6 +166,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--detectors", nargs="+", default=["VAEDetector"], choices=list(OURS))
     parser.add_argument("--data-home", type=Path, default=DATA_HOME)
 
 

@@ -38,7 +38,7 @@ from anomaly.detectors.patches import (
     tiled,
 )
 from anomaly.detectors.saved_state import SavedStateMixin
-from anomaly.detectors.segmenter import build_segmenter, fit_segmenter, segment
+from anomaly.detectors.segmenter import DefectSegmenterMixin, build_segmenter
 from anomaly.detectors.shapes import (
     as_image_list,
     check_image_shape,
@@ -55,7 +55,7 @@ from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, trai
 __all__ = ["BaseDeepDetector"]
 
 
-class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
+class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, BaseDetector):
     """Shared machinery of the detectors built on a torch network.
 
     A subclass says which network to build (``_build_network``), how to
@@ -131,30 +131,6 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
                 self._fit_segmenter(data.numpy(), training_seed, device)
         self._fit_references(X)
 
-    def _fit_segmenter(self, patches: np.ndarray, seed: int, device: torch.device) -> None:
-        """Train the defect segmenter on ``patches``, the standardised training patches."""
-        segmenter, history = fit_segmenter(
-            patches.reshape(len(patches), *self.image_shape_),
-            self.network_,
-            self._reconstruct_batch,
-            seed=seed,
-            device=device,
-            verbose=bool(self.verbose),
-            description=f"{type(self).__name__} defect segmenter",
-        )
-        self.history_ |= history
-        self.network_.add_module("defect_segmenter", segmenter)
-
-    def _defect_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """Each pixel's defect probability by the fitted segmenter, (n, height * width)."""
-        images = batch.view(-1, *self.image_shape_)
-        logits = segment(self.network_.defect_segmenter, images, self._reconstruct_batch)
-        return torch.sigmoid(logits).flatten(1)
-
-    def _segments_defects(self) -> bool:
-        """Whether the anomaly maps come from a defect segmenter (see ``synthetic_defects``)."""
-        return bool(self.fitted_params_["synthetic_defects"]) and self.patch_size_ is not None
-
     def _build_fitted_network(self) -> nn.Module:
         """The fitted detector's network, untrained: with its defect segmenter where it has one."""
         network = self._build_network()
@@ -225,8 +201,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, BaseDetector):
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""
         if self._segments_defects():
-            for values in self._tiled(images, self._defect_batch, "segmenting", channels_out=1):
-                yield values[0]
+            yield from self._segmented_maps(images)
             return
         for values in self._tiled(images, self._map_batch, "mapping"):
             yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal

@@ -5,11 +5,16 @@ detector trains, after its own network, a U-Net that takes each patch beside
 that network's reconstruction of it and outlines the synthetic defects of
 :mod:`anomaly.detectors.synthetic_defects`; the generative network stays
 fixed meanwhile. The segmenter is saved as part of the detector's network.
+
+Being convolutional, the segmenter maps an image whole, so that every pixel is
+judged with its surroundings (on sliding patches, a defect near a patch's
+edge is seen without them, and averaging the overlaps dims it); images beyond
+``WHOLE_IMAGE_PIXELS`` go by sliding patches, to bound memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -19,7 +24,14 @@ from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
 from anomaly.networks.segmentation import UNet
 from anomaly.training import Objective, Phase, TrainingConfig, train
 
-__all__ = ["build_segmenter", "fit_segmenter", "segment"]
+__all__ = [
+    "DefectSegmenterMixin",
+    "build_segmenter",
+    "fit_segmenter",
+    "fits_whole",
+    "segment",
+    "segment_whole",
+]
 
 # Patches drawn from the detector's training patches: twice their number, up to a bound on
 # memory, each drawn with a fresh defect or none, seen this many times.
@@ -29,6 +41,8 @@ EPOCHS = 3
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 WIDTH = 16
+# Images up to this many pixels are segmented whole: about 1 KB of activations per pixel.
+WHOLE_IMAGE_PIXELS = 1 << 20
 
 Reconstruct = Callable[[torch.Tensor], torch.Tensor]
 
@@ -38,12 +52,28 @@ def build_segmenter(channels: int) -> UNet:
     return UNet(2 * channels, width=WIDTH)
 
 
+def fits_whole(image: np.ndarray) -> bool:
+    """Whether ``image`` (channels, height, width) is segmented whole, not by patches."""
+    return image.shape[1] * image.shape[2] <= WHOLE_IMAGE_PIXELS
+
+
 def segment(segmenter: nn.Module, images: torch.Tensor, reconstruct: Reconstruct) -> torch.Tensor:
     """Defect logits, (n, 1, height, width), of standardised patches (n, channels, height,
     width), from each beside ``reconstruct``'s rebuilding of it (flattened in, flattened out)."""
     with torch.no_grad():
         rebuilt = reconstruct(images.flatten(1)).view_as(images)
     return segmenter(torch.cat([images, rebuilt], dim=1))
+
+
+def segment_whole(
+    segmenter: nn.Module, image: np.ndarray, reconstruction: np.ndarray
+) -> np.ndarray:
+    """Defect probabilities, (height, width), of a standardised image (channels, height,
+    width) beside its reconstruction, alike."""
+    pair = np.concatenate([image, reconstruction]).astype(np.float32)[None]
+    with torch.no_grad():
+        logits = segmenter(torch.from_numpy(pair).to(next(segmenter.parameters()).device))
+    return torch.sigmoid(logits)[0, 0].double().cpu().numpy()
 
 
 def fit_segmenter(
@@ -102,3 +132,57 @@ def fit_segmenter(
     generator = torch.Generator().manual_seed(seed)
     history = train(phase, rows, config, device=device, generator=generator)
     return segmenter, history
+
+
+class DefectSegmenterMixin:
+    """A network detector's defect segmenter: training it after the network, and its maps.
+
+    Relies on the detector's fitted state (``network_``, ``image_shape_``,
+    ``feature_mean_``, ``feature_scale_``) and its patch machinery (``_tiled``,
+    ``_prepare_image``, ``_reconstruct_batch``).
+    """
+
+    def _fit_segmenter(self, patches: np.ndarray, seed: int, device: torch.device) -> None:
+        """Train the segmenter on ``patches`` (the standardised training patches) and add it
+        to the fitted network."""
+        segmenter, history = fit_segmenter(
+            patches.reshape(len(patches), *self.image_shape_),
+            self.network_,
+            self._reconstruct_batch,
+            seed=seed,
+            device=device,
+            verbose=bool(self.verbose),
+            description=f"{type(self).__name__} defect segmenter",
+        )
+        self.history_ |= history
+        self.network_.add_module("defect_segmenter", segmenter)
+
+    def _defect_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """Each pixel's defect probability by the fitted segmenter, (n, height * width)."""
+        images = batch.view(-1, *self.image_shape_)
+        logits = segment(self.network_.defect_segmenter, images, self._reconstruct_batch)
+        return torch.sigmoid(logits).flatten(1)
+
+    def _segmented_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+        """Defect probability maps: each image through the segmenter whole, beside its
+        reconstruction from sliding patches; images too large for that by sliding patches."""
+        whole = [image for image in images if fits_whole(image)]
+        rebuilt = self._tiled(whole, self._reconstruct_batch, "reconstructing")
+        large = [image for image in images if not fits_whole(image)]
+        patched = self._tiled(large, self._defect_batch, "segmenting", channels_out=1)
+        # One mean and scale per channel (see _standardization), to standardise whole images.
+        mean, scale = (
+            v.reshape(self.image_shape_[0], -1)[:, :1, None]
+            for v in (self.feature_mean_, self.feature_scale_)
+        )
+        segmenter = self.network_.eval().defect_segmenter
+        for image in images:
+            if fits_whole(image):
+                standardized = (self._prepare_image(image) - mean) / scale
+                yield segment_whole(segmenter, standardized, next(rebuilt))
+            else:
+                yield next(patched)[0]
+
+    def _segments_defects(self) -> bool:
+        """Whether the anomaly maps come from a defect segmenter (see ``synthetic_defects``)."""
+        return bool(self.fitted_params_["synthetic_defects"]) and self.patch_size_ is not None

@@ -7,6 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from anomaly import GANDetector, VAEDetector, VAEGANDetector, load
+from anomaly.detectors import segmenter
 from anomaly.detectors.patches import PatchGrid, map_score, random_patches, tiled
 
 DETECTORS = [VAEDetector, GANDetector, VAEGANDetector]
@@ -191,3 +192,16 @@ def test_wrong_images_are_clear_errors():
         whole.score_samples([rng.normal(size=(50, 60)), rng.normal(size=(40, 60))])
     with pytest.raises(ValueError, match="patch_size must be an int or"):
         VAEDetector(patch_size=(8, 8, 8)).fit(rng.normal(size=(4, 50, 60)))
+
+
+def test_images_too_large_to_segment_whole_go_by_sliding_patches(monkeypatch):
+    rng = np.random.default_rng(0)
+    images = np.stack([texture(rng, (60, 50)) for _ in range(6)])
+    detector = fast(VAEDetector, patch_size=16, epochs=1).fit(images)
+    whole = detector.anomaly_map(images)
+    monkeypatch.setattr(segmenter, "WHOLE_IMAGE_PIXELS", 60 * 50 - 1)
+    patched = detector.anomaly_map(images)
+    assert patched.shape == whole.shape and patched.min() >= 0 and patched.max() <= 1
+    assert not np.allclose(patched, whole)
+    # The same segmenter either way: the maps agree on what is abnormal.
+    assert np.corrcoef(patched.ravel(), whole.ravel())[0, 1] > 0.5
