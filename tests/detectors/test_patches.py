@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 from anomaly import GANDetector, VAEDetector, VAEGANDetector, load
@@ -205,3 +206,16 @@ def test_images_too_large_to_segment_whole_go_by_sliding_patches(monkeypatch):
     assert not np.allclose(patched, whole)
     # The same segmenter either way: the maps agree on what is abnormal.
     assert np.corrcoef(patched.ravel(), whole.ravel())[0, 1] > 0.5
+
+
+def test_partial_fit_updates_the_network_and_keeps_the_segmenter():
+    rng = np.random.default_rng(0)
+    images = np.stack([texture(rng, (48, 40)) for _ in range(6)])
+    detector = fast(VAEDetector, patch_size=16, epochs=1).fit(images)
+    segmenter = detector.network_.defect_segmenter
+    before = {name: value.clone() for name, value in segmenter.state_dict().items()}
+    detector.partial_fit(images, epochs=1)
+    for name, value in detector.network_.defect_segmenter.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    maps = detector.anomaly_map(images)
+    assert maps.min() >= 0 and maps.max() <= 1
