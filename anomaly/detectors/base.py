@@ -38,7 +38,11 @@ from anomaly.detectors.patches import (
     tiled,
 )
 from anomaly.detectors.saved_state import SavedStateMixin
-from anomaly.detectors.segmenter import DefectSegmenterMixin, build_segmenter
+from anomaly.detectors.segmenter import (
+    DefectSegmenterMixin,
+    build_segmenter,
+    check_patch_size,
+)
 from anomaly.detectors.shapes import (
     as_image_list,
     check_image_shape,
@@ -116,6 +120,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         rng = check_random_state(self.random_state)
         training_seed, self.scoring_seed_ = (int(s) for s in rng.randint(2**31 - 1, size=2))
         self._resolve_n_neighbors()
+        if self._segments_defects():
+            check_patch_size(self.patch_size_)
         if self.patch_size_ is not None:
             # Random crops of every image, about its area in all, drawn once per fit.
             crop_rng = np.random.default_rng(training_seed)

@@ -27,6 +27,7 @@ from anomaly.training import Objective, Phase, TrainingConfig, train
 __all__ = [
     "DefectSegmenterMixin",
     "build_segmenter",
+    "check_patch_size",
     "fit_segmenter",
     "fits_whole",
     "segment",
@@ -41,6 +42,8 @@ EPOCHS = 3
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 WIDTH = 16
+# The U-Net pools twice: a patch needs at least this many pixels a side.
+MIN_PATCH_SIDE = 4
 # Images up to this many pixels are segmented whole: about 1 KB of activations per pixel.
 WHOLE_IMAGE_PIXELS = 1 << 20
 
@@ -50,6 +53,16 @@ Reconstruct = Callable[[torch.Tensor], torch.Tensor]
 def build_segmenter(channels: int) -> UNet:
     """An untrained segmenter for patches of ``channels`` channels."""
     return UNet(2 * channels, width=WIDTH)
+
+
+def check_patch_size(patch: tuple[int, ...]) -> None:
+    """Refuse patches too small for the segmenter, before any training."""
+    if min(patch) < MIN_PATCH_SIDE:
+        raise ValueError(
+            f"synthetic_defects needs patches of at least {MIN_PATCH_SIDE} x {MIN_PATCH_SIDE} "
+            f"pixels (its segmenter pools twice), got patch_size {tuple(patch)}: pass a "
+            "larger patch_size or synthetic_defects=False."
+        )
 
 
 def fits_whole(image: np.ndarray) -> bool:

@@ -219,3 +219,10 @@ def test_partial_fit_updates_the_network_and_keeps_the_segmenter():
         assert torch.equal(value, before[name]), name
     maps = detector.anomaly_map(images)
     assert maps.min() >= 0 and maps.max() <= 1
+
+
+def test_patches_too_small_for_the_segmenter_are_a_clear_error():
+    images = np.random.default_rng(0).normal(size=(4, 20, 20))
+    with pytest.raises(ValueError, match="at least 4 x 4 pixels.*synthetic_defects=False"):
+        VAEDetector(patch_size=3, epochs=1).fit(images)
+    assert fast(VAEDetector, patch_size=3, epochs=1, synthetic_defects=False).fit(images)
