@@ -3,10 +3,9 @@
 A generative model fitted on defect-free patches of a textured surface
 reconstructs small defects and textures alike, so its residual barely tells
 them apart. As in DRAEM (Zavrtanik et al., ICCV 2021), a segmentation network
-is trained instead on defect-free patches with synthetic defects pasted in,
-beside the generative model's reconstruction of each: it learns what a
-departure from the texture looks like, and its per-pixel defect probability
-is the anomaly map. The defects here are blobs darker or brighter than their
+is trained instead on defect-free patches with synthetic defects pasted in:
+it learns what a departure from the texture looks like, and its per-pixel
+defect probability is the anomaly map. The defects here are blobs darker or brighter than their
 surroundings, thin random-walk lines (scratches, cracks) and irregular
 regions, shifted in brightness or filled with texture from elsewhere.
 """

@@ -213,11 +213,11 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         whole; None takes every image whole.
     synthetic_defects : bool, default=True
         With patches (see ``patch_size``), also train a defect segmenter: a
-        small U-Net that takes a patch beside the network's reconstruction
-        of it and learns to outline synthetic defects (blobs, thin lines,
-        irregular regions of shifted brightness or foreign texture) pasted
-        into half of twice as many training patches (at most 16,384) for 3
-        epochs, as DRAEM does (Zavrtanik et al., ICCV 2021). Its per-pixel
+        small U-Net that learns to outline synthetic defects (blobs, thin
+        lines, irregular regions of shifted brightness or foreign texture)
+        pasted afresh in each batch into half of twice as many training
+        patches (at most 16,384), for 3 epochs, as DRAEM does (Zavrtanik et
+        al., ICCV 2021), though from the patch alone. Its per-pixel
         defect probability is then the anomaly map and the image scores by
         the map's maximum; with False, the map is the per-pixel part of
         ``scoring_rule``, and the image scores by its maximum after a
