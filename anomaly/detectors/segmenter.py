@@ -37,8 +37,11 @@ __all__ = [
 ]
 
 # Patches drawn from the detector's training patches: twice their number, up to a bound on
-# memory, each seen this many times, with a fresh defect or none each time.
+# memory, each seen this many times, with a fresh defect or none each time. At least
+# MIN_PATCHES, so that a segmenter fitted on a few small images still trains for long enough
+# (with fresh defects, a patch seen again is a new example).
 COVERAGE = 2.0
+MIN_PATCHES = 2048
 MAX_PATCHES = 16384
 EPOCHS = 3
 BATCH_SIZE = 32
@@ -101,7 +104,7 @@ def fit_segmenter(
     description : str
     """
     rng = np.random.default_rng(seed)
-    n = min(round(COVERAGE * len(patches)), MAX_PATCHES)
+    n = int(np.clip(round(COVERAGE * len(patches)), MIN_PATCHES, MAX_PATCHES))
     rows = torch.from_numpy(patches[rng.integers(len(patches), size=n)].reshape(n, -1))
     shape = patches.shape[1:]
     segmenter = build_segmenter(shape[0])

@@ -216,7 +216,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         small U-Net that learns to outline synthetic defects (blobs, thin
         lines, irregular regions of shifted brightness or foreign texture)
         pasted afresh in each batch into half of twice as many training
-        patches (at most 16,384), for 3 epochs, as DRAEM does (Zavrtanik et
+        patches (2,048 to 16,384), for 3 epochs, as DRAEM does (Zavrtanik et
         al., ICCV 2021), though from the patch alone. Its per-pixel
         defect probability is then the anomaly map and the image scores by
         the map's maximum; with False, the map is the per-pixel part of
