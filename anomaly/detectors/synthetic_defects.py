@@ -5,9 +5,10 @@ reconstructs small defects and textures alike, so its residual barely tells
 them apart. As in DRAEM (Zavrtanik et al., ICCV 2021), a segmentation network
 is trained instead on defect-free patches with synthetic defects pasted in:
 it learns what a departure from the texture looks like, and its per-pixel
-defect probability is the anomaly map. The defects here are blobs darker or brighter than their
-surroundings, thin random-walk lines (scratches, cracks) and irregular
-regions, shifted in brightness or filled with texture from elsewhere.
+defect probability is the anomaly map. The defects here are blobs darker or
+brighter than their surroundings, thin random-walk lines (scratches, cracks)
+and irregular regions, shifted in brightness or filled with texture from
+elsewhere.
 """
 
 from __future__ import annotations

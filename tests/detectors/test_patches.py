@@ -204,9 +204,8 @@ def test_images_too_large_to_segment_whole_go_by_sliding_patches(monkeypatch):
     patched = detector.anomaly_map(images)
     assert patched.shape == whole.shape and patched.min() >= 0 and patched.max() <= 1
     assert not np.allclose(patched, whole)
-    # The same segmenter either way: the maps agree (a barely trained one's maps on plain
-    # texture differ most near the patches' edges; an unrelated map would not correlate).
-    assert np.corrcoef(patched.ravel(), whole.ravel())[0, 1] > 0.3
+    # The same segmenter either way: the maps agree on what is abnormal.
+    assert np.corrcoef(patched.ravel(), whole.ravel())[0, 1] > 0.5
 
 
 def test_partial_fit_updates_the_network_and_keeps_the_segmenter():
