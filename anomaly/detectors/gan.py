@@ -279,8 +279,9 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         pasted afresh in each batch into half of twice as many training
         patches (2,048 to 16,384), for 3 epochs, as DRAEM does (Zavrtanik et
         al., ICCV 2021), though from the patch alone. Its per-pixel
-        defect probability is then the anomaly map and the image scores by
-        the map's maximum; with False, the map is the per-pixel part of
+        defect probability (the larger of the image's and of its
+        half-resolution copy's) is then the anomaly map and the image scores
+        by the map's maximum; with False, the map is the per-pixel part of
         ``scoring_rule``, and the image scores by its maximum after a
         Gaussian smoothing (sigma 4 pixels). Whole images ignore it.
     n_neighbors : "auto", int or None, default="auto"

@@ -9,6 +9,12 @@ DRAEM, it found the magnetic tiles' defects less well (image ROC-AUC 0.714
 against 0.741), since a network fitted on the texture rebuilds small defects
 too. The segmenter is saved as part of the detector's network.
 
+Each image is segmented twice, as it is and at half resolution (2 x 2 means,
+scaled by 2 so that the fine texture keeps its contrast), and the map is the
+pixelwise maximum of the two: the half-resolution pass sees twice as far,
+which finds the tiles' large uneven regions (image ROC-AUC 0.793 against 0.758
+from full resolution alone, same segmenter; uneven 0.696 against 0.563).
+
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
 edge is seen without them, and averaging the overlaps dims it); images beyond
@@ -21,6 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
@@ -33,6 +40,7 @@ __all__ = [
     "check_patch_size",
     "fit_segmenter",
     "fits_whole",
+    "segment",
     "segment_whole",
 ]
 
@@ -47,8 +55,9 @@ EPOCHS = 3
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 WIDTH = 16
-# The U-Net pools twice: a patch needs at least this many pixels a side.
-MIN_PATCH_SIDE = 4
+# The U-Net pools twice, also at half resolution: a patch needs at least this many pixels
+# a side.
+MIN_PATCH_SIDE = 8
 # Images up to this many pixels are segmented whole: about 1 KB of activations per pixel.
 WHOLE_IMAGE_PIXELS = 1 << 20
 
@@ -63,8 +72,8 @@ def check_patch_size(patch: tuple[int, ...]) -> None:
     if min(patch) < MIN_PATCH_SIDE:
         raise ValueError(
             f"synthetic_defects needs patches of at least {MIN_PATCH_SIDE} x {MIN_PATCH_SIDE} "
-            f"pixels (its segmenter pools twice), got patch_size {tuple(patch)}: pass a "
-            "larger patch_size or synthetic_defects=False."
+            "pixels (its segmenter pools twice, at half resolution too), got patch_size "
+            f"{tuple(patch)}: pass a larger patch_size or synthetic_defects=False."
         )
 
 
@@ -73,13 +82,22 @@ def fits_whole(image: np.ndarray) -> bool:
     return image.shape[1] * image.shape[2] <= WHOLE_IMAGE_PIXELS
 
 
+def segment(segmenter: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Defect probabilities, (n, 1, height, width), of standardised images (n, channels,
+    height, width): the maximum of the maps at full and at half resolution."""
+    full = torch.sigmoid(segmenter(batch))
+    # Averaging 2 x 2 pixels halves the texture's noise: doubled, it keeps its contrast.
+    half = torch.sigmoid(segmenter(2 * F.avg_pool2d(batch, 2)))
+    return torch.maximum(full, F.interpolate(half, size=batch.shape[-2:], mode="bilinear"))
+
+
 def segment_whole(segmenter: nn.Module, image: np.ndarray) -> np.ndarray:
     """Defect probabilities, (height, width), of a standardised image (channels, height,
     width)."""
     batch = torch.from_numpy(image.astype(np.float32)[None])
     with torch.no_grad():
-        logits = segmenter(batch.to(next(segmenter.parameters()).device))
-    return torch.sigmoid(logits)[0, 0].double().cpu().numpy()
+        probabilities = segment(segmenter, batch.to(next(segmenter.parameters()).device))
+    return probabilities[0, 0].double().cpu().numpy()
 
 
 def fit_segmenter(
@@ -156,8 +174,8 @@ class DefectSegmenterMixin:
 
     def _defect_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Each pixel's defect probability by the fitted segmenter, (n, height * width)."""
-        logits = self.network_.defect_segmenter(batch.view(-1, *self.image_shape_))
-        return torch.sigmoid(logits).flatten(1)
+        patches = batch.view(-1, *self.image_shape_)
+        return segment(self.network_.defect_segmenter, patches).flatten(1)
 
     def _segmented_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Defect probability maps: each image through the segmenter whole; images too

@@ -223,6 +223,17 @@ def test_partial_fit_updates_the_network_and_keeps_the_segmenter():
 
 def test_patches_too_small_for_the_segmenter_are_a_clear_error():
     images = np.random.default_rng(0).normal(size=(4, 20, 20))
-    with pytest.raises(ValueError, match="at least 4 x 4 pixels.*synthetic_defects=False"):
+    with pytest.raises(ValueError, match="at least 8 x 8 pixels.*synthetic_defects=False"):
         VAEDetector(patch_size=3, epochs=1).fit(images)
     assert fast(VAEDetector, patch_size=3, epochs=1, synthetic_defects=False).fit(images)
+
+
+def test_segment_takes_the_larger_of_the_full_and_half_resolution_maps():
+    torch.manual_seed(0)
+    unet = segmenter.build_segmenter(1).eval()
+    batch = torch.randn(2, 1, 25, 18)  # odd sizes: the half map is interpolated back whole
+    with torch.no_grad():
+        both = segmenter.segment(unet, batch)
+        full = torch.sigmoid(unet(batch))
+    assert both.shape == (2, 1, 25, 18)
+    assert torch.all(both >= full) and not torch.equal(both, full)
