@@ -16,7 +16,7 @@ each loses is its complete figure minus its figure with missing values.
 
 Usage::
 
-    python benchmarks/missing_values.py run [--rates 0.1 0.3] [--seeds 1] [--detectors ...]
+    python benchmarks/missing_values.py run [--rates 0.1 0.3] [--seeds 1 2 3] [--detectors ...]
     python benchmarks/missing_values.py report
 
 Results: ``benchmarks/results/missing_values.csv`` (merged per set) and ``missing_values.md``.
@@ -165,7 +165,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         "--datasets", nargs="+", default=list(ADBENCH_DATASETS), choices=ADBENCH_DATASETS
     )
     parser.add_argument("--rates", type=float, nargs="+", default=[0.1, 0.3])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--detectors", nargs="+", default=["VAEDetector"], choices=list(OURS))
     parser.add_argument("--data-home", type=Path, default=DATA_HOME)
 
