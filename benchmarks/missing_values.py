@@ -115,14 +115,17 @@ def run(args: argparse.Namespace) -> None:
 
 def report(results: Path) -> str:
     frame = pd.read_csv(results / "missing_values.csv")
-    means = frame.groupby(["detector", "rate"])[["roc_auc", "pr_auc"]].mean()
+    means = frame.groupby(["detector", "rate"]).agg(
+        roc_auc=("roc_auc", "mean"), pr_auc=("pr_auc", "mean"), seeds=("seed", "nunique")
+    )
     lines = [
         "# Missing values on ADBench: marginalised against imputed",
         "",
         "Written by `python benchmarks/missing_values.py report`. Mean over "
-        f"{frame.dataset.nunique()} sets and seeds {sorted(frame.seed.unique().tolist())}; "
-        "the same values removed at training and at scoring. `loss`: the detector's figure on "
-        "complete data (VAEDetector's or IsolationForest's) minus its figure with missing values.",
+        f"{frame.dataset.nunique()} sets and each row's seeds (`seeds`: how many, from "
+        f"{sorted(frame.seed.unique().tolist())}); the same values removed at training and at "
+        "scoring. `loss`: the figure on complete data (of the same detector, or "
+        "IsolationForest's for the imputed IsolationForest) minus the figure with missing values.",
         "",
     ]
     table = []
@@ -140,6 +143,7 @@ def report(results: Path) -> str:
                     roc_auc_loss=whole.roc_auc - row.roc_auc,
                     pr_auc=row.pr_auc,
                     pr_auc_loss=whole.pr_auc - row.pr_auc,
+                    seeds=row.seeds,
                 )
             )
     complete = means.xs(0.0, level="rate")
