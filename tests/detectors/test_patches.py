@@ -221,10 +221,11 @@ def test_partial_fit_updates_the_network_and_keeps_the_segmenter():
     assert maps.min() >= 0 and maps.max() <= 1
 
 
-def test_patches_too_small_for_the_segmenter_are_a_clear_error():
+@pytest.mark.parametrize("patch_size", [3, 7])
+def test_patches_too_small_for_the_segmenter_are_a_clear_error(patch_size):
     images = np.random.default_rng(0).normal(size=(4, 20, 20))
     with pytest.raises(ValueError, match="at least 8 x 8 pixels.*synthetic_defects=False"):
-        VAEDetector(patch_size=3, epochs=1).fit(images)
+        VAEDetector(patch_size=patch_size, epochs=1).fit(images)
     assert fast(VAEDetector, patch_size=3, epochs=1, synthetic_defects=False).fit(images)
 
 
