@@ -42,6 +42,7 @@ from anomaly.detectors.segmenter import (
     DefectSegmenterMixin,
     build_segmenter,
     check_patch_size,
+    edge_margin,
 )
 from anomaly.detectors.shapes import (
     as_image_list,
@@ -200,9 +201,13 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
         Minus :meth:`score_samples` of the image: the maximum of its map
         (:meth:`anomaly_map`), smoothed first unless the map gives defect
-        probabilities (see ``synthetic_defects``), whose peaks are blobs already.
+        probabilities (see ``synthetic_defects``), whose peaks are blobs already;
+        those are read away from the image's edges, where the segmenter marks the
+        object's rim (an eighth of the patch side left out at each edge).
         """
-        return map_score(anomaly_map, 0.0 if self._segments_defects() else MAP_SMOOTHING_SIGMA)
+        if self._segments_defects():
+            return map_score(anomaly_map, 0.0, edge_margin(self.patch_size_))
+        return map_score(anomaly_map, MAP_SMOOTHING_SIGMA)
 
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""

@@ -42,11 +42,18 @@ def normalize_lighting(image: np.ndarray) -> np.ndarray:
     return ((image - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def map_score(anomaly_map: np.ndarray, sigma: float = MAP_SMOOTHING_SIGMA) -> float:
-    """An image's anomaly score from its map: the maximum of the map smoothed by ``sigma``."""
-    if sigma == 0:
-        return float(anomaly_map.max())
-    return float(gaussian_filter(anomaly_map, sigma, mode="nearest").max())
+def map_score(
+    anomaly_map: np.ndarray,
+    sigma: float = MAP_SMOOTHING_SIGMA,
+    margin: tuple[int, int] = (0, 0),
+) -> float:
+    """An image's anomaly score from its map: the maximum of the map smoothed by ``sigma``,
+    leaving out ``margin`` (rows, columns) pixels at each edge."""
+    if sigma > 0:
+        anomaly_map = gaussian_filter(anomaly_map, sigma, mode="nearest")
+    height, width = anomaly_map.shape
+    rows, columns = margin
+    return float(anomaly_map[rows : height - rows, columns : width - columns].max())
 
 
 def _starts(size: int, patch: int) -> list[int]:

@@ -13,7 +13,11 @@ Each image is segmented twice, as it is and at half resolution (2 x 2 means,
 scaled by 2 so that the fine texture keeps its contrast), and the map is the
 pixelwise maximum of the two: the half-resolution pass sees twice as far,
 which finds the tiles' large uneven regions (image ROC-AUC 0.793 against 0.758
-from full resolution alone, same segmenter; uneven 0.696 against 0.563).
+from full resolution alone, same segmenter; uneven 0.696 against 0.563). The
+image's score is the map's maximum away from its edges (``edge_margin``): on
+the magnetic tiles, the defect-free images' maxima lay mostly within 4 pixels
+of an edge, and leaving out 8 pixels raised the image ROC-AUC from 0.793 to
+0.819, every defect kind with it.
 
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
@@ -38,6 +42,7 @@ __all__ = [
     "DefectSegmenterMixin",
     "build_segmenter",
     "check_patch_size",
+    "edge_margin",
     "fit_segmenter",
     "fits_whole",
     "segment",
@@ -58,6 +63,11 @@ WIDTH = 16
 # The U-Net pools twice, also at half resolution: a patch needs at least this many pixels
 # a side.
 MIN_PATCH_SIDE = 8
+# The image's score leaves out this share of the patch side at each edge (8 pixels of 64): a
+# photograph's outer pixels show the object's rim and its shadow (the magnetic tiles' outer
+# columns are 1-2 standard deviations darker than their inside), which the segmenter marks on
+# defect-free images too.
+EDGE_MARGIN_DIVISOR = 8
 # Images up to this many pixels are segmented whole: about 1 KB of activations per pixel.
 WHOLE_IMAGE_PIXELS = 1 << 20
 
@@ -75,6 +85,12 @@ def check_patch_size(patch: tuple[int, ...]) -> None:
             "pixels (its segmenter pools twice, at half resolution too), got patch_size "
             f"{tuple(patch)}: pass a larger patch_size or synthetic_defects=False."
         )
+
+
+def edge_margin(patch: tuple[int, ...]) -> tuple[int, int]:
+    """Pixels (rows, columns) at each edge of an image that its score leaves out, for
+    ``patch`` (height, width): an eighth of the patch's side."""
+    return patch[0] // EDGE_MARGIN_DIVISOR, patch[1] // EDGE_MARGIN_DIVISOR
 
 
 def fits_whole(image: np.ndarray) -> bool:

@@ -77,6 +77,17 @@ def test_map_score_is_the_smoothed_maximum():
     assert map_score(speck, sigma=0) == 10  # unsmoothed: the raw maximum
 
 
+def test_map_score_leaves_out_the_margin_and_segmenters_leave_an_eighth_of_the_patch():
+    anomaly_map = np.zeros((20, 30))
+    anomaly_map[10, 15] = 1
+    anomaly_map[1, 20] = anomaly_map[12, 29] = 9  # on the rim: second row, last column
+    assert map_score(anomaly_map, sigma=0) == 9
+    assert map_score(anomaly_map, sigma=0, margin=(2, 1)) == 1
+    assert map_score(anomaly_map, sigma=0, margin=(1, 1)) == 9
+    assert segmenter.edge_margin((64, 64)) == (8, 8)
+    assert segmenter.edge_margin((8, 20)) == (1, 2)
+
+
 @pytest.mark.parametrize("synthetic_defects", [True, False])
 def test_an_image_scores_by_the_maximum_of_its_map(synthetic_defects):
     rng = np.random.default_rng(0)
