@@ -220,9 +220,11 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         al., ICCV 2021), though from the patch alone. Its per-pixel
         defect probability (the larger of the image's and of its
         half-resolution copy's) is then the anomaly map and the image scores
-        by the map's maximum; with False, the map is the per-pixel part of
-        ``scoring_rule``, and the image scores by its maximum after a
-        Gaussian smoothing (sigma 4 pixels). Whole images ignore it.
+        by the map's maximum away from its edges (an eighth of the patch
+        side is left out at each, where the object's rim and shadow lie);
+        with False, the map is the per-pixel part of ``scoring_rule``, and
+        the image scores by its maximum after a Gaussian smoothing (sigma 4
+        pixels). Whole images ignore it.
     n_neighbors : "auto", int or None, default="auto"
         Score whole samples by their distance to the training data in the
         encoder's feature space (its last hidden layer): minus the mean
