@@ -53,6 +53,11 @@ def map_score(
         anomaly_map = gaussian_filter(anomaly_map, sigma, mode="nearest")
     height, width = anomaly_map.shape
     rows, columns = margin
+    if height <= 2 * rows or width <= 2 * columns:
+        raise ValueError(
+            f"an anomaly map of {height} x {width} pixels has nothing inside a margin of "
+            f"{rows} x {columns} pixels: score maps of images at least one patch in size."
+        )
     return float(anomaly_map[rows : height - rows, columns : width - columns].max())
 
 

@@ -86,6 +86,8 @@ def test_map_score_leaves_out_the_margin_and_segmenters_leave_an_eighth_of_the_p
     assert map_score(anomaly_map, sigma=0, margin=(1, 1)) == 9
     assert segmenter.edge_margin((64, 64)) == (8, 8)
     assert segmenter.edge_margin((8, 20)) == (1, 2)
+    with pytest.raises(ValueError, match="20 x 30 pixels has nothing inside a margin of 10 x 1"):
+        map_score(anomaly_map, sigma=0, margin=(10, 1))
 
 
 @pytest.mark.parametrize("synthetic_defects", [True, False])
