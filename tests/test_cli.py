@@ -439,7 +439,7 @@ def test_a_full_disk_is_one_line_naming_the_disk_and_leaves_nothing(
     assert list(out.parent.iterdir()) == []  # no output, no temporary file
 
 
-def test_threads_follow_the_idle_cores_or_the_option_and_are_restored(tmp_path, monkeypatch):
+def test_fit_threads_follow_the_idle_cores_or_the_option_and_are_restored(tmp_path, monkeypatch):
     import torch
 
     from anomaly import cli
@@ -464,6 +464,31 @@ def test_threads_follow_the_idle_cores_or_the_option_and_are_restored(tmp_path, 
     missing = ["score", str(tmp_path / "three"), str(tmp_path / "missing.csv"), "-o"]
     assert main([*missing, str(tmp_path / "out.csv"), "--threads", "3"]) == 1
     assert torch.get_num_threads() == before
+
+
+def test_score_keeps_torchs_threads_on_a_busy_machine_or_takes_the_option(
+    model, tmp_path, monkeypatch
+):
+    import torch
+
+    from anomaly import cli
+
+    write_series(tmp_path / "input.csv", n_rows=60, seed=2)
+    seen = []
+    real_score_file = cli.score_file
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_score_file(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "score_file", spy)
+    monkeypatch.setattr(cli, "idle_cores", lambda: 0.3)  # the other processes take every core
+    before = torch.get_num_threads()
+    argv = ["score", str(model), str(tmp_path / "input.csv"), "-o", str(tmp_path / "out.csv")]
+    assert main(argv) == 0
+    assert main([*argv, "--threads", "3"]) == 0
+    # Blocks side by side do not stall each other: scoring keeps one per core.
+    assert seen == [before, 3] and torch.get_num_threads() == before
 
 
 def test_explain_adds_each_variables_score_or_the_top_ones(model, tmp_path, capsys):
