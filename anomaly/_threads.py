@@ -4,11 +4,11 @@ torch runs each operation on its intra-op threads, which wait for each other
 at the end of every operation. The networks here run many small operations,
 so when another process takes a core, every operation waits for the thread
 it pushed off: beside two busy processes on 2 cores, scoring a series ran at
-a quarter to a half of the rate it kept with one thread (benchmarks/results/
-csv_scoring.md). Blocks run side by side on one thread each instead share
-what CPU is left, and a block's numbers do not depend on how many run.
-Training cannot be cut into independent blocks: the command line gives it
-as many threads as there are idle cores (:func:`idle_cores`).
+a quarter to a half of the rate it kept with one thread (benchmarks/README.md,
+"on a busy machine"). Blocks run side by side on one thread each instead
+share what CPU is left, and a block's numbers do not depend on how many run.
+Training cannot be cut into independent blocks: ``anomaly fit`` gives it as
+many threads as there are idle cores (:func:`idle_cores`).
 """
 
 from __future__ import annotations

@@ -42,8 +42,9 @@ FIT_THREADS_HELP = (
     "default), so that a busy machine slows training in proportion"
 )
 SCORE_THREADS_HELP = (
-    "blocks of windows scored side by side, one CPU thread each (default: torch's, one per "
-    "core); blocks do not wait for each other, so a busy machine slows scoring in proportion"
+    "blocks of windows scored side by side on the CPU, one thread each (default: torch's "
+    "count, one per core); blocks do not wait for each other, so a busy machine slows scoring "
+    "in proportion"
 )
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
@@ -422,10 +423,13 @@ def _os_error(err: OSError, written: Path) -> str:
 
 
 def _set_threads(threads: int | None, command: str) -> None:
+    """torch's thread count for ``command``: ``threads``, or by default the idle cores for
+    ``fit`` and torch's own count (one per core) for ``score``."""
     if threads is None:
         # Training's threads stall each other when a core is taken (see anomaly._threads), so it
-        # takes the idle cores only. Scoring's blocks do not: with one block beside two busy
-        # processes on 2 cores it kept 0.38 of its quiet rate, with two 0.56 (fair share 0.50).
+        # takes the idle cores only. Scoring's blocks of windows do not: cut to one block beside
+        # two busy processes on 2 cores, it kept 0.34 of its quiet rate; with one block per
+        # core, 0.44 (fair share 0.50; benchmarks/README.md, "on a busy machine").
         if command != "fit":
             return
         idle = idle_cores()

@@ -17,7 +17,7 @@ WINDOW = 8
 
 @pytest.fixture(autouse=True)
 def quiet_machine(monkeypatch):
-    # The commands' threads follow the idle cores: keep them independent of the machine's load.
+    # anomaly fit's threads follow the idle cores: keep them independent of the machine's load.
     from anomaly import cli
 
     monkeypatch.setattr(cli, "idle_cores", lambda: None)
