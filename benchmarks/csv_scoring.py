@@ -19,12 +19,12 @@ process:
 - once per run, ``import anomaly.cli`` alone: the interpreter, torch and the
   package, i.e. the floor of the scoring process's time and memory;
 - once per run, right before scoring the largest file, the network's bare
-  forward pass (``bare forward``): the same
-  model over the first 200,000 rows' windows of the largest file, standardised
-  and held in memory, in the blocks scoring uses, under ``inference_mode``,
-  nothing else; the fastest pass, on torch's threads or with blocks side by
-  side on one thread each (as scoring runs them). It is scoring's real limit:
-  at stride 1 every row costs a window through the network.
+  forward pass (``bare forward``): the same model over the first 200,000
+  rows' windows of the largest file, standardised and held in memory, in the
+  blocks scoring uses, under ``inference_mode``, nothing else; the fastest
+  pass, on torch's threads or with blocks side by side on one thread each (as
+  scoring runs them). It is scoring's real limit: at stride 1 every row costs
+  a window through the network.
 
 With ``--busy N``, N CPU-bound processes (pure Python loops, one core each)
 run beside everything measured, fitting included, as on a shared server; the
@@ -51,8 +51,7 @@ least 0.25 of pyarrow's and 0.8 of the bare forward pass's, judged on the
 stream rates (against the bare pass: the median of each run's ratio to the
 pass run right before it on the largest file, as this machine's speed drifts
 over minutes; runs before that pairing, and smaller files, by the ratio of
-the medians); the
-whole-process ratio is reported beside it; beside busy
+the medians); the whole-process ratio is reported beside it; beside busy
 neighbours, at least 0.8 of the quiet rate times a fair share of the CPU
 (cores / (cores + neighbours): the cores split evenly between as many of our
 threads as cores and the neighbours).
@@ -376,9 +375,8 @@ def run(
                     # its speed drifts over minutes (quiet bare passes of one hour: 1.05-1.74 s).
                     forward = [sys.executable, "-c", BARE_FORWARD, str(model), str(data)]
                     measured = _run([*forward, str(min(BARE_FORWARD_ROWS, n_rows)), *COLUMNS])
-                    n_forward, forward_seconds = measured[0].split()
-                    seconds = float(forward_seconds)
-                    record(int(n_forward), FORWARD, repeat, measured, seconds, paired=True)
+                    n_forward, seconds = measured[0].split()
+                    record(int(n_forward), FORWARD, repeat, measured, float(seconds), paired=True)
                 read = [sys.executable, "-c", PYARROW_READ, str(data), str(BLOCK_BYTES), TIMESTAMP]
                 measured = _run(read + COLUMNS)
                 n_read, read_seconds = measured[0].split()
