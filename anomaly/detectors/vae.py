@@ -21,6 +21,7 @@ from anomaly.detectors.likelihood import (
     reconstruction_log_prob,
     reconstruction_log_prob_map,
     scoring_draws,
+    scoring_posterior,
 )
 from anomaly.networks import VAE
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
@@ -133,7 +134,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         in, at fit and when scoring (not in images cut into patches): the
         encoder sees them set to the feature's mean beside a mask of which
         values are observed (as MIWAE and HI-VAE do), training leaves them
-        out of the likelihood, and every scoring rule takes the observed
+        out of the likelihood; when scoring (and in ``transform``) the model
+        first fills them in from the observed values (five rounds of decoding
+        and encoding again), and every scoring rule takes the observed
         values only, scaled by the number of values over the number observed
         so that rows missing values compare with complete ones (a missing
         value's ``feature_scores`` is 0); ``log_likelihood`` is then of the
@@ -451,7 +454,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         )
         scores = reconstruction_log_prob(self.network_, batch, noise)
         if params["scoring_rule"] == "elbo":
-            scores = scores - kl_to_standard_normal(self.network_.posterior(batch))
+            scores = scores - kl_to_standard_normal(scoring_posterior(self.network_, batch))
         return scores.double()
 
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
@@ -461,7 +464,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         return self.network_
 
     def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network_.posterior(batch).loc
+        return scoring_posterior(self.network_, batch).loc
 
     def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
         return self.network_.decoded_mean(codes)

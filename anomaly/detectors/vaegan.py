@@ -27,6 +27,7 @@ from anomaly.detectors.likelihood import (
     reconstruction_log_prob,
     reconstruction_log_prob_map,
     scoring_draws,
+    scoring_posterior,
 )
 from anomaly.networks import VAE, VAEGAN
 from anomaly.networks.vae import LIKELIHOOD_OUTPUTS
@@ -118,7 +119,7 @@ def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> tor
     those of the decoded mean: the likelihood the VAE-GAN was trained with.
     Where ``x`` misses values, both are seen with its gaps at 0.
     """
-    posterior = model.vae.posterior(x)
+    posterior = scoring_posterior(model.vae, x)
     z = posterior.loc + posterior.scale * noise[:, None, :]
     observed = ~torch.isnan(x)
     decoded = model.vae.decoded_mean(z.flatten(0, 1)) * observed.repeat(len(noise), 1)
@@ -191,11 +192,14 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         out of the data-space likelihood, and the discriminator sees real
         rows and their reconstructions with the rows' gaps at the mean, and
         decoded prior draws with the gaps of random real rows (as MisGAN
-        does), so that gaps tell it nothing. The reconstruction probability
-        takes the observed values only, scaled by the number of values over
-        the number observed so that rows missing values compare with
-        complete ones (a missing value's ``feature_scores`` is 0); the
-        feature-space rule compares both rows with the same gaps.
+        does), so that gaps tell it nothing. When scoring (and in
+        ``transform``) the encoder sees the gaps filled in by the model from
+        the observed values (five rounds of decoding and encoding again). The
+        reconstruction probability takes the observed values only, scaled by
+        the number of values over the number observed so that rows missing
+        values compare with complete ones (a missing value's
+        ``feature_scores`` is 0); the feature-space rule compares both rows
+        with the same gaps.
         Standardisation uses the observed values. A sample (or a feature,
         at fit) with no observed value is refused.
     standardize : bool, default=True
@@ -525,7 +529,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         return self.network_.vae
 
     def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network_.vae.posterior(batch).loc
+        return scoring_posterior(self.network_.vae, batch).loc
 
     def _decode_batch(self, codes: torch.Tensor) -> torch.Tensor:
         return self.network_.vae.decoded_mean(codes)

@@ -7,6 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 import anomaly
 from anomaly import GANDetector, TimeSeriesDetector, VAEDetector, VAEGANDetector
+from anomaly.detectors import likelihood
 from anomaly.networks import MissingValueEncoder
 from tests.conftest import fast_gan, fast_vae, fast_vaegan
 
@@ -175,3 +176,25 @@ def test_the_gans_residuals_leave_gaps_out_and_complete_rows_score_as_before(tmp
     with pytest.raises(ValueError, match="Input X contains NaN"):
         GANDetector(epochs=1).fit(X)
     assert GANDetector(missing="marginalize").__sklearn_tags__().input_tags.allow_nan
+
+
+def test_scoring_fills_the_gaps_in_before_encoding(monkeypatch):
+    # Rows on a plane: a missing value is implied by the others.
+    rng = np.random.default_rng(0)
+    plane = rng.normal(size=(2, 6))
+    X = rng.normal(size=(800, 2)) @ plane + 0.05 * rng.normal(size=(800, 6))
+    detector = fast_vae(missing="marginalize", epochs=30).fit(_remove(X, 0.2, 1))
+    complete = X[:100]
+    gapped = complete.copy()
+    gapped[:, :2] = np.nan
+    codes = detector.transform(complete)
+    filled = detector.transform(gapped)
+    monkeypatch.setattr(likelihood, "IMPUTATION_ROUNDS", 0)
+    np.testing.assert_array_equal(detector.transform(complete), codes)  # no gaps, no change
+    unfilled = detector.transform(gapped)
+    # Filling the gaps in brings the posterior closer to the complete rows'.
+    distance = np.linalg.norm(filled - codes, axis=1).mean()
+    assert distance < 0.7 * np.linalg.norm(unfilled - codes, axis=1).mean()
+    np.testing.assert_allclose(  # the filled-in values steer the encoder, not the likelihood
+        detector.feature_scores(gapped)[:, :2], 0
+    )
