@@ -29,6 +29,7 @@ __all__ = [
     "reconstruction",
     "reconstruction_log_prob",
     "reconstruction_log_prob_map",
+    "filled_in",
     "scoring_draws",
     "scoring_posterior",
 ]
@@ -59,23 +60,31 @@ def observed_share(x: torch.Tensor) -> torch.Tensor:
     return observed.shape[1] / observed.sum(dim=1)
 
 
-def scoring_posterior(vae: VAE, x: torch.Tensor) -> Normal:
-    """q(z|x) of the rows being scored, with their missing values (NaN) filled in first.
+def filled_in(vae: VAE, x: torch.Tensor) -> torch.Tensor:
+    """``x`` with its missing values (NaN) filled in by the model from the observed ones.
 
-    A row's missing values are set to the decoded mean of its posterior mean,
-    and the row encoded again, :data:`IMPUTATION_ROUNDS` times (pseudo-Gibbs
-    imputation, Rezende et al., 2014; Mattei & Frellsen, 2019): the encoder
-    then reads what the observed values imply for the others instead of the
-    feature's mean, and its posterior comes closer to the complete row's. Rows
-    without missing values get ``vae.posterior(x)``. The filled-in values only
-    steer the encoder: likelihoods stay over the observed values.
+    The encoder reads the row (its gaps at the feature's mean, beside the mask),
+    its posterior mean is decoded, the decoded values replace the gaps, and the
+    row is encoded again: :data:`IMPUTATION_ROUNDS` times. This is pseudo-Gibbs
+    imputation (Rezende et al., 2014; analysed by Mattei & Frellsen, 2018) with
+    means in place of draws, so that scores stay deterministic. After the first
+    round the mask marks the filled-in values as observed. Rows without missing
+    values come back unchanged.
     """
     missing = torch.isnan(x)
     completed = x
     if missing.any():
         for _ in range(IMPUTATION_ROUNDS):
             completed = torch.where(missing, vae.decoded_mean(vae.posterior(completed).loc), x)
-    return vae.posterior(completed)
+    return completed
+
+
+def scoring_posterior(vae: VAE, x: torch.Tensor) -> Normal:
+    """q(z|x) of the rows being scored: of :func:`filled_in`'s rows, so that the encoder
+    reads what the observed values imply for the missing ones instead of the feature's
+    mean, and its posterior comes closer to the complete row's. The filled-in values
+    only steer the encoder: likelihoods stay over the observed values."""
+    return vae.posterior(filled_in(vae, x))
 
 
 def reconstruction_log_prob_map(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
+    filled_in,
     kl_to_standard_normal,
     observed_log_prob,
     observed_share,
@@ -134,10 +135,11 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         in, at fit and when scoring (not in images cut into patches): the
         encoder sees them set to the feature's mean beside a mask of which
         values are observed (as MIWAE and HI-VAE do), training leaves them
-        out of the likelihood; when scoring (and in ``transform``) the model
-        first fills them in from the observed values (five rounds of decoding
-        and encoding again), and every scoring rule takes the observed
-        values only, scaled by the number of values over the number observed
+        out of the likelihood; the encoder of a fitted model (scoring,
+        ``feature_scores``, ``transform``, ``reconstruct``,
+        ``log_likelihood``) sees them filled in from the observed values
+        (five rounds of decoding and encoding again), and every scoring rule
+        takes the observed values only, scaled by the number of values over the number observed
         so that rows missing values compare with complete ones (a missing
         value's ``feature_scores`` is 0); ``log_likelihood`` is then of the
         observed values. Standardisation uses the observed values. A sample
@@ -470,7 +472,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         return self.network_.decoded_mean(codes)
 
     def _features_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network_.encoder.features(batch)
+        return self.network_.encoder.features(filled_in(self.network_, batch))
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's reconstruction log-probability (its squared residual with

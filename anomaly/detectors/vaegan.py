@@ -21,6 +21,7 @@ from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
     LikelihoodMixin,
+    filled_in,
     kl_to_standard_normal,
     observed_log_prob,
     reconstruction,
@@ -114,7 +115,8 @@ def vaegan_decoder_loss(
 def feature_log_prob(model: VAEGAN, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Reconstruction probability in the discriminator's feature space, per row.
 
-    The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of the unit-variance
+    The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` (of
+    :func:`~anomaly.detectors.likelihood.scoring_posterior`) of the unit-variance
     Gaussian log-density (up to a constant) of the features of ``x`` around
     those of the decoded mean: the likelihood the VAE-GAN was trained with.
     Where ``x`` misses values, both are seen with its gaps at 0.
@@ -192,9 +194,10 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         out of the data-space likelihood, and the discriminator sees real
         rows and their reconstructions with the rows' gaps at the mean, and
         decoded prior draws with the gaps of random real rows (as MisGAN
-        does), so that gaps tell it nothing. When scoring (and in
-        ``transform``) the encoder sees the gaps filled in by the model from
-        the observed values (five rounds of decoding and encoding again). The
+        does), so that gaps tell it nothing. The encoder of a fitted model
+        (scoring, ``feature_scores``, ``transform``, ``reconstruct``,
+        ``log_likelihood``) sees the gaps filled in by the model from the
+        observed values (five rounds of decoding and encoding again). The
         reconstruction probability takes the observed values only, scaled by
         the number of values over the number observed so that rows missing
         values compare with complete ones (a missing value's
@@ -535,7 +538,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         return self.network_.vae.decoded_mean(codes)
 
     def _features_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network_.vae.encoder.features(batch)
+        return self.network_.vae.encoder.features(filled_in(self.network_.vae, batch))
 
     def _map_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Minus each value's data-space reconstruction log-probability, whatever the
