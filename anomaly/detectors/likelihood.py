@@ -22,6 +22,7 @@ __all__ = [
     "REAL_LIKELIHOODS",
     "LikelihoodMixin",
     "check_unit_interval",
+    "filled_in",
     "importance_weighted_log_likelihood",
     "kl_to_standard_normal",
     "observed_log_prob",
@@ -29,7 +30,6 @@ __all__ = [
     "reconstruction",
     "reconstruction_log_prob",
     "reconstruction_log_prob_map",
-    "filled_in",
     "scoring_draws",
     "scoring_posterior",
 ]
@@ -122,8 +122,8 @@ def importance_weighted_log_likelihood(
     ``z_l = mu(x) + sigma(x) * noise[l]``: a lower bound on log p(x) in
     expectation that tightens as draws are added (with one draw, an estimate
     of the ELBO); of the observed values alone where some are missing, drawn
-    from :func:`scoring_posterior` (any proposal gives a valid importance-sampling estimate). The
-    draws go through the decoder ``chunk`` at a time.
+    from :func:`scoring_posterior` (any proposal gives a valid importance-sampling
+    estimate). The draws go through the decoder ``chunk`` at a time.
     """
     posterior = scoring_posterior(vae, x)
     log_weights = []

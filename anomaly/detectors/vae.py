@@ -139,11 +139,12 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         ``feature_scores``, ``transform``, ``reconstruct``,
         ``log_likelihood``) sees them filled in from the observed values
         (five rounds of decoding and encoding again), and every scoring rule
-        takes the observed values only, scaled by the number of values over the number observed
-        so that rows missing values compare with complete ones (a missing
-        value's ``feature_scores`` is 0); ``log_likelihood`` is then of the
-        observed values. Standardisation uses the observed values. A sample
-        (or a feature, at fit) with no observed value is refused.
+        takes the observed values only, scaled by the number of values over
+        the number observed so that rows missing values compare with complete
+        ones (a missing value's ``feature_scores`` is 0); ``log_likelihood``
+        is then of the observed values. Standardisation uses the observed
+        values. A sample (or a feature, at fit) with no observed value is
+        refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are
