@@ -269,9 +269,11 @@ def old_format_data():
 @pytest.mark.parametrize(
     "name", ["vae_rows_v2.safetensors", "vaegan_series_v2.safetensors", "gan_rows_v2.safetensors"]
 )
-def test_files_of_format_version_2_load_with_identical_scores(name):
+def test_files_of_format_version_2_load_and_score_as_when_saved(name):
     rows, series = old_format_data()
     data = {"vae": rows, "vaegan": series, "gan": rows.to_numpy()}[name.split("_")[0]]
     expected = json.loads((FIXTURES / "expected_scores.json").read_text())[name]
     loaded = anomaly.load(FIXTURES / name)
-    np.testing.assert_array_equal(loaded.score_samples(data), expected)
+    # The weights load bit for bit, but torch picks float32 kernels by CPU (AVX2,
+    # AVX-512), so scores computed on another machine may differ in the last digits.
+    np.testing.assert_allclose(loaded.score_samples(data), expected, rtol=1e-5, atol=1e-6)
