@@ -34,6 +34,7 @@ from scipy.special import logit
 from sklearn.metrics import roc_auc_score
 from sklearn.utils import Bunch, check_random_state
 
+from anomaly._atomic import atomic_write
 from anomaly.datasets import load_magnetic_tile
 from anomaly.detectors import segmenter
 from anomaly.detectors.patches import normalize_lighting, random_patches
@@ -52,13 +53,18 @@ PARTS = ("train", "test")
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
-    """``state`` (image indices, standardisation, maps by part) as one ``.npz``."""
+    """``state`` (image indices, standardisation, maps by part) as one ``.npz``, written
+    whole or not at all."""
     arrays = {f"{part}_map_{j}": m for part in PARTS for j, m in enumerate(state["maps"][part])}
     scalars = {key: np.asarray(state[key]) for key in (*PARTS, "mean", "scale")}
-    np.savez(path, **arrays, **scalars)
+    with atomic_write(path) as file:
+        np.savez(file, **arrays, **scalars)
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """What :func:`_save` wrote; an error naming the step to run first if it is missing."""
+    if not path.exists():
+        raise SystemExit(f"No {path}: run `python benchmarks/tile_maps.py fit` first.")
     with np.load(path) as saved:
         state: dict[str, Any] = {key: saved[key] for key in PARTS}
         state |= {key: float(saved[key]) for key in ("mean", "scale")}
@@ -251,8 +257,8 @@ def report(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Read the saved maps (the flips' and knn's where they were made) into
     ``results/tile_maps.md``, and return its text."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
-    runs = {}
-    for name in ("segmenter", "flips", "knn"):
+    runs = {"segmenter": _load(work / f"segmenter_seed{seed}.npz")}
+    for name in ("flips", "knn"):
         path = work / f"{name}_seed{seed}.npz"
         if path.exists():
             runs[name] = _load(path)
