@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from anomaly.file_scoring import score_file
 from anomaly.persistence import load
 from anomaly.timeseries import TimeSeriesDetector
@@ -28,6 +30,7 @@ def score_files(
     explain: bool = False,
     explain_top: int | None = None,
     device: str | None = None,
+    threads: int | None = None,
 ) -> dict[Path, int | Exception]:
     """Score each input file as its own series into ``output_dir``, under the input's name.
 
@@ -56,6 +59,9 @@ def score_files(
         As for :func:`anomaly.file_scoring.score_file`.
     device : str, optional
         Where to load the model (default: where it was fitted).
+    threads : int, optional
+        torch's CPU threads for each file, wherever it is scored (default: the
+        scoring process's own; one on Dask's workers, which set ``OMP_NUM_THREADS=1``).
 
     Returns
     -------
@@ -74,6 +80,7 @@ def score_files(
         (
             str(model_path),
             device,
+            threads,
             str(source.resolve()),
             str(target),
             dict(
@@ -110,12 +117,18 @@ def score_files(
 def _score_file(
     model_path: str,
     device: str | None,
+    threads: int | None,
     source: str,
     target: str,
     options: dict[str, Any],
 ) -> int:
     detector = _load_time_series_model(model_path, os.stat(model_path).st_mtime_ns, device)
-    return score_file(detector, source, target, progress=False, **options)
+    before = torch.get_num_threads()  # restored for whatever the process runs next
+    torch.set_num_threads(threads or before)
+    try:
+        return score_file(detector, source, target, progress=False, **options)
+    finally:
+        torch.set_num_threads(before)
 
 
 @lru_cache(maxsize=4)

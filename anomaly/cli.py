@@ -44,7 +44,7 @@ FIT_THREADS_HELP = (
 SCORE_THREADS_HELP = (
     "blocks of windows scored side by side on the CPU, one thread each (default: torch's "
     "count, one per core); blocks do not wait for each other, so a busy machine slows scoring "
-    "in proportion"
+    "in proportion; with --scheduler, each worker's threads per file (default there: one)"
 )
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}
@@ -361,6 +361,7 @@ def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
         explain=args.explain,
         explain_top=args.explain_top,
         device=args.device,
+        threads=args.threads,
     )
     start = time.perf_counter()
     if args.scheduler is None:

@@ -14,8 +14,10 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from distributed import Client, LocalCluster
 
-from anomaly import GANDetector, TimeSeriesDetector, VAEDetector
+from anomaly import GANDetector, TimeSeriesDetector, VAEDetector, batch_scoring
 from anomaly import dask as anomaly_dask
 from anomaly.batch_scoring import score_files
 from anomaly.cli import main
@@ -179,6 +181,21 @@ def test_a_killed_worker_loses_and_duplicates_nothing(files, tmp_path):
     assert killed.is_set()
     assert all(isinstance(n, int) for n in results.values()), results
     _same_outputs(inputs, tmp_path, expected)  # no partial file left either
+
+
+def test_threads_apply_to_each_file_wherever_it_is_scored(files, tmp_path, monkeypatch):
+    model, inputs, _ = files
+    # Each "scoring" returns the thread count it ran with; a cluster of threads sees the patch.
+    monkeypatch.setattr(batch_scoring, "score_file", lambda *a, **k: torch.get_num_threads())
+    before = torch.get_num_threads()
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        for where in (None, client):
+            results = score_files(model, inputs, tmp_path, client=where, threads=before + 1)
+            assert set(results.values()) == {before + 1}
+    assert torch.get_num_threads() == before
 
 
 def test_the_command_line_scores_on_a_running_scheduler(client, files, tmp_path, capsys):

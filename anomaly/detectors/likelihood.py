@@ -100,16 +100,21 @@ def reconstruction_log_prob_map(vae: VAE, x: torch.Tensor, noise: torch.Tensor) 
     return per_value * observed_share(x)[:, None]
 
 
-def reconstruction_log_prob(vae: VAE, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+def reconstruction_log_prob(
+    vae: VAE, x: torch.Tensor, noise: torch.Tensor, posterior: Normal | None = None
+) -> torch.Tensor:
     """An & Cho's reconstruction probability, in log space, per row.
 
     The mean over draws ``z = mu(x) + sigma(x) * noise[l]`` of ``log p(x|z)``.
     The same ``noise`` (shape ``(n_draws, latent_dim)``) is used for every row,
     so a row's score depends on nothing else in its batch. Over a row's observed values
     only, scaled by :func:`observed_share` so that rows missing values compare with full ones;
-    the posterior is :func:`scoring_posterior`'s.
+    the posterior is :func:`scoring_posterior`'s, or ``posterior`` where the caller has it
+    already (filling in a row's gaps takes :data:`IMPUTATION_ROUNDS` passes).
     """
-    z = _posterior_draws(scoring_posterior(vae, x), noise)
+    if posterior is None:
+        posterior = scoring_posterior(vae, x)
+    z = _posterior_draws(posterior, noise)
     return _log_prob_per_draw(vae, x, z).sum(dim=2).mean(dim=0) * observed_share(x)
 
 

@@ -455,9 +455,10 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         noise = scoring_draws(
             params["n_draws"], params["latent_dim"], self.scoring_seed_, batch.device
         )
-        scores = reconstruction_log_prob(self.network_, batch, noise)
+        posterior = scoring_posterior(self.network_, batch)
+        scores = reconstruction_log_prob(self.network_, batch, noise, posterior)
         if params["scoring_rule"] == "elbo":
-            scores = scores - kl_to_standard_normal(scoring_posterior(self.network_, batch))
+            scores = scores - kl_to_standard_normal(posterior)
         return scores.double()
 
     def _reconstruct_batch(self, batch: torch.Tensor) -> torch.Tensor:
