@@ -1,20 +1,23 @@
 """Where the magnetic tiles' figures are lost: the defect segmenter alone, its maps, and readings.
 
 GANDetector's maps on the tiles come from its defect segmenter, which does not use
-the GAN (``anomaly/detectors/segmenter.py``). ``fit`` trains that segmenter as the
-detector does (the same patches, standardisation and seeds for ``random_state=seed``,
-on the tile split of ``benchmarks/images.py tiles``), in about 10 minutes instead of
-the detector's 24, and keeps its maps of the training and test images; ``knn`` adds
-maps by the distance of the segmenter's encoder features to the training tiles'
-(PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores, and
-pixel ROC-AUC per defect kind with each kind's share of the defect pixels.
+the GAN (``anomaly/detectors/segmenter.py``). ``fit`` fits GANDetector as
+``benchmarks/images.py tiles`` does (same tile split, ``random_state=seed``) with the
+GAN's training left out, in about 10 minutes instead of 24, and keeps the maps of the
+training and test images; ``--random-state`` and ``--width`` fit other trainings and
+widths of the segmenter beside it. ``knn`` adds maps by the distance of the segmenter's
+encoder features to the training tiles' (PatchCore-style); ``report`` reads them: image
+ROC-AUC of several image scores, and pixel ROC-AUC per defect kind with each kind's share
+of the defect pixels; ``variants`` compares every segmenter fitted on the split.
 
 Usage (``fit`` first: the others read what it saved)::
 
-    python benchmarks/tile_maps.py fit                  # segmenter and maps, seed 1
+    python benchmarks/tile_maps.py fit                  # the shipped segmenter's maps, seed 1
     python benchmarks/tile_maps.py fit --flips          # the same, maps averaged over 4 flips
+    python benchmarks/tile_maps.py fit --random-state 2 --width 24   # another training, wider
     python benchmarks/tile_maps.py knn                  # feature-distance maps (~17 min)
     python benchmarks/tile_maps.py report               # results/tile_maps.md
+    python benchmarks/tile_maps.py variants             # results/tile_segmenters.md
 
 Maps (about 0.5 GB a set, ``.npz``) go to ``--work`` (default ``~/.cache/anomaly/tile_maps``).
 """
@@ -25,6 +28,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -32,23 +36,22 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from scipy.special import logit
 from sklearn.metrics import roc_auc_score
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 
+from anomaly import GANDetector
 from anomaly._atomic import atomic_write
 from anomaly.datasets import load_magnetic_tile
 from anomaly.detectors import segmenter
-from anomaly.detectors.patches import normalize_lighting, random_patches
-from anomaly.training import seeded
+from anomaly.detectors.patches import normalize_lighting
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import DATA_HOME, RESULTS, write_text  # noqa: E402
-from images import DEFECT_KINDS, tile_split  # noqa: E402
+from images import DEFECT_KINDS, EPOCHS, tile_split  # noqa: E402
 
 PATCH = (64, 64)
 MARGIN = segmenter.edge_margin(PATCH)[0]
 KNN_REFERENCES = 16384
 REFERENCE_SEED = 0
-CPU = torch.device("cpu")
 PARTS = ("train", "test")
 
 
@@ -78,56 +81,58 @@ def _standardized(image: np.ndarray, mean: float, scale: float) -> np.ndarray:
     return ((normalize_lighting(image[None]) - mean) / scale).astype(np.float32)
 
 
-def fit(data_home: Path, work: Path, seed: int, flips: bool) -> None:
-    """Train the segmenter as ``GANDetector(random_state=seed)`` does and save its maps."""
+def fit(data_home: Path, work: Path, seed: int, flips: bool, random_state: int, width: int) -> None:
+    """Fit ``GANDetector(random_state)`` as ``benchmarks/images.py tiles`` does, its GAN's
+    training left out (the segmenter does not use the GAN), and save its maps."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     train = tile_split(data.groups, data.target, seed, "tile")
     test = np.setdiff1d(np.arange(len(data.target)), train)
-    # The detector's training seed: the first of two drawn from random_state.
-    training_seed = int(check_random_state(seed).randint(2**31 - 1, size=2)[0])
-    patches = random_patches(
-        [data.data[i][None] for i in train],
-        PATCH,
-        np.random.default_rng(training_seed),
-        prepare=normalize_lighting,
-    )
-    mean, scale = float(patches.mean()), float(patches.std())
-    patches = ((patches - mean) / scale).astype(np.float32).reshape(-1, 1, *PATCH)
-    with seeded(training_seed, CPU):
-        network, _ = segmenter.fit_segmenter(
-            patches, seed=training_seed, device=CPU, verbose=True, description="segmenter"
-        )
+    detector = GANDetector(epochs=EPOCHS, random_state=random_state, device="cpu", verbose=True)
+    untrained = mock.patch.object(GANDetector, "_train", lambda *args, **kwargs: {})
+    with untrained, mock.patch.object(segmenter, "WIDTH", width):
+        detector.fit([data.data[i] for i in train])
+    name = _run_name(seed, random_state, width, "flips" if flips else "segmenter")
     if not flips:  # knn reads the segmenter's features
-        torch.save(network.state_dict(), work / f"segmenter_seed{seed}.pt")
-    network.eval()
+        torch.save(detector.network_.defect_segmenter.state_dict(), work / f"{name}.pt")
 
-    def segmented(image: np.ndarray) -> np.ndarray:
-        x = _standardized(image, mean, scale)
+    def segmented(images: list[np.ndarray]) -> list[np.ndarray]:
         if not flips:
-            return segmenter.segment_whole(network, x)
-        # Flips of the image's rows, columns or both (axes 1 and 2 of x, 0 and 1 of its map).
-        maps = [segmenter.segment_whole(network, x)]
-        for axes in [(1,), (2,), (1, 2)]:
-            flipped = segmenter.segment_whole(network, np.flip(x, axes).copy())
-            maps.append(np.flip(flipped, tuple(a - 1 for a in axes)))
-        return np.mean(maps, axis=0)
+            return detector.anomaly_map(images)
+        # Flips of the image's rows, columns or both, each map flipped back.
+        maps = [detector.anomaly_map(images)]
+        for axes in [(0,), (1,), (0, 1)]:
+            flipped = detector.anomaly_map([np.flip(image, axes).copy() for image in images])
+            maps.append([np.flip(m, axes) for m in flipped])
+        return [np.mean(each, axis=0) for each in zip(*maps)]
 
     maps = {
-        part: [segmented(data.data[i]).astype(np.float32) for i in rows]
+        part: [m.astype(np.float32) for m in segmented([data.data[i] for i in rows])]
         for part, rows in (("train", train), ("test", test))
     }
-    name = f"flips_seed{seed}" if flips else f"segmenter_seed{seed}"
+    mean, scale = (float(v.ravel()[0]) for v in (detector.feature_mean_, detector.feature_scale_))
     _save(work / f"{name}.npz", dict(train=train, test=test, mean=mean, scale=scale, maps=maps))
 
 
-def knn(data_home: Path, work: Path, seed: int) -> None:
+def _run_name(seed: int, random_state: int, width: int, kind: str) -> str:
+    """The saved files' name: the shipped settings keep the short ``{kind}_seed{seed}``."""
+    name = f"{kind}_seed{seed}"
+    if random_state != seed:
+        name += f"_state{random_state}"
+    if width != segmenter.WIDTH:
+        name += f"_width{width}"
+    return name
+
+
+def knn(data_home: Path, work: Path, seed: int, random_state: int, width: int) -> None:
     """Maps of each location's distance, in the segmenter's encoder features (its second and
     third stages at a quarter of the resolution, 3 x 3 means), to the nearest of about
     ``KNN_REFERENCES`` locations, an equal number drawn from each training tile."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
-    state = _load(work / f"segmenter_seed{seed}.npz")
-    network = segmenter.build_segmenter(1)
-    network.load_state_dict(torch.load(work / f"segmenter_seed{seed}.pt"))
+    name = _run_name(seed, random_state, width, "segmenter")
+    state = _load(work / f"{name}.npz")
+    with mock.patch.object(segmenter, "WIDTH", width):
+        network = segmenter.build_segmenter(1)
+    network.load_state_dict(torch.load(work / f"{name}.pt"))
     network.eval()
 
     @torch.no_grad()
@@ -140,28 +145,32 @@ def knn(data_home: Path, work: Path, seed: int) -> None:
         both = torch.cat([F.avg_pool2d(middle, 2)[..., :height, :width], bottom], dim=1)
         return F.avg_pool2d(both, 3, 1, 1)[0]
 
+    # The training tiles' features (about 2 MB each) serve the bank and their own maps.
+    train_grids = [features(data.data[i]) for i in state["train"]]
     rng = np.random.default_rng(REFERENCE_SEED)
-    per_image = KNN_REFERENCES // len(state["train"]) + 1
+    per_image = KNN_REFERENCES // len(train_grids) + 1
     references = []
-    for i in state["train"]:
-        locations = features(data.data[i]).flatten(1).T
+    for grid in train_grids:
+        locations = grid.flatten(1).T
         pick = rng.choice(len(locations), min(per_image, len(locations)), replace=False)
         references.append(locations[torch.from_numpy(pick)])
     bank = torch.cat(references)
     bank_norms = (bank**2).sum(1)
 
-    def distances(image: np.ndarray) -> np.ndarray:
-        grid = features(image)
+    def distances(grid: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
         queries = grid.flatten(1).T
         squared = (queries**2).sum(1)[:, None] - 2 * queries @ bank.T + bank_norms
         nearest = squared.min(1).values.clamp_min(0).sqrt().reshape(1, 1, *grid.shape[-2:])
-        return F.interpolate(nearest, size=image.shape, mode="bilinear")[0, 0].numpy()
+        return F.interpolate(nearest, size=shape, mode="bilinear")[0, 0].numpy()
 
-    maps = {part: [distances(data.data[i]) for i in state[part]] for part in ("train", "test")}
+    maps = {
+        "train": [distances(g, data.data[i].shape) for g, i in zip(train_grids, state["train"])],
+        "test": [distances(features(data.data[i]), data.data[i].shape) for i in state["test"]],
+    }
     # Into (0, 1) like probabilities, so that every reading below applies.
     scale = np.quantile(np.concatenate([m.ravel() for m in maps["train"]]), 0.999)
     state["maps"] = {p: [(m / (m + scale)).astype(np.float32) for m in v] for p, v in maps.items()}
-    _save(work / f"knn_seed{seed}.npz", state)
+    _save(work / f"{_run_name(seed, random_state, width, 'knn')}.npz", state)
 
 
 def _inner(anomaly_map: np.ndarray, margin: int = MARGIN) -> np.ndarray:
@@ -253,13 +262,15 @@ def _pixel_rows(data: Bunch, test: np.ndarray, maps: list[np.ndarray]) -> list[s
     return rows
 
 
-def report(data_home: Path, work: Path, seed: int, results: Path) -> str:
+def report(
+    data_home: Path, work: Path, seed: int, random_state: int, width: int, results: Path
+) -> str:
     """Read the saved maps (the flips' and knn's where they were made) into
     ``results/tile_maps.md``, and return its text."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
-    runs = {"segmenter": _load(work / f"segmenter_seed{seed}.npz")}
+    runs = {"segmenter": _load(work / f"{_run_name(seed, random_state, width, 'segmenter')}.npz")}
     for name in ("flips", "knn"):
-        path = work / f"{name}_seed{seed}.npz"
+        path = work / f"{_run_name(seed, random_state, width, name)}.npz"
         if path.exists():
             runs[name] = _load(path)
     base = runs["segmenter"]
@@ -323,12 +334,45 @@ def report(data_home: Path, work: Path, seed: int, results: Path) -> str:
     return text
 
 
+def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
+    """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
+    ``--width``), by the shipped reading, into ``results/tile_segmenters.md``."""
+    data = load_magnetic_tile(data_home=data_home, verify=False)
+    header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
+    lines = [
+        f"# Magnetic tiles: segmenters trained on the tile split of seed {seed}",
+        "",
+        "`python benchmarks/tile_maps.py fit --random-state R --width W`, then `variants`;",
+        "the image score is the map's maximum away from the edges (the shipped reading).",
+        "",
+        header,
+        "|---" * (len(DEFECT_KINDS) + 3) + "|",
+    ]
+    for path in sorted(work.glob(f"segmenter_seed{seed}*.npz")):
+        run = _load(path)
+        test = run["test"]
+        target, kind = data.target[test], data.kind[test]
+        peak = np.array([_inner(m).max() for m in run["maps"]["test"]])
+        pixel = roc_auc_score(
+            np.concatenate([data.masks[i].ravel() for i in test]),
+            np.concatenate([m.ravel() for m in run["maps"]["test"]]),
+        )
+        lines.append(_kinds_row(path.stem, peak, target, kind)[:-1] + f"| {pixel:.3f} |")
+    text = "\n".join(lines) + "\n"
+    write_text(results / "tile_segmenters.md", text)
+    return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=["fit", "knn", "report"])
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("command", choices=["fit", "knn", "report", "variants"])
+    parser.add_argument("--seed", type=int, default=1, help="the tile split's seed")
+    parser.add_argument(
+        "--random-state", type=int, help="the detector's random_state (default: --seed)"
+    )
+    parser.add_argument("--width", type=int, default=segmenter.WIDTH, help="the U-Net's width")
     parser.add_argument("--flips", action="store_true", help="fit: average the maps of 4 flips")
     parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache/anomaly/tile_maps")
@@ -336,12 +380,15 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(2)  # the development machine's cores; the figures were taken so
+    state = args.seed if args.random_state is None else args.random_state
     if args.command == "fit":
-        fit(args.data_home, args.work, args.seed, args.flips)
+        fit(args.data_home, args.work, args.seed, args.flips, state, args.width)
     elif args.command == "knn":
-        knn(args.data_home, args.work, args.seed)
+        knn(args.data_home, args.work, args.seed, state, args.width)
+    elif args.command == "report":
+        print(report(args.data_home, args.work, args.seed, state, args.width, args.results))
     else:
-        print(report(args.data_home, args.work, args.seed, args.results))
+        print(variants(args.data_home, args.work, args.seed, args.results))
 
 
 if __name__ == "__main__":
