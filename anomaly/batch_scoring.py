@@ -61,13 +61,17 @@ def score_files(
         Where to load the model (default: where it was fitted).
     threads : int, optional
         torch's CPU threads for each file, wherever it is scored (default: the
-        scoring process's own; one on Dask's workers, which set ``OMP_NUM_THREADS=1``).
+        scoring process's own; one on workers that Dask's nannies start, with
+        ``OMP_NUM_THREADS=1``). A worker of several threads scores as many files
+        at once: keep its threads times ``threads`` within its cores.
 
     Returns
     -------
     results : dict
         For each input path, the rows scored, or the error that stopped it.
     """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}.")
     # Absolute paths: workers may run elsewhere, in other folders.
     model_path = Path(model_path).resolve()
     inputs = [Path(path) for path in inputs]
@@ -124,7 +128,8 @@ def _score_file(
 ) -> int:
     detector = _load_time_series_model(model_path, os.stat(model_path).st_mtime_ns, device)
     before = torch.get_num_threads()  # restored for whatever the process runs next
-    torch.set_num_threads(threads or before)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         return score_file(detector, source, target, progress=False, **options)
     finally:

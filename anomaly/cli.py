@@ -44,7 +44,8 @@ FIT_THREADS_HELP = (
 SCORE_THREADS_HELP = (
     "blocks of windows scored side by side on the CPU, one thread each (default: torch's "
     "count, one per core); blocks do not wait for each other, so a busy machine slows scoring "
-    "in proportion; with --scheduler, each worker's threads per file (default there: one)"
+    "in proportion; with --scheduler, each file's threads on its worker (default there: one, "
+    "on workers Dask starts; keep --workers times --threads within the cores)"
 )
 DETECTORS = {"vae": VAEDetector, "gan": GANDetector, "vaegan": VAEGANDetector}
 DETECTOR_CLASSES = {cls.__name__: cls for cls in DETECTORS.values()}

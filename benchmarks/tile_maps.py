@@ -1,14 +1,15 @@
 """Where the magnetic tiles' figures are lost: the defect segmenter alone, its maps, and readings.
 
-GANDetector's maps on the tiles come from its defect segmenter, which does not use
-the GAN (``anomaly/detectors/segmenter.py``). ``fit`` fits GANDetector as
+GANDetector's maps on the tiles come from its defect segmenter, which does not use the
+GAN (``anomaly/detectors/segmenter.py``). ``fit`` fits GANDetector as
 ``benchmarks/images.py tiles`` does (same tile split, ``random_state=seed``) with the
-GAN's training left out, in about 10 minutes instead of 24, and keeps the maps of the
-training and test images; ``--random-state`` and ``--width`` fit other trainings and
-widths of the segmenter beside it. ``knn`` adds maps by the distance of the segmenter's
-encoder features to the training tiles' (PatchCore-style); ``report`` reads them: image
-ROC-AUC of several image scores, and pixel ROC-AUC per defect kind with each kind's share
-of the defect pixels; ``variants`` compares every segmenter fitted on the split.
+GAN's training left out, in about 14 minutes with the maps (the detector's fit alone:
+24), and keeps the maps of the training and test images; ``--random-state`` and
+``--width`` fit other trainings and widths of the segmenter beside it. ``knn`` adds maps
+by the distance of the segmenter's encoder features to the training tiles'
+(PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores, and
+pixel ROC-AUC per defect kind with each kind's share of the defect pixels; ``variants``
+compares every segmenter fitted on the split.
 
 Usage (``fit`` first: the others read what it saved)::
 
@@ -53,6 +54,8 @@ MARGIN = segmenter.edge_margin(PATCH)[0]
 KNN_REFERENCES = 16384
 REFERENCE_SEED = 0
 PARTS = ("train", "test")
+# The shipped width, read before any run mocks it, names the shipped segmenter's files.
+SHIPPED_WIDTH = segmenter.WIDTH
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -81,7 +84,7 @@ def _standardized(image: np.ndarray, mean: float, scale: float) -> np.ndarray:
     return ((normalize_lighting(image[None]) - mean) / scale).astype(np.float32)
 
 
-def fit(data_home: Path, work: Path, seed: int, flips: bool, random_state: int, width: int) -> None:
+def fit(data_home: Path, work: Path, seed: int, random_state: int, width: int, flips: bool) -> None:
     """Fit ``GANDetector(random_state)`` as ``benchmarks/images.py tiles`` does, its GAN's
     training left out (the segmenter does not use the GAN), and save its maps."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
@@ -118,7 +121,7 @@ def _run_name(seed: int, random_state: int, width: int, kind: str) -> str:
     name = f"{kind}_seed{seed}"
     if random_state != seed:
         name += f"_state{random_state}"
-    if width != segmenter.WIDTH:
+    if width != SHIPPED_WIDTH:
         name += f"_width{width}"
     return name
 
@@ -141,8 +144,8 @@ def knn(data_home: Path, work: Path, seed: int, random_state: int, width: int) -
         top = network.encode1(x)
         middle = network.encode2(F.max_pool2d(top, 2))
         bottom = network.encode3(F.max_pool2d(middle, 2))
-        height, width = bottom.shape[-2:]
-        both = torch.cat([F.avg_pool2d(middle, 2)[..., :height, :width], bottom], dim=1)
+        rows, columns = bottom.shape[-2:]
+        both = torch.cat([F.avg_pool2d(middle, 2)[..., :rows, :columns], bottom], dim=1)
         return F.avg_pool2d(both, 3, 1, 1)[0]
 
     # The training tiles' features (about 2 MB each) serve the bank and their own maps.
@@ -266,20 +269,23 @@ def report(
     data_home: Path, work: Path, seed: int, random_state: int, width: int, results: Path
 ) -> str:
     """Read the saved maps (the flips' and knn's where they were made) into
-    ``results/tile_maps.md``, and return its text."""
+    ``results/tile_maps.md`` (the shipped segmenter's; another training or width gets its
+    own file, named as its maps), and return its text."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     runs = {"segmenter": _load(work / f"{_run_name(seed, random_state, width, 'segmenter')}.npz")}
-    for name in ("flips", "knn"):
-        path = work / f"{_run_name(seed, random_state, width, name)}.npz"
+    for extra in ("flips", "knn"):
+        path = work / f"{_run_name(seed, random_state, width, extra)}.npz"
         if path.exists():
-            runs[name] = _load(path)
+            runs[extra] = _load(path)
+    shipped = random_state == seed and width == SHIPPED_WIDTH
+    named = f"seed {seed}" if shipped else _run_name(seed, random_state, width, "segmenter")
     base = runs["segmenter"]
     test = base["test"]
     target, kind = data.target[test], data.kind[test]
     masks = np.concatenate([data.masks[i].ravel() for i in test])
     header = "| reading | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " |"
     lines = [
-        f"# Magnetic tiles: the defect segmenter alone (seed {seed}, tile split)",
+        f"# Magnetic tiles: the defect segmenter alone ({named}, tile split)",
         "",
         "`python benchmarks/tile_maps.py fit` / `knn` / `report`; maps of the segmenter trained",
         "as GANDetector trains it. Pixel ROC-AUC of the maps over every test pixel:",
@@ -330,13 +336,15 @@ def report(
         pixel = roc_auc_score(uneven_masks, np.concatenate([m.ravel() for m in maps]))
         lines.append(f"- streak energy smoothed by sigma {sigma}: {pixel:.3f}")
     text = "\n".join(lines) + "\n"
-    write_text(results / "tile_maps.md", text)
+    name = "tile_maps" if shipped else _run_name(seed, random_state, width, "tile_maps")
+    write_text(results / f"{name}.md", text)
     return text
 
 
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
-    ``--width``), by the shipped reading, into ``results/tile_segmenters.md``."""
+    ``--width``), and the mean of their maps, by the shipped reading, into
+    ``results/tile_segmenters.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
     lines = [
@@ -348,16 +356,26 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
     ]
-    for path in sorted(work.glob(f"segmenter_seed{seed}*.npz")):
+    paths = [work / f"segmenter_seed{seed}.npz", *sorted(work.glob(f"segmenter_seed{seed}_*.npz"))]
+    paths = [path for path in paths if path.exists()]
+    if not paths:
+        raise SystemExit(f"No segmenter_seed{seed}*.npz in {work}: run `fit` first.")
+
+    def row(label: str, maps: list[np.ndarray]) -> str:
+        peak = np.array([_inner(m).max() for m in maps])
+        pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in maps]))
+        return _kinds_row(label, peak, target, kind)[:-1] + f"| {pixel:.3f} |"
+
+    total: list[np.ndarray] = []
+    for path in paths:
         run = _load(path)
         test = run["test"]
         target, kind = data.target[test], data.kind[test]
-        peak = np.array([_inner(m).max() for m in run["maps"]["test"]])
-        pixel = roc_auc_score(
-            np.concatenate([data.masks[i].ravel() for i in test]),
-            np.concatenate([m.ravel() for m in run["maps"]["test"]]),
-        )
-        lines.append(_kinds_row(path.stem, peak, target, kind)[:-1] + f"| {pixel:.3f} |")
+        masks = np.concatenate([data.masks[i].ravel() for i in test])
+        lines.append(row(path.stem, run["maps"]["test"]))
+        total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
+    if len(paths) > 1:
+        lines.append(row(f"mean of the {len(paths)} maps above", [t / len(paths) for t in total]))
     text = "\n".join(lines) + "\n"
     write_text(results / "tile_segmenters.md", text)
     return text
@@ -372,7 +390,7 @@ def main() -> None:
     parser.add_argument(
         "--random-state", type=int, help="the detector's random_state (default: --seed)"
     )
-    parser.add_argument("--width", type=int, default=segmenter.WIDTH, help="the U-Net's width")
+    parser.add_argument("--width", type=int, default=SHIPPED_WIDTH, help="the U-Net's width")
     parser.add_argument("--flips", action="store_true", help="fit: average the maps of 4 flips")
     parser.add_argument("--data-home", type=Path, default=DATA_HOME)
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache/anomaly/tile_maps")
@@ -382,7 +400,7 @@ def main() -> None:
     torch.set_num_threads(2)  # the development machine's cores; the figures were taken so
     state = args.seed if args.random_state is None else args.random_state
     if args.command == "fit":
-        fit(args.data_home, args.work, args.seed, args.flips, state, args.width)
+        fit(args.data_home, args.work, args.seed, state, args.width, args.flips)
     elif args.command == "knn":
         knn(args.data_home, args.work, args.seed, state, args.width)
     elif args.command == "report":

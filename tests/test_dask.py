@@ -185,7 +185,8 @@ def test_a_killed_worker_loses_and_duplicates_nothing(files, tmp_path):
 
 def test_threads_apply_to_each_file_wherever_it_is_scored(files, tmp_path, monkeypatch):
     model, inputs, _ = files
-    # Each "scoring" returns the thread count it ran with; a cluster of threads sees the patch.
+    # Each "scoring" returns the thread count it ran with; a cluster of threads sees the patch
+    # (on a cluster of processes, `threads` travels as a task argument like the paths).
     monkeypatch.setattr(batch_scoring, "score_file", lambda *a, **k: torch.get_num_threads())
     before = torch.get_num_threads()
     with (
@@ -196,6 +197,8 @@ def test_threads_apply_to_each_file_wherever_it_is_scored(files, tmp_path, monke
             results = score_files(model, inputs, tmp_path, client=where, threads=before + 1)
             assert set(results.values()) == {before + 1}
     assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        score_files(model, inputs, tmp_path, threads=0)
 
 
 def test_the_command_line_scores_on_a_running_scheduler(client, files, tmp_path, capsys):
