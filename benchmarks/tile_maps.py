@@ -343,8 +343,8 @@ def report(
 
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
-    ``--width``), and the mean of their maps, by the shipped reading, into
-    ``results/tile_segmenters.md``."""
+    ``--width``), the mean of their maps and the mean of their image scores, by the
+    shipped reading, into ``results/tile_segmenters.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
     lines = [
@@ -367,6 +367,7 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         return _kinds_row(label, peak, target, kind)[:-1] + f"| {pixel:.3f} |"
 
     total: list[np.ndarray] = []
+    standardized = []
     for path in paths:
         run = _load(path)
         test = run["test"]
@@ -374,8 +375,22 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         masks = np.concatenate([data.masks[i].ravel() for i in test])
         lines.append(row(path.stem, run["maps"]["test"]))
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
+        # Each run's image scores on the scale of its own training tiles', so they can be averaged.
+        train_peak, test_peak = (
+            _log_odds(np.array([_inner(m).max() for m in run["maps"][part]])) for part in PARTS
+        )
+        standardized.append((test_peak - train_peak.mean()) / train_peak.std())
     if len(paths) > 1:
         lines.append(row(f"mean of the {len(paths)} maps above", [t / len(paths) for t in total]))
+        lines.append(
+            _kinds_row(
+                f"mean of the {len(paths)} image scores, each standardised on its training tiles",
+                np.mean(standardized, axis=0),
+                target,
+                kind,
+            )[:-1]
+            + "| |"
+        )
     text = "\n".join(lines) + "\n"
     write_text(results / "tile_segmenters.md", text)
     return text
