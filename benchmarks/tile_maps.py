@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -191,6 +192,15 @@ def _log_odds(anomaly_map: np.ndarray) -> np.ndarray:
     return logit(np.clip(anomaly_map.astype(np.float64), 1e-7, 1 - 1e-7))
 
 
+def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
+    """The test maps' maxima away from the edges, in log-odds standardised by the training
+    tiles': image scores of different maps on one scale, so that they can be combined."""
+    train_peak, test_peak = (
+        _log_odds(np.array([_inner(m).max() for m in state["maps"][part]])) for part in PARTS
+    )
+    return (test_peak - train_peak.mean()) / train_peak.std()
+
+
 def image_scores(state: dict[str, Any]) -> dict[str, np.ndarray]:
     """Image scores of the test maps, by reading."""
     test, train = state["maps"]["test"], state["maps"]["train"]
@@ -301,13 +311,7 @@ def report(
         peak = np.array([_inner(m).max() for m in runs["flips"]["maps"]["test"]])
         lines.append(_kinds_row("maps averaged over the 4 flips, maximum", peak, target, kind))
     if "knn" in runs:
-        standardized = []
-        for run in (base, runs["knn"]):
-            train_peak, test_peak = (
-                _log_odds(np.array([_inner(m).max() for m in run["maps"][p]]))
-                for p in ("train", "test")
-            )
-            standardized.append((test_peak - train_peak.mean()) / train_peak.std())
+        standardized = [_standardized_peaks(run) for run in (base, runs["knn"])]
         lines.append(_kinds_row("feature distance alone, maximum", standardized[1], target, kind))
         for weight in (0.5, 1.0):
             combined = standardized[0] + weight * standardized[1]
@@ -356,35 +360,31 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
     ]
-    paths = [work / f"segmenter_seed{seed}.npz", *sorted(work.glob(f"segmenter_seed{seed}_*.npz"))]
-    paths = [path for path in paths if path.exists()]
-    if not paths:
-        raise SystemExit(f"No segmenter_seed{seed}*.npz in {work}: run `fit` first.")
+    # The shipped run first (and required: `fit` makes it); every run has the split's test images.
+    first = _load(work / f"segmenter_seed{seed}.npz")
+    test = first["test"]
+    target, kind = data.target[test], data.kind[test]
+    masks = np.concatenate([data.masks[i].ravel() for i in test])
 
     def row(label: str, maps: list[np.ndarray]) -> str:
         peak = np.array([_inner(m).max() for m in maps])
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in maps]))
         return _kinds_row(label, peak, target, kind)[:-1] + f"| {pixel:.3f} |"
 
+    paths = sorted(work.glob(f"segmenter_seed{seed}_*.npz"))
     total: list[np.ndarray] = []
     standardized = []
-    for path in paths:
-        run = _load(path)
-        test = run["test"]
-        target, kind = data.target[test], data.kind[test]
-        masks = np.concatenate([data.masks[i].ravel() for i in test])
-        lines.append(row(path.stem, run["maps"]["test"]))
+    labels = [f"segmenter_seed{seed}", *(path.stem for path in paths)]
+    for label, run in zip(labels, chain([first], map(_load, paths))):  # one set of maps at a time
+        lines.append(row(label, run["maps"]["test"]))
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
-        # Each run's image scores on the scale of its own training tiles', so they can be averaged.
-        train_peak, test_peak = (
-            _log_odds(np.array([_inner(m).max() for m in run["maps"][part]])) for part in PARTS
-        )
-        standardized.append((test_peak - train_peak.mean()) / train_peak.std())
-    if len(paths) > 1:
-        lines.append(row(f"mean of the {len(paths)} maps above", [t / len(paths) for t in total]))
+        standardized.append(_standardized_peaks(run))
+    if paths:
+        n_runs = len(paths) + 1
+        lines.append(row(f"mean of the {n_runs} maps above", [t / n_runs for t in total]))
         lines.append(
             _kinds_row(
-                f"mean of the {len(paths)} image scores, each standardised on its training tiles",
+                f"mean of the {n_runs} image scores, each standardised on its training tiles",
                 np.mean(standardized, axis=0),
                 target,
                 kind,
