@@ -131,7 +131,7 @@ def plot_anomaly_map(
     """
     anomaly_map = detector.anomaly_map([image])[0]
     if detector.patch_size_ is not None:  # the image's score comes from its map
-        score = detector.map_score(anomaly_map)
+        score = detector.image_score(image, anomaly_map)
     else:
         score = -detector.score_samples([image])[0]
     picture = _displayable(image)

@@ -167,8 +167,8 @@ def _fit_and_map(
     name: str, seed: int, device: str, train: list[np.ndarray], test: list[np.ndarray]
 ) -> MappedRun:
     """Fit ours, then map the test images once: with patches an image's anomaly score is
-    ``detector.map_score`` of its map (what ``score_samples`` negates), so scoring need not
-    map again."""
+    ``detector.image_score`` of it and its map (what ``score_samples`` negates), so scoring
+    need not map again."""
     seed_globals(seed)
     detector = BUILDERS[name](seed, device)
     start = time.perf_counter()
@@ -178,7 +178,7 @@ def _fit_and_map(
     if detector.patch_size_ is None:
         scores = -detector.score_samples(test)
     else:
-        scores = np.array([detector.map_score(m) for m in maps])
+        scores = np.array([detector.image_score(x, m) for x, m in zip(test, maps)])
     return MappedRun(detector, scores, fitted - start, time.perf_counter() - fitted, maps)
 
 

@@ -42,7 +42,6 @@ from anomaly.detectors.segmenter import (
     DefectSegmenterMixin,
     build_segmenter,
     check_patch_size,
-    edge_margin,
 )
 from anomaly.detectors.shapes import (
     as_image_list,
@@ -112,6 +111,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         "n_neighbors_",
         "neighbor_features_",
         "offset_",
+        "image_score_scales_",
         "history_",
     )
 
@@ -194,19 +194,48 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         if self.patch_size_ is None:
             return self._blockwise(X, self._sample_score_batch, "scoring")
         # An image is as abnormal as its most abnormal region.
-        return np.array([-self.map_score(m) for m in self._patched_maps(X)])
-
-    def map_score(self, anomaly_map: np.ndarray) -> float:
-        """An image's anomaly score from its map, for a detector fitted on patches.
-
-        Minus :meth:`score_samples` of the image: the maximum of its map
-        (:meth:`anomaly_map`), smoothed first unless the map gives defect
-        probabilities (see ``synthetic_defects``), whose peaks are blobs already;
-        those are read away from the image's edges, where the segmenter marks the
-        object's rim (an eighth of the patch side left out at each edge).
-        """
         if self._segments_defects():
-            return map_score(anomaly_map, 0.0, edge_margin(self.patch_size_))
+            return -self._segmenter_scores(X, self._segmented_maps(X))
+        return np.array([-map_score(m, MAP_SMOOTHING_SIGMA) for m in self._patched_maps(X)])
+
+    def _training_scores(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        if self._segments_defects():  # the image scores' scales come from the training images
+            return -self._fit_image_scores(X)
+        self.image_score_scales_ = None
+        return super()._training_scores(X)
+
+    def image_score(self, image: np.ndarray, anomaly_map: np.ndarray) -> float:
+        """An image's anomaly score from the image and its map, for a detector fitted on
+        patches: minus :meth:`score_samples` of the image, without mapping it again.
+
+        The maximum of its map (:meth:`anomaly_map`), smoothed first unless the map
+        gives defect probabilities (see ``synthetic_defects``), whose peaks are blobs
+        already. A defect segmenter's maximum is read away from the image's edges,
+        where it marks the object's rim (an eighth of the patch side left out at each
+        edge), in log-odds; to it are added the steps in the image's row and column
+        profiles, for defects that span the image (see ``image_score_scales_``).
+
+        Parameters
+        ----------
+        image : ndarray of shape (height, width) or (channels, height, width)
+            One image as the detector takes it.
+        anomaly_map : ndarray of shape (height, width)
+            Its map, ``anomaly_map([image])[0]``.
+
+        Returns
+        -------
+        score : float
+            The higher, the more abnormal.
+        """
+        check_is_fitted(self)
+        if self.patch_size_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on patches: its images score by "
+                "score_samples, not from their maps."
+            )
+        (image,) = self._validate_input([image], reset=False)
+        if self._segments_defects():
+            return float(self._segmenter_scores([image], iter([anomaly_map]))[0])
         return map_score(anomaly_map, MAP_SMOOTHING_SIGMA)
 
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
@@ -262,7 +291,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         ``patch_size``), the map is the mean over the sliding patches that
         cover each pixel, of each pixel's defect probability when the
         detector has a defect segmenter (see ``synthetic_defects``), and
-        ``score_samples(X)`` is minus its :meth:`map_score`.
+        ``score_samples(X)`` is minus its :meth:`image_score`.
 
         Parameters
         ----------

@@ -282,7 +282,10 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         defect probability (the larger of the image's and of its
         half-resolution copy's) is then the anomaly map and the image scores
         by the map's maximum away from its edges (an eighth of the patch
-        side is left out at each, where the object's rim and shadow lie);
+        side is left out at each, where the object's rim and shadow lie),
+        plus the steps in its row and column profiles (brightness and local
+        contrast), which find defects that span the image (see
+        ``image_score_scales_``);
         with False, the map is the per-pixel part of ``scoring_rule``, and
         the image scores by its maximum after a Gaussian smoothing (sigma 4
         pixels). Whole images ignore it.
@@ -327,6 +330,16 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
     patch_size_ : tuple of int or None
         ``(height, width)`` of the patches the images are cut into; None
         when images go whole (``image_shape_`` is then the image's).
+    image_score_scales_ : ndarray of shape (2, 1 + 4 * channels) or None
+        With a defect segmenter, the mean (row 0) and standard deviation
+        (row 1), over the training images (those of the last ``fit`` or
+        ``partial_fit``), of what an image's score adds up: the log-odds of
+        its map's maximum away from the edges (column 0) and the log of the
+        largest step in each of its profiles (each channel's rows' and
+        columns' mean brightness and mean local contrast, averaged over half
+        the patch inside the margins on each side of the step). The score is
+        the first standardised, plus the largest of the others standardised
+        beyond 1. None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see
         ``n_neighbors``); None when it scores by ``scoring_rule``.

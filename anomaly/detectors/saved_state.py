@@ -40,7 +40,7 @@ _ADDED_PARAMETERS = {
     "n_neighbors": None,
     "synthetic_defects": False,
 }
-_ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None}
+_ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None, "image_score_scales_": None}
 
 
 class SavedStateMixin:
