@@ -130,10 +130,7 @@ def plot_anomaly_map(
     3
     """
     anomaly_map = detector.anomaly_map([image])[0]
-    if detector.patch_size_ is not None:  # the image's score comes from its map
-        score = detector.image_score(image, anomaly_map)
-    else:
-        score = -detector.score_samples([image])[0]
+    score = -detector.score_samples([image])[0]
     picture = _displayable(image)
     fig = Figure(figsize=(7.5, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)

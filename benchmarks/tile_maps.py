@@ -7,9 +7,11 @@ GAN's training left out, in about 14 minutes with the maps (the detector's fit a
 24), and keeps the maps of the training and test images; ``--random-state`` and
 ``--width`` fit other trainings and widths of the segmenter beside it. ``knn`` adds maps
 by the distance of the segmenter's encoder features to the training tiles'
-(PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores, and
-pixel ROC-AUC per defect kind with each kind's share of the defect pixels; ``variants``
-compares every segmenter fitted on the split.
+(PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores (the
+shipped one adds the image's profile steps to its map's maximum), and pixel ROC-AUC per
+defect kind with each kind's share of the defect pixels (the shipped maps add the band a
+profile step bounds); ``variants`` compares every segmenter fitted on the split, by its
+map's maximum and by the shipped score and map.
 
 Usage (``fit`` first: the others read what it saved)::
 
@@ -201,11 +203,31 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
     return (test_peak - train_peak.mean()) / train_peak.std()
 
 
+def shipped(data: Bunch, state: dict[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The package's image scores and maps of the test images, from the segmenter's saved
+    maps: each maximum away from the edges plus its image's profile steps, standardised on
+    the training tiles, and each map with the band its largest profile step bounds."""
+    found = {
+        part: [
+            segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
+            for i, m in zip(state[part], state["maps"][part])
+        ]
+        for part in PARTS
+    }
+    scales = segmenter.evidence_scales(np.array([evidence for evidence, _ in found["train"]]))
+    scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
+    maps = [
+        segmenter.banded_map(m, evidence, positions, scales)
+        for m, (evidence, positions) in zip(state["maps"]["test"], found["test"])
+    ]
+    return scores, maps
+
+
 def image_scores(state: dict[str, Any]) -> dict[str, np.ndarray]:
     """Image scores of the test maps, by reading."""
     test, train = state["maps"]["test"], state["maps"]["train"]
     peak = np.array([_inner(m).max() for m in test])
-    scores = {"maximum away from the edges (shipped)": peak}
+    scores = {"maximum away from the edges (the shipped score's first part)": peak}
     peak = _log_odds(peak)
     # The maximum of more pixels is higher by chance: calibrated on the training tiles.
     area, train_area = (np.log([_inner(m).size for m in maps]) for maps in (test, train))
@@ -287,8 +309,8 @@ def report(
         path = work / f"{_run_name(seed, random_state, width, extra)}.npz"
         if path.exists():
             runs[extra] = _load(path)
-    shipped = random_state == seed and width == SHIPPED_WIDTH
-    named = f"seed {seed}" if shipped else _run_name(seed, random_state, width, "segmenter")
+    is_shipped = random_state == seed and width == SHIPPED_WIDTH
+    named = f"seed {seed}" if is_shipped else _run_name(seed, random_state, width, "segmenter")
     base = runs["segmenter"]
     test = base["test"]
     target, kind = data.target[test], data.kind[test]
@@ -301,10 +323,15 @@ def report(
         "as GANDetector trains it. Pixel ROC-AUC of the maps over every test pixel:",
         "",
     ]
+    shipped_scores, shipped_maps = shipped(data, base)
+    pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in shipped_maps]))
+    lines.append(f"- segmenter with the profile steps' bands (shipped): {pixel:.3f}")
     for name, run in runs.items():
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in run["maps"]["test"]]))
         lines.append(f"- {name}: {pixel:.3f}")
     lines += ["", header, "|---" * (len(DEFECT_KINDS) + 2) + "|"]
+    shipped_label = "maximum away from the edges plus the profile steps (shipped)"
+    lines.append(_kinds_row(shipped_label, shipped_scores, target, kind))
     for label, scores in image_scores(base).items():
         lines.append(_kinds_row(label, scores, target, kind))
     if "flips" in runs:
@@ -329,6 +356,12 @@ def report(
         "|---|---|---|---|",
         *_pixel_rows(data, test, base["maps"]["test"]),
         "",
+        "The same for the shipped maps (with the profile steps' bands):",
+        "",
+        "| kind | share of defect pixels | pixel ROC-AUC | within its own images |",
+        "|---|---|---|---|",
+        *_pixel_rows(data, test, shipped_maps),
+        "",
         "A hand-made map for the uneven regions (`texture_maps`), pixel ROC-AUC over the",
         "uneven and defect-free images only:",
         "",
@@ -340,22 +373,25 @@ def report(
         pixel = roc_auc_score(uneven_masks, np.concatenate([m.ravel() for m in maps]))
         lines.append(f"- streak energy smoothed by sigma {sigma}: {pixel:.3f}")
     text = "\n".join(lines) + "\n"
-    name = "tile_maps" if shipped else _run_name(seed, random_state, width, "tile_maps")
+    name = "tile_maps" if is_shipped else _run_name(seed, random_state, width, "tile_maps")
     write_text(results / f"{name}.md", text)
     return text
 
 
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
-    ``--width``), the mean of their maps and the mean of their image scores, by the
-    shipped reading, into ``results/tile_segmenters.md``."""
+    ``--width``) by its map's maximum and by the shipped score (with the profile steps), the
+    mean of their maps and the mean of their image scores, into
+    ``results/tile_segmenters.md`` (seed 1) or ``tile_segmenters_seed{seed}.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
     lines = [
         f"# Magnetic tiles: segmenters trained on the tile split of seed {seed}",
         "",
         "`python benchmarks/tile_maps.py fit --random-state R --width W`, then `variants`;",
-        "the image score is the map's maximum away from the edges (the shipped reading).",
+        "the image score is the map's maximum away from the edges, and below each segmenter the",
+        "shipped score and map: that maximum plus the image's profile steps, and the map with the",
+        "band its largest profile step bounds.",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
@@ -366,10 +402,13 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     target, kind = data.target[test], data.kind[test]
     masks = np.concatenate([data.masks[i].ravel() for i in test])
 
-    def row(label: str, maps: list[np.ndarray]) -> str:
-        peak = np.array([_inner(m).max() for m in maps])
+    def row(
+        label: str, maps: list[np.ndarray], scored: tuple[np.ndarray, list] | None = None
+    ) -> str:
+        """By the map's maximum, or by ``scored`` (image scores and maps)."""
+        scores, maps = scored or (np.array([_inner(m).max() for m in maps]), maps)
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in maps]))
-        return _kinds_row(label, peak, target, kind)[:-1] + f"| {pixel:.3f} |"
+        return _kinds_row(label, scores, target, kind)[:-1] + f"| {pixel:.3f} |"
 
     paths = sorted(work.glob(f"segmenter_seed{seed}_*.npz"))
     total: list[np.ndarray] = []
@@ -377,6 +416,9 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     labels = [f"segmenter_seed{seed}", *(path.stem for path in paths)]
     for label, run in zip(labels, chain([first], map(_load, paths))):  # one set of maps at a time
         lines.append(row(label, run["maps"]["test"]))
+        lines.append(
+            row("with the profile steps (shipped)", run["maps"]["test"], shipped(data, run))
+        )
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
         standardized.append(_standardized_peaks(run))
     if paths:
@@ -392,7 +434,7 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
             + "| |"
         )
     text = "\n".join(lines) + "\n"
-    write_text(results / "tile_segmenters.md", text)
+    write_text(results / f"tile_segmenters{'' if seed == 1 else f'_seed{seed}'}.md", text)
     return text
 
 

@@ -195,7 +195,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             return self._blockwise(X, self._sample_score_batch, "scoring")
         # An image is as abnormal as its most abnormal region.
         if self._segments_defects():
-            return -self._segmenter_scores(X, self._segmented_maps(X))
+            return -self._segmenter_scores(X)
         return np.array([-map_score(m, MAP_SMOOTHING_SIGMA) for m in self._patched_maps(X)])
 
     def _training_scores(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
@@ -204,44 +204,10 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         self.image_score_scales_ = None
         return super()._training_scores(X)
 
-    def image_score(self, image: np.ndarray, anomaly_map: np.ndarray) -> float:
-        """An image's anomaly score from the image and its map, for a detector fitted on
-        patches: minus :meth:`score_samples` of the image, without mapping it again.
-
-        The maximum of its map (:meth:`anomaly_map`), smoothed first unless the map
-        gives defect probabilities (see ``synthetic_defects``), whose peaks are blobs
-        already. A defect segmenter's maximum is read away from the image's edges,
-        where it marks the object's rim (an eighth of the patch side left out at each
-        edge), in log-odds; to it are added the steps in the image's row and column
-        profiles, for defects that span the image (see ``image_score_scales_``).
-
-        Parameters
-        ----------
-        image : ndarray of shape (height, width) or (channels, height, width)
-            One image as the detector takes it.
-        anomaly_map : ndarray of shape (height, width)
-            Its map, ``anomaly_map([image])[0]``.
-
-        Returns
-        -------
-        score : float
-            The higher, the more abnormal.
-        """
-        check_is_fitted(self)
-        if self.patch_size_ is None:
-            raise ValueError(
-                f"{type(self).__name__} was not fitted on patches: its images score by "
-                "score_samples, not from their maps."
-            )
-        (image,) = self._validate_input([image], reset=False)
-        if self._segments_defects():
-            return float(self._segmenter_scores([image], iter([anomaly_map]))[0])
-        return map_score(anomaly_map, MAP_SMOOTHING_SIGMA)
-
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""
         if self._segments_defects():
-            yield from self._segmented_maps(images)
+            yield from self._banded_maps(images)
             return
         for values in self._tiled(images, self._map_batch, "mapping"):
             yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal
@@ -289,9 +255,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         map summed over pixels (unless whole images score by ``n_neighbors``:
         maps keep to the rule). For images cut into patches (see
         ``patch_size``), the map is the mean over the sliding patches that
-        cover each pixel, of each pixel's defect probability when the
-        detector has a defect segmenter (see ``synthetic_defects``), and
-        ``score_samples(X)`` is minus its :meth:`image_score`.
+        cover each pixel, and ``score_samples(X)`` is minus its maximum
+        after a Gaussian smoothing; with a defect segmenter (see
+        ``synthetic_defects``), each pixel's defect probability, raised over
+        a band from an edge where the image's row or column profile has an
+        unusual step (see ``image_score_scales_``), and ``score_samples(X)``
+        adds that step to the map's maximum away from the edges.
 
         Parameters
         ----------

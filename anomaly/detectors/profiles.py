@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["N_PROFILES", "profile_steps", "step_window"]
+__all__ = ["N_PROFILES", "along_rows", "profile_steps", "step_window"]
 
 # Per channel: brightness and contrast, along the rows and along the columns.
 N_PROFILES = 4
@@ -32,17 +32,18 @@ def step_window(inner: tuple[int, int]) -> tuple[int, int]:
     return (inner[0] - 1) // 2, (inner[1] - 1) // 2
 
 
-def _largest_step(profile: np.ndarray, window: int) -> float:
+def _largest_step(profile: np.ndarray, window: int) -> tuple[float, int]:
     """The largest difference between the means of ``window`` values before and after a
-    position of ``profile``."""
+    position of ``profile``, and that position (the first value after the step)."""
     sums = np.cumsum(np.r_[0.0, profile])
     at = np.arange(window, len(profile) - window + 1)
-    before, after = sums[at] - sums[at - window], sums[at + window] - sums[at]
-    return float(np.abs(before - after).max()) / window
+    steps = np.abs(2 * sums[at] - sums[at - window] - sums[at + window]) / window
+    largest = int(np.argmax(steps))
+    return float(steps[largest]), int(at[largest])
 
 
-def profile_steps(image: np.ndarray, window: tuple[int, int]) -> np.ndarray:
-    """The log of the largest step of each profile of ``image``, shape (channels * 4,).
+def profile_steps(image: np.ndarray, window: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The log of the largest step of each profile of ``image``, and where it is.
 
     Parameters
     ----------
@@ -52,23 +53,39 @@ def profile_steps(image: np.ndarray, window: tuple[int, int]) -> np.ndarray:
     window : (int, int)
         Rows, and columns, averaged on each side of a step.
 
+    Returns
+    -------
+    steps : ndarray of shape (channels * 4,)
+        For each channel: the log of the largest step in the rows' mean brightness, in the
+        log of their mean local contrast, then the same for the columns.
+    positions : ndarray of int of shape (channels * 4,)
+        The row (or column) just after each step.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> image = rng.normal(size=(1, 40, 40))
     >>> banded = image.copy()
-    >>> banded[0, :20] += 1  # the upper half brighter
-    >>> steps, banded_steps = (profile_steps(x, (10, 10)) for x in (image, banded))
-    >>> bool(banded_steps[0] > steps[0] + 1)  # the rows' brightness steps
-    True
+    >>> banded[0, :15] += 1  # the upper rows brighter
+    >>> steps, _ = profile_steps(image, (10, 10))
+    >>> banded_steps, positions = profile_steps(banded, (10, 10))
+    >>> bool(banded_steps[0] > steps[0] + 1), int(positions[0])  # the rows' brightness
+    (True, 15)
     """
     x = image.astype(np.float64)
     # Local contrast: squared differences to the pixels right and below.
     contrast = np.diff(x, axis=2)[:, :-1] ** 2 + np.diff(x, axis=1)[:, :, :-1] ** 2
     x = x[:, :-1, :-1]
-    steps = []
+    found = []
     for channel, local in zip(x, contrast):
         for axis, size in ((1, window[0]), (0, window[1])):  # rows' profiles, columns'
-            steps.append(_largest_step(channel.mean(axis), size))
-            steps.append(_largest_step(np.log(local.mean(axis) + _TINY), size))
-    return np.log(np.array(steps) + _TINY)
+            found.append(_largest_step(channel.mean(axis), size))
+            found.append(_largest_step(np.log(local.mean(axis) + _TINY), size))
+    steps, positions = zip(*found)
+    return np.log(np.array(steps) + _TINY), np.array(positions)
+
+
+def along_rows(profile: int) -> bool:
+    """Whether the ``profile``-th of :func:`profile_steps` is a rows' profile (its step
+    runs across the image, between rows)."""
+    return profile % N_PROFILES < 2

@@ -35,22 +35,25 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.special import logit
+from scipy.special import expit, logit
 from torch import nn
 
 from anomaly.detectors.patches import map_score
-from anomaly.detectors.profiles import profile_steps, step_window
+from anomaly.detectors.profiles import along_rows, profile_steps, step_window
 from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
 from anomaly.networks.segmentation import UNet
 from anomaly.training import Objective, Phase, TrainingConfig, train
 
 __all__ = [
     "DefectSegmenterMixin",
+    "banded_map",
     "build_segmenter",
     "check_patch_size",
     "edge_margin",
     "fit_segmenter",
+    "evidence_scales",
     "fits_whole",
+    "image_evidence",
     "image_scores",
     "segment",
     "segment_whole",
@@ -111,13 +114,79 @@ def fits_whole(image: np.ndarray) -> bool:
     return image.shape[1] * image.shape[2] <= WHOLE_IMAGE_PIXELS
 
 
+def image_evidence(
+    image: np.ndarray, anomaly_map: np.ndarray, patch: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What an image's score weighs: the log-odds of its map's maximum away from the edges
+    (:func:`edge_margin`), then its profile steps
+    (:func:`~anomaly.detectors.profiles.profile_steps`) inside the same margin, with windows
+    that fit the smallest image allowed (one ``patch``); and where the steps are.
+
+    Parameters
+    ----------
+    image : ndarray of shape (channels, height, width)
+        As prepared for the segmenter: normalised for lighting.
+    anomaly_map : ndarray of shape (height, width)
+        The segmenter's defect probabilities.
+    patch : (int, int)
+        The detector's patch size.
+
+    Returns
+    -------
+    evidence : ndarray of shape (1 + 4 * channels,)
+    positions : ndarray of int of shape (4 * channels,)
+        The image's row (or column) just after each step.
+    """
+    rows, columns = edge_margin(patch)
+    peak = np.clip(map_score(anomaly_map, 0.0, (rows, columns)), _CLIP, 1 - _CLIP)
+    inner = image[:, rows : image.shape[1] - rows, columns : image.shape[2] - columns]
+    window = step_window((patch[0] - 2 * rows, patch[1] - 2 * columns))
+    steps, positions = profile_steps(inner, window)
+    margins = np.array([rows if along_rows(k) else columns for k in range(len(positions))])
+    return np.r_[logit(peak), steps], positions + margins
+
+
+def evidence_scales(evidence: np.ndarray) -> np.ndarray:
+    """Means (row 0) and standard deviations (row 1, 1 where 0) of the training images'
+    :func:`image_evidence`, shape (2, n_columns)."""
+    scale = evidence.std(axis=0)
+    return np.stack([evidence.mean(axis=0), np.where(scale > 0, scale, 1.0)])
+
+
 def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Images' anomaly scores from their evidence (see ``DefectSegmenterMixin``), each
+    """Images' anomaly scores from their :func:`image_evidence`, each
     column standardised by ``scales`` (means, standard deviations): the map's peak, plus the
     largest profile step beyond :data:`PROFILE_STEP_ONSET`."""
     standardized = (evidence - scales[0]) / scales[1]
     steps = standardized[:, 1:].max(axis=1) - PROFILE_STEP_ONSET
     return standardized[:, 0] + np.maximum(steps, 0.0)
+
+
+def banded_map(
+    anomaly_map: np.ndarray, evidence: np.ndarray, positions: np.ndarray, scales: np.ndarray
+) -> np.ndarray:
+    """``anomaly_map`` with the band that its image's largest profile step bounds, where
+    that step is beyond :data:`PROFILE_STEP_ONSET` (see :func:`image_evidence` and
+    :func:`image_scores`).
+
+    The band is the step's shorter side, from the step to the image's edge (a defect is
+    the smaller part of an image; the magnetic tiles' uneven bands run from an edge), at
+    the probability whose log-odds stand as many of the training images' standard
+    deviations above their maxima's mean as the step stands beyond the onset.
+    """
+    standardized = (evidence[1:] - scales[0, 1:]) / scales[1, 1:]
+    profile = int(np.argmax(standardized))
+    beyond = standardized[profile] - PROFILE_STEP_ONSET
+    if beyond <= 0:
+        return anomaly_map
+    probability = expit(scales[0, 0] + scales[1, 0] * beyond)
+    axis = 0 if along_rows(profile) else 1
+    at, size = int(positions[profile]), anomaly_map.shape[axis]
+    band = [slice(None), slice(None)]
+    band[axis] = slice(0, at) if at < size - at else slice(at, size)
+    banded = anomaly_map.copy()
+    banded[tuple(band)] = np.maximum(banded[tuple(band)], probability)
+    return banded
 
 
 def segment(segmenter: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -233,39 +302,43 @@ class DefectSegmenterMixin:
             else:
                 yield next(patched)[0]
 
-    def _evidence(self, image: np.ndarray, anomaly_map: np.ndarray) -> np.ndarray:
-        """What an image's score weighs: the log-odds of its map's maximum away from the
-        edges, then its profile steps (:func:`~anomaly.detectors.profiles.profile_steps`)
-        inside the same margin, with windows that fit the smallest image allowed."""
-        rows, columns = edge_margin(self.patch_size_)
-        peak = np.clip(map_score(anomaly_map, 0.0, (rows, columns)), _CLIP, 1 - _CLIP)
-        inner = self._prepare_image(image)[
-            :, rows : image.shape[1] - rows, columns : image.shape[2] - columns
-        ]
-        window = step_window((self.patch_size_[0] - 2 * rows, self.patch_size_[1] - 2 * columns))
-        return np.r_[logit(peak), profile_steps(inner, window)]
-
-    def _image_evidence(self, images: list[np.ndarray], maps: Iterator[np.ndarray]) -> np.ndarray:
-        """Each image's :meth:`_evidence`, from its map, shape (n_images, 1 + 4 * channels)."""
-        return np.array([self._evidence(image, m) for image, m in zip(images, maps)])
+    def _evidence(
+        self, images: list[np.ndarray], maps: Iterator[np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each image's map, with its :func:`image_evidence` (evidence, step positions)."""
+        for image, anomaly_map in zip(images, maps):
+            yield (
+                anomaly_map,
+                *image_evidence(self._prepare_image(image), anomaly_map, self.patch_size_),
+            )
 
     def _fit_image_scores(self, images: list[np.ndarray]) -> np.ndarray:
         """Standardise the image scores' evidence on the training ``images``
         (``image_score_scales_``), and return their anomaly scores."""
-        evidence = self._image_evidence(images, self._segmented_maps(images))
-        scale = evidence.std(axis=0)
-        self.image_score_scales_ = np.stack(
-            [evidence.mean(axis=0), np.where(scale > 0, scale, 1.0)]
-        )
+        evidence = np.array([e for _, e, _ in self._evidence(images, self._segmented_maps(images))])
+        self.image_score_scales_ = evidence_scales(evidence)
         return image_scores(evidence, self.image_score_scales_)
 
-    def _segmenter_scores(self, images: list[np.ndarray], maps: Iterator[np.ndarray]) -> np.ndarray:
-        """Images' anomaly scores from them and their maps. A model saved before the profile
-        steps (no ``image_score_scales_``) scores by its map's maximum, as it was saved."""
+    def _segmenter_scores(self, images: list[np.ndarray]) -> np.ndarray:
+        """Images' anomaly scores from them and their segmenter's maps. A model saved before
+        the profile steps (no ``image_score_scales_``) scores by its map's maximum, as it
+        was saved."""
+        maps = self._segmented_maps(images)
         if self.image_score_scales_ is None:
             margin = edge_margin(self.patch_size_)
             return np.array([map_score(m, 0.0, margin) for m in maps])
-        return image_scores(self._image_evidence(images, maps), self.image_score_scales_)
+        evidence = np.array([e for _, e, _ in self._evidence(images, maps)])
+        return image_scores(evidence, self.image_score_scales_)
+
+    def _banded_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+        """The segmenter's maps, each with the band its image's largest profile step bounds
+        (:func:`banded_map`; none for a model saved before the profile steps)."""
+        maps = self._segmented_maps(images)
+        if self.image_score_scales_ is None:
+            yield from maps
+            return
+        for anomaly_map, evidence, positions in self._evidence(images, maps):
+            yield banded_map(anomaly_map, evidence, positions, self.image_score_scales_)
 
     def _segments_defects(self) -> bool:
         """Whether the anomaly maps come from a defect segmenter (see ``synthetic_defects``)."""

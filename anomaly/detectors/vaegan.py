@@ -288,8 +288,8 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         by the map's maximum away from its edges (an eighth of the patch
         side is left out at each, where the object's rim and shadow lie),
         plus the steps in its row and column profiles (brightness and local
-        contrast), which find defects that span the image (see
-        ``image_score_scales_``);
+        contrast), which find defects that span the image and mark them on
+        the map (see ``image_score_scales_``);
         with False, the map is the per-pixel part of ``scoring_rule``, and
         the image scores by its maximum after a Gaussian smoothing (sigma 4
         pixels). Whole images ignore it.
@@ -343,7 +343,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         columns' mean brightness and mean local contrast, averaged over half
         the patch inside the margins on each side of the step). The score is
         the first standardised, plus the largest of the others standardised
-        beyond 1. None without a segmenter.
+        beyond 1; such a step also raises the map over its shorter side, to
+        the probability whose standardised log-odds equal the step's excess.
+        None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see
         ``n_neighbors``); None when it scores by ``scoring_rule``.

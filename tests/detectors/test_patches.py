@@ -99,45 +99,49 @@ def test_an_image_scores_by_the_maximum_of_its_map(synthetic_defects):
     detector.fit(images)
     maps = detector.anomaly_map(images)
     scores = detector.score_samples(images)
-    np.testing.assert_allclose(-scores, [detector.image_score(x, m) for x, m in zip(images, maps)])
     assert hasattr(detector.network_, "defect_segmenter") is synthetic_defects
     if synthetic_defects:  # defect probabilities, their maximum as they are, off the rim
         assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
         # The maximum's log-odds and the profile steps, standardised on the training images.
         scales = detector.image_score_scales_
         assert scales.shape == (2, 1 + 4)
-        peak = logit(maps[:, 2:-2, 2:-2].max(axis=(1, 2)))  # 16 // 8 pixels left out
-        np.testing.assert_allclose(scales[0, 0], peak.mean(), rtol=1e-6)
-        rim = maps[0].copy()
-        rim[1, 0] = 1  # a peak on the rim does not count
-        assert detector.image_score(images[0], rim) == -scores[0]
-        # A model saved before the profile steps scores by the map's maximum alone.
+        segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
+        assert (maps >= segmented).all()  # a band may raise the segmenter's map, never lower it
+        peak = segmented[:, 2:-2, 2:-2].max(axis=(1, 2))  # 16 // 8 pixels left out
+        np.testing.assert_allclose(scales[0, 0], logit(peak).mean(), rtol=1e-6)
+        standardized = (logit(peak) - scales[0, 0]) / scales[1, 0]
+        assert (-scores >= standardized - 1e-9).all()  # the profile steps only add
+        # A model saved before the profile steps scores by the map's maximum alone, unbanded.
         detector.image_score_scales_ = None
-        np.testing.assert_allclose(
-            -detector.score_samples(images), np.exp(peak) / (1 + np.exp(peak))
-        )
+        np.testing.assert_allclose(-detector.score_samples(images), peak)
+        np.testing.assert_array_equal(detector.anomaly_map(images), segmented)
     else:  # the scoring rule's terms, smoothed
         assert detector.image_score_scales_ is None
         np.testing.assert_allclose(-scores, [map_score(m) for m in maps])
-        with pytest.raises(ValueError, match="not fitted on patches"):
-            fast(VAEDetector, epochs=1).fit(images).image_score(images[0], maps[0])
 
 
-def test_a_band_across_the_image_ranks_high_by_its_profile_steps():
+def test_a_band_from_an_edge_ranks_high_and_the_map_marks_it():
     rng = np.random.default_rng(0)
     train = [texture(rng, (96, 80)) for _ in range(20)]
     normal = [texture(rng, (96, 80)) for _ in range(10)]
-    banded = []
-    for _ in range(10):  # a third of the rows a little brighter: no spot to find
-        image, start = texture(rng, (96, 80)), rng.integers(16, 48)
-        image[start : start + 32] += 0.3
+    banded, masks = [], []
+    for _ in range(10):  # down to a third of the image, streaks 30 % stronger: no spot to find
+        image, mask = texture(rng, (96, 80)), np.zeros((96, 80), dtype=bool)
+        mask[: rng.integers(24, 40)] = True
+        image[mask] *= 1.3
         banded.append(image)
+        masks.append(mask)
     detector = fast(GANDetector, patch_size=32, epochs=1).fit(train)
     target = [0] * 10 + [1] * 10
     assert roc_auc_score(target, -detector.score_samples(normal + banded)) > 0.95
-    # The same images by the map's maximum alone.
+    maps = detector.anomaly_map(normal + banded)
+    pixels = np.concatenate([np.zeros(96 * 80 * 10), np.concatenate(masks).ravel()])
+    assert roc_auc_score(pixels, np.concatenate(maps).ravel()) > 0.9
+    # The same images by the segmenter alone.
     detector.image_score_scales_ = None
     assert roc_auc_score(target, -detector.score_samples(normal + banded)) < 0.8
+    maps = detector.anomaly_map(normal + banded)
+    assert roc_auc_score(pixels, np.concatenate(maps).ravel()) < 0.8
 
 
 @pytest.mark.parametrize("detector_class", DETECTORS)

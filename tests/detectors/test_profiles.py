@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from anomaly.detectors.profiles import N_PROFILES, profile_steps, step_window
+from anomaly.detectors.profiles import N_PROFILES, along_rows, profile_steps, step_window
 
 
 def test_step_window_fits_twice_in_the_profiles():
@@ -15,15 +15,21 @@ def test_a_band_shows_as_a_step_in_its_direction_only(channels):
     brighter, streaked = image.copy(), image.copy()
     brighter[:, :, 20:] += 1  # the right columns brighter
     streaked[:, 30:] *= 3  # the lower rows' texture stronger
-    steps = {
-        name: profile_steps(x, (20, 20)).reshape(channels, N_PROFILES)
+    found = {
+        name: [a.reshape(channels, N_PROFILES) for a in profile_steps(x, (20, 20))]
         for name, x in [("plain", image), ("brighter", brighter), ("streaked", streaked)]
     }
     # Per channel: rows' brightness, rows' contrast, columns' brightness, columns' contrast.
-    gain = {name: steps[name] - steps["plain"] for name in ("brighter", "streaked")}
+    gain = {name: found[name][0] - found["plain"][0] for name in ("brighter", "streaked")}
     assert (gain["brighter"][:, 2] > 1).all() and (np.abs(gain["brighter"][:, [0, 1]]) < 1).all()
     assert (gain["streaked"][:, 1] > 1).all() and (np.abs(gain["streaked"][:, [2, 3]]) < 1).all()
+    # Where: the column just after the step; the row within one (contrast takes differences
+    # to the row below).
+    assert (found["brighter"][1][:, 2] == 20).all()
+    assert (np.abs(found["streaked"][1][:, 1] - 30) <= 1).all()
+    assert [along_rows(k) for k in range(2 * N_PROFILES)] == [True, True, False, False] * 2
 
 
 def test_a_flat_image_has_finite_steps():
-    assert np.isfinite(profile_steps(np.zeros((1, 20, 20)), (5, 5))).all()
+    steps, positions = profile_steps(np.zeros((1, 20, 20)), (5, 5))
+    assert np.isfinite(steps).all() and positions.shape == (4,)
