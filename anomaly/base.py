@@ -81,7 +81,10 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         - ``offset_`` is set from the scores of ``X`` as ``fit`` sets it, so
           that the threshold follows the new data;
         - scoring by nearest training samples (``n_neighbors_``) takes its
-          references from ``X``; a statistic of training residuals, from ``X``.
+          references from ``X``; a statistic of training residuals, from ``X``;
+        - a defect segmenter (images in patches) is not trained further, and
+          its image scores keep the scales it was fitted with
+          (``image_score_scales_``).
 
         The update is seeded by ``random_state`` and the epochs trained so
         far: the same calls on the same data give the same model. An update

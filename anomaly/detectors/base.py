@@ -116,6 +116,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
     )
 
     def _fit(self, X: np.ndarray) -> None:
+        images = X
         self.fitted_params_ = self.get_params(deep=False)
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
@@ -137,6 +138,10 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             with seeded(training_seed, device):
                 self._fit_segmenter(data.numpy(), training_seed, device)
         self._fit_references(X)
+        self.image_score_scales_ = None
+        if self._segments_defects():
+            # The training images' scores, which set the image scores' scales, set offset_ too.
+            self._fit_scores = -self._fit_image_scores(images)
 
     def _build_fitted_network(self) -> nn.Module:
         """The fitted detector's network, untrained: with its defect segmenter where it has one."""
@@ -193,16 +198,15 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
     def _score_samples(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
         if self.patch_size_ is None:
             return self._blockwise(X, self._sample_score_batch, "scoring")
-        # An image is as abnormal as its most abnormal region.
         if self._segments_defects():
             return -self._segmenter_scores(X)
+        # An image is as abnormal as its most abnormal region.
         return np.array([-map_score(m, MAP_SMOOTHING_SIGMA) for m in self._patched_maps(X)])
 
     def _training_scores(self, X: np.ndarray | list[np.ndarray]) -> np.ndarray:
-        if self._segments_defects():  # the image scores' scales come from the training images
-            return -self._fit_image_scores(X)
-        self.image_score_scales_ = None
-        return super()._training_scores(X)
+        # Images with a defect segmenter were scored once by fit already (not by partial_fit).
+        scores = self.__dict__.pop("_fit_scores", None)
+        return super()._training_scores(X) if scores is None else scores
 
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""

@@ -50,8 +50,8 @@ __all__ = [
     "build_segmenter",
     "check_patch_size",
     "edge_margin",
-    "fit_segmenter",
     "evidence_scales",
+    "fit_segmenter",
     "fits_whole",
     "image_evidence",
     "image_scores",
@@ -86,6 +86,8 @@ PROFILE_STEP_ONSET = 1.0
 # Probabilities are clipped this far from 0 and 1 before their log-odds: float32 sigmoids
 # reach 1 exactly.
 _CLIP = 1e-7
+# Evidence that hardly varies over the training images is not divided by its spread.
+_MIN_SCALE = 1e-9
 
 
 def build_segmenter(channels: int) -> UNet:
@@ -147,10 +149,10 @@ def image_evidence(
 
 
 def evidence_scales(evidence: np.ndarray) -> np.ndarray:
-    """Means (row 0) and standard deviations (row 1, 1 where 0) of the training images'
-    :func:`image_evidence`, shape (2, n_columns)."""
+    """Means (row 0) and standard deviations (row 1; 1 where next to none, as for one
+    image) of the training images' :func:`image_evidence`, shape (2, n_columns)."""
     scale = evidence.std(axis=0)
-    return np.stack([evidence.mean(axis=0), np.where(scale > 0, scale, 1.0)])
+    return np.stack([evidence.mean(axis=0), np.where(scale > _MIN_SCALE, scale, 1.0)])
 
 
 def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:

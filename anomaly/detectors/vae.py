@@ -211,7 +211,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         half-patch strides, averages the overlapping patches' values into a
         full-resolution anomaly map (``anomaly_map``: see
         ``synthetic_defects``) and scores the image by the maximum of that
-        map (a defect is as abnormal as its worst region, however small).
+        map (a defect is as abnormal as its worst region, however small;
+        with a defect segmenter, plus the image's profile steps: see
+        ``synthetic_defects``).
         Such images are normalised per image for lighting (with
         ``standardize`` and a real-valued likelihood) and may differ in size
         (pass a list of arrays). Images narrower than the patch on a side,

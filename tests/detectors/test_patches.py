@@ -92,7 +92,7 @@ def test_map_score_leaves_out_the_margin_and_segmenters_leave_an_eighth_of_the_p
 
 
 @pytest.mark.parametrize("synthetic_defects", [True, False])
-def test_an_image_scores_by_the_maximum_of_its_map(synthetic_defects):
+def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synthetic_defects):
     rng = np.random.default_rng(0)
     images = np.stack([texture(rng, (60, 50)) for _ in range(6)])
     detector = fast(VAEDetector, patch_size=16, epochs=1, synthetic_defects=synthetic_defects)
@@ -111,10 +111,16 @@ def test_an_image_scores_by_the_maximum_of_its_map(synthetic_defects):
         np.testing.assert_allclose(scales[0, 0], logit(peak).mean(), rtol=1e-6)
         standardized = (logit(peak) - scales[0, 0]) / scales[1, 0]
         assert (-scores >= standardized - 1e-9).all()  # the profile steps only add
-        # A model saved before the profile steps scores by the map's maximum alone, unbanded.
-        detector.image_score_scales_ = None
-        np.testing.assert_allclose(-detector.score_samples(images), peak)
-        np.testing.assert_array_equal(detector.anomaly_map(images), segmented)
+        # A model pickled before the profile steps scores by the map's maximum alone, unbanded.
+        state = detector.__getstate__()
+        del state["image_score_scales_"]
+        old = VAEDetector.__new__(VAEDetector)
+        old.__setstate__(state)
+        np.testing.assert_allclose(-old.score_samples(images), peak)
+        np.testing.assert_array_equal(old.anomaly_map(images), segmented)
+        # Continued training keeps the scales (the segmenter is not trained further).
+        detector.partial_fit(images[::-1], epochs=1)
+        np.testing.assert_array_equal(detector.image_score_scales_, scales)
     else:  # the scoring rule's terms, smoothed
         assert detector.image_score_scales_ is None
         np.testing.assert_allclose(-scores, [map_score(m) for m in maps])

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from anomaly.detectors.segmenter import (
+    PROFILE_STEP_ONSET,
+    banded_map,
+    evidence_scales,
+    image_evidence,
+    image_scores,
+)
+
+# One channel: the peak's log-odds, then rows' brightness, rows' contrast, columns' brightness,
+# columns' contrast; training means 0 and standard deviations 1, but the peak's (2, 0.5).
+SCALES = np.array([[2.0, 0, 0, 0, 0], [0.5, 1, 1, 1, 1]])
+
+
+def test_the_score_is_the_peak_plus_the_largest_step_beyond_the_onset():
+    evidence = np.array([[2.5, 0.5, 0.2, -1, 0], [2.0, 0.5, 3.0, -1, 0]])
+    np.testing.assert_allclose(image_scores(evidence, SCALES), [1.0, 3.0 - PROFILE_STEP_ONSET])
+
+
+def test_scales_never_divide_by_next_to_nothing():
+    scales = evidence_scales(np.array([[1.0, 2.0], [3.0, 2.0]]))
+    np.testing.assert_array_equal(scales, [[2.0, 2.0], [1.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("profile", "position", "marked"),
+    [
+        (0, 3, (slice(0, 3), slice(None))),  # a rows' step near the top: the rows above it
+        (1, 7, (slice(7, 10), slice(None))),  # near the bottom: the rows below
+        (3, 2, (slice(None), slice(0, 2))),  # a columns' step: the columns on its left
+    ],
+)
+def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, marked):
+    anomaly_map = np.full((10, 12), 0.01)
+    evidence = np.array([2.0, 0, 0, 0, 0])
+    evidence[1 + profile] = PROFILE_STEP_ONSET + 2  # two standard deviations beyond the onset
+    positions = np.full(4, 5)
+    positions[profile] = position
+    banded = banded_map(anomaly_map, evidence, positions, SCALES)
+    expected = anomaly_map.copy()
+    expected[marked] = expit(2.0 + 0.5 * 2)  # as probable as a peak 2 deviations up
+    np.testing.assert_allclose(banded, expected)
+    assert (anomaly_map == 0.01).all()  # the map passed in is left as it was
+
+
+def test_no_band_within_the_onset_and_never_below_the_map():
+    anomaly_map = np.random.default_rng(0).uniform(size=(10, 12))
+    evidence = np.array([2.0, PROFILE_STEP_ONSET, 0, 0, 0])
+    assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
+    evidence[1] += 0.01  # a faint band: the map's higher pixels stay as they are
+    banded = banded_map(anomaly_map, evidence, np.full(4, 3), SCALES)
+    assert (banded >= anomaly_map).all() and (banded[3:] == anomaly_map[3:]).all()
+
+
+@pytest.mark.parametrize("patch", [(8, 8), (8, 64), (16, 12)])
+def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch):
+    rng = np.random.default_rng(0)
+    for size in (patch, (patch[0] + 30, patch[1] + 17)):
+        image = rng.normal(size=(3, *size))
+        evidence, positions = image_evidence(image, np.full(size, 0.5), patch)
+        assert evidence.shape == (1 + 4 * 3,) and np.isfinite(evidence).all()
+        assert evidence[0] == 0  # log-odds of 0.5
+        rows, columns = positions.reshape(3, 4)[:, :2], positions.reshape(3, 4)[:, 2:]
+        assert (rows > 0).all() and (rows < size[0]).all()
+        assert (columns > 0).all() and (columns < size[1]).all()
+    # A step between columns 20 and 21 of the image, found there, margin included.
+    image = rng.normal(size=(1, 40, 50))
+    image[:, :, 21:] += 3
+    _, positions = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
+    assert positions[2] == 21
