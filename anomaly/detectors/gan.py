@@ -334,12 +334,13 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         when images go whole (``image_shape_`` is then the image's).
     image_score_scales_ : ndarray of shape (2, 1 + 4 * channels) or None
         With a defect segmenter, the mean (row 0) and standard deviation
-        (row 1), over the training images (those of the last ``fit`` or
-        ``partial_fit``), of what an image's score adds up: the log-odds of
-        its map's maximum away from the edges (column 0) and the log of the
-        largest step in each of its profiles (each channel's rows' and
-        columns' mean brightness and mean local contrast, averaged over half
-        the patch inside the margins on each side of the step). The score is
+        (row 1), over the training images of ``fit`` (``partial_fit`` keeps
+        them), of what an image's score adds up: the log-odds of its map's
+        maximum away from the edges (column 0) and the log of the largest
+        step in each of its profiles (each channel's rows' and columns' mean
+        brightness and mean local contrast, inside the same margins; a step
+        compares the means on either side over as many rows, or columns, as
+        fit twice in one patch less its margins). The score is
         the first standardised, plus the largest of the others standardised
         beyond 1; such a step also raises the map over its shorter side, to
         the probability whose standardised log-odds equal the step's excess.
