@@ -3,6 +3,7 @@ import pytest
 from scipy.special import expit
 
 from anomaly.detectors.segmenter import (
+    BAND_ONSET,
     PROFILE_STEP_ONSET,
     banded_map,
     evidence_scales,
@@ -36,7 +37,7 @@ def test_scales_never_divide_by_next_to_nothing():
 def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, marked):
     anomaly_map = np.full((10, 12), 0.01)
     evidence = np.array([2.0, 0, 0, 0, 0])
-    evidence[1 + profile] = PROFILE_STEP_ONSET + 2  # two standard deviations beyond the onset
+    evidence[1 + profile] = BAND_ONSET + 2  # two standard deviations beyond the band's onset
     positions = np.full(4, 5)
     positions[profile] = position
     banded = banded_map(anomaly_map, evidence, positions, SCALES)
@@ -46,9 +47,9 @@ def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, mar
     assert (anomaly_map == 0.01).all()  # the map passed in is left as it was
 
 
-def test_no_band_within_the_onset_and_never_below_the_map():
+def test_no_band_within_its_onset_and_never_below_the_map():
     anomaly_map = np.random.default_rng(0).uniform(size=(10, 12))
-    evidence = np.array([2.0, PROFILE_STEP_ONSET, 0, 0, 0])
+    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0])  # a step that counts in the score, no band
     assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
     evidence[1] += 0.01  # a faint band: the map's higher pixels stay as they are
     banded = banded_map(anomaly_map, evidence, np.full(4, 3), SCALES)
