@@ -172,8 +172,8 @@ def banded_map(
     anomaly_map: np.ndarray, evidence: np.ndarray, positions: np.ndarray, scales: np.ndarray
 ) -> np.ndarray:
     """``anomaly_map`` with the band that its image's largest profile step bounds, where
-    that step is beyond :data:`BAND_ONSET` (see :func:`image_evidence` and
-    :func:`image_scores`).
+    that step is beyond :data:`BAND_ONSET` (see :func:`image_evidence`; a step counts in
+    :func:`image_scores` from the lower :data:`PROFILE_STEP_ONSET`).
 
     The band is the step's shorter side, from the step to the image's edge (a defect is
     the smaller part of an image; the magnetic tiles' uneven bands run from an edge), at

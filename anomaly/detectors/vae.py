@@ -286,8 +286,8 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         compares the means on either side over as many rows, or columns, as
         fit twice in one patch less its margins). The score is
         the first standardised, plus the largest of the others standardised
-        beyond 1; such a step also raises the map over its shorter side, to
-        the probability whose standardised log-odds equal the step's excess.
+        beyond 1; a step beyond 2 also raises the map over its shorter side,
+        to the probability whose standardised log-odds equal its excess over 2.
         None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see

@@ -49,7 +49,9 @@ def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, mar
 
 def test_no_band_within_its_onset_and_never_below_the_map():
     anomaly_map = np.random.default_rng(0).uniform(size=(10, 12))
-    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0])  # a step that counts in the score, no band
+    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0])
+    # A step that counts in the score marks no band until it is clearer.
+    assert image_scores(evidence[None], SCALES)[0] == BAND_ONSET - PROFILE_STEP_ONSET > 0
     assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
     evidence[1] += 0.01  # a faint band: the map's higher pixels stay as they are
     banded = banded_map(anomaly_map, evidence, np.full(4, 3), SCALES)
