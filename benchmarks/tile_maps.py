@@ -203,10 +203,13 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
     return (test_peak - train_peak.mean()) / train_peak.std()
 
 
-def shipped(data: Bunch, state: dict[str, Any]) -> tuple[np.ndarray, list[np.ndarray]]:
+def shipped(
+    data: Bunch, state: dict[str, Any], line: bool = True
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The package's image scores and maps of the test images, from the segmenter's saved
-    maps: each maximum away from the edges plus its image's profile steps, standardised on
-    the training tiles, and each map with the band its largest profile step bounds."""
+    maps: each maximum away from the edges plus its image's profile steps and darkest line
+    (or, with ``line=False``, without it, as a model fitted before it scores), standardised
+    on the training tiles, and each map with the band its largest profile step bounds."""
     found = {
         part: [
             segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
@@ -215,6 +218,8 @@ def shipped(data: Bunch, state: dict[str, Any]) -> tuple[np.ndarray, list[np.nda
         for part in PARTS
     }
     scales = segmenter.evidence_scales(np.array([evidence for evidence, _ in found["train"]]))
+    if not line:  # the line's contrast is the evidence's last column
+        scales = scales[:, :-1]
     scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
     maps = [
         segmenter.banded_map(m, evidence, positions, scales)
@@ -330,7 +335,7 @@ def report(
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in run["maps"]["test"]]))
         lines.append(f"- {name}: {pixel:.3f}")
     lines += ["", header, "|---" * (len(DEFECT_KINDS) + 2) + "|"]
-    shipped_label = "maximum away from the edges plus the profile steps (shipped)"
+    shipped_label = "maximum away from the edges, the profile steps and the darkest line (shipped)"
     lines.append(_kinds_row(shipped_label, shipped_scores, target, kind))
     for label, scores in image_scores(base).items():
         lines.append(_kinds_row(label, scores, target, kind))
@@ -380,7 +385,8 @@ def report(
 
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
-    ``--width``) by its map's maximum and by the shipped score (with the profile steps), the
+    ``--width``) by its map's maximum, with its profile steps, and by the shipped score (with
+    the profile steps and the darkest line), the
     mean of their maps and the mean of their image scores, into
     ``results/tile_segmenters.md`` (seed 1) or ``tile_segmenters_seed{seed}.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
@@ -389,9 +395,10 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         f"# Magnetic tiles: segmenters trained on the tile split of seed {seed}",
         "",
         "`python benchmarks/tile_maps.py fit --random-state R --width W`, then `variants`;",
-        "the image score is the map's maximum away from the edges, and below each segmenter the",
-        "shipped score and map: that maximum plus the image's profile steps, and the map with the",
-        "band its largest profile step bounds.",
+        "the image score is the map's maximum away from the edges, and below each segmenter",
+        "that maximum plus the image's profile steps (stop 39's score), then the shipped score",
+        "and map: that maximum plus the image's profile steps and its darkest line, and the map",
+        "with the band its largest profile step bounds.",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
@@ -417,8 +424,9 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     for label, run in zip(labels, chain([first], map(_load, paths))):  # one set of maps at a time
         lines.append(row(label, run["maps"]["test"]))
         lines.append(
-            row("with the profile steps (shipped)", run["maps"]["test"], shipped(data, run))
+            row("with the profile steps", run["maps"]["test"], shipped(data, run, line=False))
         )
+        lines.append(row("and the darkest line (shipped)", run["maps"]["test"], shipped(data, run)))
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
         standardized.append(_standardized_peaks(run))
     if paths:

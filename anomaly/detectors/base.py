@@ -264,7 +264,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         ``synthetic_defects``), each pixel's defect probability, raised over
         a band from an edge where the image's row or column profile has an
         unusual step (see ``image_score_scales_``), and ``score_samples(X)``
-        adds that step to the map's maximum away from the edges.
+        adds that step, and an unusually dark thin line, to the map's
+        maximum away from the edges.
 
         Parameters
         ----------

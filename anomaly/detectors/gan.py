@@ -287,7 +287,8 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         side is left out at each, where the object's rim and shadow lie),
         plus the steps in its row and column profiles (brightness and local
         contrast), which find defects that span the image and mark them on
-        the map (see ``image_score_scales_``);
+        the map, and its darkest thin line, which finds cracks along its
+        streaks (see ``image_score_scales_``);
         with False, the map is the per-pixel part of ``scoring_rule``, and
         the image scores by its maximum after a Gaussian smoothing (sigma 4
         pixels). Whole images ignore it.
@@ -332,7 +333,7 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
     patch_size_ : tuple of int or None
         ``(height, width)`` of the patches the images are cut into; None
         when images go whole (``image_shape_`` is then the image's).
-    image_score_scales_ : ndarray of shape (2, 1 + 4 * channels) or None
+    image_score_scales_ : ndarray of shape (2, 2 + 4 * channels) or None
         With a defect segmenter, the mean (row 0) and standard deviation
         (row 1), over the training images of ``fit`` (``partial_fit`` keeps
         them), of what an image's score adds up: the log-odds of its map's
@@ -340,10 +341,13 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         step in each of its profiles (each channel's rows' and columns' mean
         brightness and mean local contrast, inside the same margins; a step
         compares the means on either side over as many rows, or columns, as
-        fit twice in one patch less its margins). The score is
-        the first standardised, plus the largest of the others standardised
-        beyond 1; a step beyond 2 also raises the map over its shorter side,
-        to the probability whose standardised log-odds equal its excess over 2.
+        fit twice in one patch less its margins), then the contrast of its
+        darkest straight line down its columns or across its rows, as long
+        as those means (last column; a model saved before it has none). The
+        score is the first standardised, plus the largest step standardised
+        beyond 1, plus the line standardised beyond 0.5; a step beyond 2 also
+        raises the map over its shorter side, to the probability whose
+        standardised log-odds equal its excess over 2.
         None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see

@@ -19,8 +19,9 @@ image's score starts from the map's maximum away from its edges
 defect-free images had their maximum within 4 pixels of an edge, and leaving
 out 8 pixels raised the image ROC-AUC from 0.793 to 0.819, every defect kind
 with it. To it are added the steps in the image's row and column profiles
-(:mod:`anomaly.detectors.profiles`), for the defects that span the image: each
-in standard deviations of the training images' (see ``image_score_scales_``).
+(:mod:`anomaly.detectors.profiles`), for the defects that span the image, and its
+darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along its streaks:
+each in standard deviations of the training images' (see ``image_score_scales_``).
 
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
@@ -38,8 +39,9 @@ import torch.nn.functional as F
 from scipy.special import expit, logit
 from torch import nn
 
+from anomaly.detectors.lines import line_contrast
 from anomaly.detectors.patches import map_score
-from anomaly.detectors.profiles import along_rows, profile_steps, step_window
+from anomaly.detectors.profiles import N_PROFILES, along_rows, profile_steps, step_window
 from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
 from anomaly.networks.segmentation import UNet
 from anomaly.training import Objective, Phase, TrainingConfig, train
@@ -83,6 +85,10 @@ WHOLE_IMAGE_PIXELS = 1 << 20
 # Profile steps count from this many of the training images' standard deviations above their
 # mean: below it, as for most defect-free images, they say nothing.
 PROFILE_STEP_ONSET = 1.0
+# The darkest line counts from this many: on the magnetic tiles (two splits, two trainings),
+# 0.5 ranked the defects 0.003 better than 1 on each, 1.5 and 2 worse, 0 about as well
+# (benchmarks/README.md).
+LINE_ONSET = 0.5
 # A map marks the band a profile step bounds only from this many: where the step is less
 # clear, the band is as often where no defect is (on the tiles' splits, marking from 2
 # rather than 1 raised the pixel ROC-AUC by 0.009-0.016, benchmarks/README.md).
@@ -124,9 +130,13 @@ def image_evidence(
     image: np.ndarray, anomaly_map: np.ndarray, patch: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """What an image's score weighs: the log-odds of its map's maximum away from the edges
-    (:func:`edge_margin`), then its profile steps
+    (:func:`edge_margin`), its profile steps
     (:func:`~anomaly.detectors.profiles.profile_steps`) inside the same margin, with windows
-    that fit the smallest image allowed (one ``patch``); and where the steps are.
+    that fit the smallest image allowed (one ``patch``), and its darkest line
+    (:func:`~anomaly.detectors.lines.line_contrast`, as long as a step's window), whose
+    pixels and their neighbours lie inside the margin across the line, but which may reach
+    the edge along it (the rim is as dark along a line as beside it, and cracks run from
+    the edge); and where the steps are.
 
     Parameters
     ----------
@@ -139,7 +149,8 @@ def image_evidence(
 
     Returns
     -------
-    evidence : ndarray of shape (1 + 4 * channels,)
+    evidence : ndarray of shape (2 + 4 * channels,)
+        The peak's log-odds, the steps, the line's contrast.
     positions : ndarray of int of shape (4 * channels,)
         The image's row (or column) just after each step.
     """
@@ -148,8 +159,9 @@ def image_evidence(
     inner = image[:, rows : image.shape[1] - rows, columns : image.shape[2] - columns]
     window = step_window((patch[0] - 2 * rows, patch[1] - 2 * columns))
     steps, positions = profile_steps(inner, window)
+    line = line_contrast(image, min(window), (rows, columns))
     margins = np.array([rows if along_rows(k) else columns for k in range(len(positions))])
-    return np.r_[logit(peak), steps], positions + margins
+    return np.r_[logit(peak), steps, line], positions + margins
 
 
 def evidence_scales(evidence: np.ndarray) -> np.ndarray:
@@ -160,12 +172,20 @@ def evidence_scales(evidence: np.ndarray) -> np.ndarray:
 
 
 def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Images' anomaly scores from their :func:`image_evidence`, each
-    column standardised by ``scales`` (means, standard deviations): the map's peak, plus the
-    largest profile step beyond :data:`PROFILE_STEP_ONSET`."""
-    standardized = (evidence - scales[0]) / scales[1]
-    steps = standardized[:, 1:].max(axis=1) - PROFILE_STEP_ONSET
-    return standardized[:, 0] + np.maximum(steps, 0.0)
+    """Images' anomaly scores from their :func:`image_evidence`, each column standardised
+    by ``scales`` (means, standard deviations): the map's peak, plus the largest profile
+    step beyond :data:`PROFILE_STEP_ONSET`, plus the line's contrast beyond
+    :data:`LINE_ONSET`.
+
+    A model fitted before the line's contrast has scales for the peak and the steps only:
+    it scores by them, as it was fitted.
+    """
+    standardized = (evidence[:, : scales.shape[1]] - scales[0]) / scales[1]
+    # The steps come in fours (per channel); what follows them is the line's contrast.
+    n_steps = N_PROFILES * ((scales.shape[1] - 1) // N_PROFILES)
+    steps = standardized[:, 1 : 1 + n_steps].max(axis=1) - PROFILE_STEP_ONSET
+    lines = np.maximum(standardized[:, 1 + n_steps :] - LINE_ONSET, 0.0).sum(axis=1)
+    return standardized[:, 0] + np.maximum(steps, 0.0) + lines
 
 
 def banded_map(
@@ -180,7 +200,8 @@ def banded_map(
     the probability whose log-odds stand as many of the training images' standard
     deviations above their maxima's mean as the step stands beyond :data:`BAND_ONSET`.
     """
-    standardized = (evidence[1:] - scales[0, 1:]) / scales[1, 1:]
+    steps = slice(1, 1 + len(positions))
+    standardized = (evidence[steps] - scales[0, steps]) / scales[1, steps]
     profile = int(np.argmax(standardized))
     beyond = standardized[profile] - BAND_ONSET
     if beyond <= 0:

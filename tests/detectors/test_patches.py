@@ -104,7 +104,7 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
         assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
         # The maximum's log-odds and the profile steps, standardised on the training images.
         scales = detector.image_score_scales_
-        assert scales.shape == (2, 1 + 4)
+        assert scales.shape == (2, 2 + 4)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
         assert (maps >= segmented).all()  # a band may raise the segmenter's map, never lower it
         peak = segmented[:, 2:-2, 2:-2].max(axis=(1, 2))  # 16 // 8 pixels left out
@@ -148,6 +148,24 @@ def test_a_band_from_an_edge_ranks_high_and_the_map_marks_it():
     assert roc_auc_score(target, -detector.score_samples(normal + banded)) < 0.8
     maps = detector.anomaly_map(normal + banded)
     assert roc_auc_score(pixels, np.concatenate(maps).ravel()) < 0.8
+
+
+def test_a_dark_line_along_the_streaks_ranks_high_and_the_line_only_adds():
+    rng = np.random.default_rng(0)
+    train = [texture(rng, (96, 80)) for _ in range(20)]
+    normal = [texture(rng, (96, 80)) for _ in range(10)]
+    cracked = []
+    for _ in range(10):  # one column darker, from the top down
+        image = texture(rng, (96, 80))
+        image[: rng.integers(30, 50), rng.integers(12, 68)] -= 2
+        cracked.append(image)
+    detector = fast(GANDetector, patch_size=32, epochs=1).fit(train)
+    scores = -detector.score_samples(normal + cracked)
+    assert roc_auc_score([0] * 10 + [1] * 10, scores) > 0.95
+    # Scored as a model fitted before the line: never higher, and the most so on a crack.
+    detector.image_score_scales_ = detector.image_score_scales_[:, :-1]
+    added = scores + detector.score_samples(normal + cracked)
+    assert (added >= 0).all() and np.argmax(added) >= 10
 
 
 @pytest.mark.parametrize("detector_class", DETECTORS)

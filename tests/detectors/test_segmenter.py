@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from anomaly.detectors.lines import line_contrast
 from anomaly.detectors.segmenter import (
     BAND_ONSET,
+    LINE_ONSET,
     PROFILE_STEP_ONSET,
     banded_map,
     evidence_scales,
@@ -12,13 +14,25 @@ from anomaly.detectors.segmenter import (
 )
 
 # One channel: the peak's log-odds, then rows' brightness, rows' contrast, columns' brightness,
-# columns' contrast; training means 0 and standard deviations 1, but the peak's (2, 0.5).
-SCALES = np.array([[2.0, 0, 0, 0, 0], [0.5, 1, 1, 1, 1]])
+# columns' contrast, then the darkest line; training means 0 and standard deviations 1, but
+# the peak's (2, 0.5).
+SCALES = np.array([[2.0, 0, 0, 0, 0, 0], [0.5, 1, 1, 1, 1, 1]])
 
 
-def test_the_score_is_the_peak_plus_the_largest_step_beyond_the_onset():
-    evidence = np.array([[2.5, 0.5, 0.2, -1, 0], [2.0, 0.5, 3.0, -1, 0]])
-    np.testing.assert_allclose(image_scores(evidence, SCALES), [1.0, 3.0 - PROFILE_STEP_ONSET])
+def test_the_score_is_the_peak_plus_the_largest_step_and_the_line_beyond_their_onsets():
+    evidence = np.array(
+        [[2.5, 0.5, 0.2, -1, 0, LINE_ONSET], [2.0, 0.5, 3.0, -1, 2.5, 0], [2.0, 0, 0, 0, 0, 4.0]]
+    )
+    expected = [1.0, 3.0 - PROFILE_STEP_ONSET, 4.0 - LINE_ONSET]
+    np.testing.assert_allclose(image_scores(evidence, SCALES), expected)
+    # Steps and line together add up.
+    evidence[1, -1] = 2.0
+    assert image_scores(evidence, SCALES)[1] == 3.0 - PROFILE_STEP_ONSET + 2.0 - LINE_ONSET
+
+
+def test_a_model_fitted_before_the_line_scores_without_it():
+    evidence = np.array([[2.0, 0.5, 3.0, -1, 0, 4.0]])
+    np.testing.assert_allclose(image_scores(evidence, SCALES[:, :-1]), [3.0 - PROFILE_STEP_ONSET])
 
 
 def test_scales_never_divide_by_next_to_nothing():
@@ -36,7 +50,7 @@ def test_scales_never_divide_by_next_to_nothing():
 )
 def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, marked):
     anomaly_map = np.full((10, 12), 0.01)
-    evidence = np.array([2.0, 0, 0, 0, 0])
+    evidence = np.array([2.0, 0, 0, 0, 0, BAND_ONSET + 3])  # the line marks no band
     evidence[1 + profile] = BAND_ONSET + 2  # two standard deviations beyond the band's onset
     positions = np.full(4, 5)
     positions[profile] = position
@@ -49,7 +63,7 @@ def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, mar
 
 def test_no_band_within_its_onset_and_never_below_the_map():
     anomaly_map = np.random.default_rng(0).uniform(size=(10, 12))
-    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0])
+    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0, 0])
     # A step that counts in the score marks no band until it is clearer.
     assert image_scores(evidence[None], SCALES)[0] == BAND_ONSET - PROFILE_STEP_ONSET > 0
     assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
@@ -64,7 +78,7 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     for size in (patch, (patch[0] + 30, patch[1] + 17)):
         image = rng.normal(size=(3, *size))
         evidence, positions = image_evidence(image, np.full(size, 0.5), patch)
-        assert evidence.shape == (1 + 4 * 3,) and np.isfinite(evidence).all()
+        assert evidence.shape == (2 + 4 * 3,) and np.isfinite(evidence).all()
         assert evidence[0] == 0  # log-odds of 0.5
         rows, columns = positions.reshape(3, 4)[:, :2], positions.reshape(3, 4)[:, 2:]
         assert (rows > 0).all() and (rows < size[0]).all()
@@ -74,3 +88,14 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     image[:, :, 21:] += 3
     _, positions = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
     assert positions[2] == 21
+
+
+def test_the_evidence_ends_with_the_darkest_line_a_step_s_window_long():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(1, 40, 50))
+    cracked = image.copy()
+    cracked[0, :12, 25] -= 3  # from the top edge, 12 rows: longer than a window of 16 // 2 - 1
+    plain, _ = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
+    found, _ = image_evidence(cracked, np.full((40, 50), 0.5), (16, 16))
+    assert plain[-1] == line_contrast(image, 5, (2, 2))
+    assert found[-1] > plain[-1] + 1
