@@ -204,7 +204,7 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
 
 
 def shipped(
-    data: Bunch, state: dict[str, Any], line: bool = True
+    data: Bunch, state: dict[str, Any], *, line: bool = True
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The package's image scores and maps of the test images, from the segmenter's saved
     maps: each maximum away from the edges plus its image's profile steps and darkest line

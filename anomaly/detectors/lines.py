@@ -20,8 +20,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 __all__ = ["LINE_OFFSET", "line_contrast"]
 
 # A pixel's darkness is taken against the pixels this far to either side across the line:
-# lines up to about twice as wide stand out (on the magnetic tiles, 2 or 4 pixels found the
-# cracks less well than 3, benchmarks/README.md).
+# lines up to about twice as wide stand out (on the magnetic tiles, 2 or 4 pixels ranked the
+# images less well than 3, benchmarks/README.md).
 LINE_OFFSET = 3
 
 
@@ -32,7 +32,8 @@ def line_contrast(image: np.ndarray, length: int, margin: tuple[int, int] = (0, 
     Parameters
     ----------
     image : ndarray of shape (channels, height, width)
-        Normalised for lighting; height and width at least ``length``.
+        Normalised for lighting; height and width at least ``length``, and at least 3
+        pixels more than twice the margin.
     length : int
         Pixels averaged along a line.
     margin : (int, int)

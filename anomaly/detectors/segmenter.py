@@ -86,7 +86,7 @@ WHOLE_IMAGE_PIXELS = 1 << 20
 # mean: below it, as for most defect-free images, they say nothing.
 PROFILE_STEP_ONSET = 1.0
 # The darkest line counts from this many: on the magnetic tiles (two splits, two trainings),
-# 0.5 ranked the defects 0.003 better than 1 on each, 1.5 and 2 worse, 0 about as well
+# 0.5 ranked the defects 0.002-0.003 better than 1 on each, 1.5 and 2 worse, 0 about as well
 # (benchmarks/README.md).
 LINE_ONSET = 0.5
 # A map marks the band a profile step bounds only from this many: where the step is less
@@ -133,7 +133,8 @@ def image_evidence(
     (:func:`edge_margin`), its profile steps
     (:func:`~anomaly.detectors.profiles.profile_steps`) inside the same margin, with windows
     that fit the smallest image allowed (one ``patch``), and its darkest line
-    (:func:`~anomaly.detectors.lines.line_contrast`, as long as a step's window), whose
+    (:func:`~anomaly.detectors.lines.line_contrast`, as long as the shorter of a step's
+    windows), whose
     pixels and their neighbours lie inside the margin across the line, but which may reach
     the edge along it (the rim is as dark along a line as beside it, and cracks run from
     the edge); and where the steps are.

@@ -271,8 +271,8 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         full-resolution anomaly map (``anomaly_map``: see
         ``synthetic_defects``) and scores the image by the maximum of that
         map (a defect is as abnormal as its worst region, however small;
-        with a defect segmenter, plus the image's profile steps: see
-        ``synthetic_defects``).
+        with a defect segmenter, plus the image's profile steps and darkest
+        line: see ``synthetic_defects``).
         Such images are normalised per image for lighting (with
         ``standardize`` and a real-valued likelihood) and may differ in size
         (pass a list of arrays). Images narrower than the patch on a side,
@@ -347,11 +347,11 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         compares the means on either side over as many rows, or columns, as
         fit twice in one patch less its margins), then the contrast of its
         darkest straight line down its columns or across its rows, as long
-        as those means (last column; a model saved before it has none). The
-        score is the first standardised, plus the largest step standardised
-        beyond 1, plus the line standardised beyond 0.5; a step beyond 2 also
-        raises the map over its shorter side, to the probability whose
-        standardised log-odds equal its excess over 2.
+        as the fewer of those rows or columns (last column; a model saved
+        before it has none). The score is the first standardised, plus the
+        largest step standardised beyond 1, plus the line standardised beyond
+        0.5; a step beyond 2 also raises the map over its shorter side, to
+        the probability whose standardised log-odds equal its excess over 2.
         None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see

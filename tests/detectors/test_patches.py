@@ -102,7 +102,8 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
     assert hasattr(detector.network_, "defect_segmenter") is synthetic_defects
     if synthetic_defects:  # defect probabilities, their maximum as they are, off the rim
         assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
-        # The maximum's log-odds and the profile steps, standardised on the training images.
+        # The maximum's log-odds, the profile steps and the line, standardised on the training
+        # images.
         scales = detector.image_score_scales_
         assert scales.shape == (2, 2 + 4)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
@@ -110,7 +111,7 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
         peak = segmented[:, 2:-2, 2:-2].max(axis=(1, 2))  # 16 // 8 pixels left out
         np.testing.assert_allclose(scales[0, 0], logit(peak).mean(), rtol=1e-6)
         standardized = (logit(peak) - scales[0, 0]) / scales[1, 0]
-        assert (-scores >= standardized - 1e-9).all()  # the profile steps only add
+        assert (-scores >= standardized - 1e-9).all()  # the profile steps and the line only add
         # A model pickled before the profile steps scores by the map's maximum alone, unbanded.
         state = detector.__getstate__()
         del state["image_score_scales_"]
