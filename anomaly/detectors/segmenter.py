@@ -134,10 +134,9 @@ def image_evidence(
     (:func:`~anomaly.detectors.profiles.profile_steps`) inside the same margin, with windows
     that fit the smallest image allowed (one ``patch``), and its darkest line
     (:func:`~anomaly.detectors.lines.line_contrast`, as long as the shorter of a step's
-    windows), whose
-    pixels and their neighbours lie inside the margin across the line, but which may reach
-    the edge along it (the rim is as dark along a line as beside it, and cracks run from
-    the edge); and where the steps are.
+    windows), whose pixels and their neighbours lie inside the margin across the line, but
+    which may reach the edge along it (the rim is as dark along a line as beside it, and
+    cracks run from the edge); and where the steps are.
 
     Parameters
     ----------
