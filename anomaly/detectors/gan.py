@@ -334,21 +334,13 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         ``(height, width)`` of the patches the images are cut into; None
         when images go whole (``image_shape_`` is then the image's).
     image_score_scales_ : ndarray of shape (2, 2 + 4 * channels) or None
-        With a defect segmenter, the mean (row 0) and standard deviation
-        (row 1), over the training images of ``fit`` (``partial_fit`` keeps
-        them), of what an image's score adds up: the log-odds of its map's
-        maximum away from the edges (column 0) and the log of the largest
-        step in each of its profiles (each channel's rows' and columns' mean
-        brightness and mean local contrast, inside the same margins; a step
-        compares the means on either side over as many rows, or columns, as
-        fit twice in one patch less its margins), then the contrast of its
-        darkest straight line down its columns or across its rows, as long
-        as the fewer of those rows or columns (last column; a model saved
-        before it has none). The score is the first standardised, plus the
-        largest step standardised beyond 1, plus the line standardised beyond
-        0.5; a step beyond 2 also raises the map over its shorter side, to
-        the probability whose standardised log-odds equal its excess over 2.
-        None without a segmenter.
+        With a defect segmenter, the means (row 0) and standard deviations
+        (row 1) of the training images' evidence (``fit``'s; ``partial_fit``
+        keeps them): their maps' peak, profile steps and darkest line, as
+        :func:`anomaly.detectors.segmenter.image_evidence` defines them and
+        :func:`~anomaly.detectors.segmenter.image_scores` and
+        :func:`~anomaly.detectors.segmenter.banded_map` use them. None
+        without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see
         ``n_neighbors``); None when it scores by ``scoring_rule``.

@@ -57,6 +57,13 @@ def line_contrast(image: np.ndarray, length: int, margin: tuple[int, int] = (0, 
     >>> round(line_contrast(image, 20), 1), round(line_contrast(cracked, 20), 1)
     (1.0, 2.1)
     """
+    inner = (image.shape[1] - 2 * margin[0], image.shape[2] - 2 * margin[1])
+    if length < 1 or min(image.shape[1:]) < length or min(inner) < 3:
+        raise ValueError(
+            f"line_contrast needs lines of at least 1 pixel, no longer than the image, and 3 "
+            f"pixels across inside the margin: got length {length} and margin {tuple(margin)} "
+            f"for an image of {image.shape[1]} x {image.shape[2]}."
+        )
     x = image.astype(np.float64)
     largest = -np.inf
     # Lines down the columns (their neighbours left and right), then across the rows.

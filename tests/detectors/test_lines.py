@@ -34,3 +34,12 @@ def test_narrow_images_bring_the_neighbours_closer():
     image[0, :, 2] = -1
     assert line_contrast(image, 6, (1, 1)) == 1  # the line between its neighbours, 1 away
     assert np.isfinite(line_contrast(np.zeros((1, 8, 8)), 2, (1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("shape", "length", "margin"),
+    [((1, 20, 20), 0, (0, 0)), ((1, 20, 20), 21, (0, 0)), ((1, 20, 20), 5, (9, 0))],
+)
+def test_lines_that_do_not_fit_are_a_clear_error(shape, length, margin):
+    with pytest.raises(ValueError, match="line_contrast needs lines"):
+        line_contrast(np.zeros(shape), length, margin)

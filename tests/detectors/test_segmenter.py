@@ -94,8 +94,9 @@ def test_the_evidence_ends_with_the_darkest_line_a_step_s_window_long():
     rng = np.random.default_rng(0)
     image = rng.normal(size=(1, 40, 50))
     cracked = image.copy()
-    cracked[0, :12, 25] -= 3  # from the top edge, 12 rows: longer than a window of 16 // 2 - 1
+    cracked[0, :12, 25] -= 3  # from the top edge, 12 rows: longer than the line's 5
     plain, _ = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
     found, _ = image_evidence(cracked, np.full((40, 50), 0.5), (16, 16))
+    # 16 x 16 patches: 2 pixels' margin, a step's window (and the line) (12 - 1) // 2 long.
     assert plain[-1] == line_contrast(image, 5, (2, 2))
     assert found[-1] > plain[-1] + 1
