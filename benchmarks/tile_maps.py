@@ -89,7 +89,8 @@ def _standardized(image: np.ndarray, mean: float, scale: float) -> np.ndarray:
 
 def fit(data_home: Path, work: Path, seed: int, random_state: int, width: int, flips: bool) -> None:
     """Fit ``GANDetector(random_state)`` as ``benchmarks/images.py tiles`` does, its GAN's
-    training left out (the segmenter does not use the GAN), and save its maps."""
+    training left out (the segmenter does not use the GAN), and save its segmenter's maps
+    (without the band of the image's profile steps, which the readings add)."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     train = tile_split(data.groups, data.target, seed, "tile")
     test = np.setdiff1d(np.arange(len(data.target)), train)
@@ -101,13 +102,18 @@ def fit(data_home: Path, work: Path, seed: int, random_state: int, width: int, f
     if not flips:  # knn reads the segmenter's features
         torch.save(detector.network_.defect_segmenter.state_dict(), work / f"{name}.pt")
 
+    def maps_of(images: list[np.ndarray]) -> list[np.ndarray]:
+        # The segmenter's own maps: anomaly_map adds the profile steps' band (stop 38), which
+        # the readings below add themselves (maps saved with it raised every map's peak).
+        return list(detector._segmented_maps(detector._validate_input(images, reset=False)))
+
     def segmented(images: list[np.ndarray]) -> list[np.ndarray]:
         if not flips:
-            return detector.anomaly_map(images)
+            return maps_of(images)
         # Flips of the image's rows, columns or both, each map flipped back.
-        maps = [detector.anomaly_map(images)]
+        maps = [maps_of(images)]
         for axes in [(0,), (1,), (0, 1)]:
-            flipped = detector.anomaly_map([np.flip(image, axes).copy() for image in images])
+            flipped = maps_of([np.flip(image, axes).copy() for image in images])
             maps.append([np.flip(m, axes) for m in flipped])
         return [np.mean(each, axis=0) for each in zip(*maps)]
 
