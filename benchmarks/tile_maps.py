@@ -4,7 +4,8 @@ GANDetector's maps on the tiles come from its defect segmenter, which does not u
 GAN (``anomaly/detectors/segmenter.py``). ``fit`` fits GANDetector as
 ``benchmarks/images.py tiles`` does (same tile split, ``random_state=seed``) with the
 GAN's training left out, in about 14 minutes with the maps (the detector's fit alone:
-24), and keeps the maps of the training and test images; ``--random-state`` and
+24), and keeps the segmenter's maps (without the profile steps' band) of the training and
+test images; ``--random-state`` and
 ``--width`` fit other trainings and widths of the segmenter beside it. ``knn`` adds maps
 by the distance of the segmenter's encoder features to the training tiles'
 (PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores (the
@@ -104,7 +105,7 @@ def fit(data_home: Path, work: Path, seed: int, random_state: int, width: int, f
 
     def maps_of(images: list[np.ndarray]) -> list[np.ndarray]:
         # The segmenter's own maps: anomaly_map adds the profile steps' band (stop 38), which
-        # the readings below add themselves (maps saved with it raised every map's peak).
+        # the readings below add themselves (saved with it, a band was counted in the peak).
         return list(detector._segmented_maps(detector._validate_input(images, reset=False)))
 
     def segmented(images: list[np.ndarray]) -> list[np.ndarray]:
