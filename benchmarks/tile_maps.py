@@ -10,9 +10,9 @@ test images; ``--random-state`` and
 by the distance of the segmenter's encoder features to the training tiles'
 (PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores (the
 shipped one adds the image's profile steps to its map's maximum), and pixel ROC-AUC per
-defect kind with each kind's share of the defect pixels (the shipped maps add the band a
-profile step bounds); ``variants`` compares every segmenter fitted on the split, by its
-map's maximum and by the shipped score and map.
+defect kind with each kind's share of the defect pixels (the shipped maps raise each pixel
+towards its surroundings' mean and add the band a profile step bounds); ``variants``
+compares every segmenter fitted on the split, by its map's maximum and by the shipped score and map.
 
 Usage (``fit`` first: the others read what it saved)::
 
@@ -216,7 +216,7 @@ def shipped(
     """The package's image scores and maps of the test images, from the segmenter's saved
     maps: each maximum away from the edges plus its image's profile steps and darkest line
     (or, with ``line=False``, without it, as a model fitted before it scores), standardised
-    on the training tiles, and each map with the band its largest profile step bounds."""
+    on the training tiles, and each map as the package shows it (:func:`segmenter.defect_map`)."""
     found = {
         part: [
             segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
@@ -229,7 +229,7 @@ def shipped(
         scales = scales[:, :-1]
     scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
     maps = [
-        segmenter.banded_map(m, evidence, positions, scales)
+        segmenter.defect_map(m, evidence, positions, scales, PATCH)
         for m, (evidence, positions) in zip(state["maps"]["test"], found["test"])
     ]
     return scores, maps
@@ -337,7 +337,9 @@ def report(
     ]
     shipped_scores, shipped_maps = shipped(data, base)
     pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in shipped_maps]))
-    lines.append(f"- segmenter with the profile steps' bands (shipped): {pixel:.3f}")
+    lines.append(
+        f"- shipped (raised towards the surroundings, the profile steps' bands): {pixel:.3f}"
+    )
     for name, run in runs.items():
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in run["maps"]["test"]]))
         lines.append(f"- {name}: {pixel:.3f}")
@@ -368,7 +370,7 @@ def report(
         "|---|---|---|---|",
         *_pixel_rows(data, test, base["maps"]["test"]),
         "",
-        "The same for the shipped maps (with the profile steps' bands):",
+        "The same for the shipped maps (raised towards the surroundings, with the bands):",
         "",
         "| kind | share of defect pixels | pixel ROC-AUC | within its own images |",
         "|---|---|---|---|",
@@ -405,7 +407,7 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         "the image score is the map's maximum away from the edges, and below each segmenter",
         "that maximum plus the image's profile steps (stop 39's score), then the shipped score",
         "and map: that maximum plus the image's profile steps and its darkest line, and the map",
-        "with the band its largest profile step bounds.",
+        "raised towards its surroundings' mean, with the band its largest profile step bounds.",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",

@@ -211,7 +211,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
     def _patched_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
         """Full-resolution anomaly maps of images cut into patches, summed over channels."""
         if self._segments_defects():
-            yield from self._banded_maps(images)
+            yield from self._defect_maps(images)
             return
         for values in self._tiled(images, self._map_batch, "mapping"):
             yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal
@@ -261,7 +261,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         ``patch_size``), the map is the mean over the sliding patches that
         cover each pixel, and ``score_samples(X)`` is minus its maximum
         after a Gaussian smoothing; with a defect segmenter (see
-        ``synthetic_defects``), each pixel's defect probability, raised over
+        ``synthetic_defects``), each pixel's defect probability, raised to
+        its mean with its surroundings' (a Gaussian over a patch's side) and over
         a band from an edge where the image's row or column profile has an
         unusual step (see ``image_score_scales_``), and ``score_samples(X)``
         adds that step, and an unusually dark thin line, to the map's

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
 from scipy.special import expit, logit
 from torch import nn
 
@@ -50,6 +51,7 @@ __all__ = [
     "DefectSegmenterMixin",
     "banded_map",
     "build_segmenter",
+    "defect_map",
     "check_patch_size",
     "edge_margin",
     "evidence_scales",
@@ -216,6 +218,30 @@ def banded_map(
     return banded
 
 
+def defect_map(
+    anomaly_map: np.ndarray,
+    evidence: np.ndarray,
+    positions: np.ndarray,
+    scales: np.ndarray,
+    patch: tuple[int, int],
+) -> np.ndarray:
+    """The map a detector with a defect segmenter shows: each pixel's probability raised to
+    its mean with their Gaussian mean around it (standard deviation one ``patch`` side),
+    never lowered, then the band of :func:`banded_map`.
+
+    The segmenter is sure of a large defect's outline and of parts of its inside, and sees
+    little in the rest, which is as defective: the mean over a patch's surroundings carries
+    what it found to its neighbours (on the magnetic tiles, whose fraying blobs and uneven
+    regions cover a tenth to a half of an image, pixel ROC-AUC 0.714 -> 0.803 and 0.721 ->
+    0.812 on two splits, benchmarks/README.md), while a pixel it is sure of keeps its own
+    probability, so that the map still peaks on a small defect. Mirrored at the edges, so
+    that a defect at an edge is not diluted by the image beyond it.
+    """
+    surroundings = gaussian_filter(anomaly_map, sigma=patch, mode="reflect")
+    raised = np.maximum(anomaly_map, (anomaly_map + surroundings) / 2)
+    return banded_map(raised, evidence, positions, scales)
+
+
 def segment(segmenter: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """Defect probabilities, (n, 1, height, width), of standardised images (n, channels,
     height, width): the maximum of the maps at full and at half resolution."""
@@ -357,15 +383,17 @@ class DefectSegmenterMixin:
         evidence = np.array([e for _, e, _ in self._evidence(images, maps)])
         return image_scores(evidence, self.image_score_scales_)
 
-    def _banded_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
-        """The segmenter's maps, each with the band its image's largest profile step bounds
-        (:func:`banded_map`; none for a model saved before the profile steps)."""
+    def _defect_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
+        """The segmenter's maps as :func:`defect_map` shows them (as they are, for a model
+        saved before the profile steps)."""
         maps = self._segmented_maps(images)
         if self.image_score_scales_ is None:
             yield from maps
             return
         for anomaly_map, evidence, positions in self._evidence(images, maps):
-            yield banded_map(anomaly_map, evidence, positions, self.image_score_scales_)
+            yield defect_map(
+                anomaly_map, evidence, positions, self.image_score_scales_, self.patch_size_
+            )
 
     def _segments_defects(self) -> bool:
         """Whether the anomaly maps come from a defect segmenter (see ``synthetic_defects``)."""

@@ -8,6 +8,7 @@ from anomaly.detectors.segmenter import (
     LINE_ONSET,
     PROFILE_STEP_ONSET,
     banded_map,
+    defect_map,
     evidence_scales,
     image_evidence,
     image_scores,
@@ -70,6 +71,31 @@ def test_no_band_within_its_onset_and_never_below_the_map():
     evidence[1] += 0.01  # a faint band: the map's higher pixels stay as they are
     banded = banded_map(anomaly_map, evidence, np.full(4, 3), SCALES)
     assert (banded >= anomaly_map).all() and (banded[3:] == anomaly_map[3:]).all()
+
+
+def test_the_shown_map_carries_an_outline_into_what_it_encloses():
+    # A large defect's outline found, its inside not: the inside rises above the clean
+    # surface far away, and the outline keeps its probability, the peak.
+    rows, columns = np.mgrid[:120, :160]
+    distance = np.hypot(rows - 60, columns - 50)
+    anomaly_map = np.where(np.abs(distance - 20) < 2, 0.9, 0.01)
+    evidence = np.array([2.0, 0, 0, 0, 0, 0])  # no step: no band
+    shown = defect_map(anomaly_map, evidence, np.full(4, 3), SCALES, (16, 16))
+    inside, far = shown[60, 50], shown[60, 150]
+    assert inside > far + 0.05
+    assert (shown >= anomaly_map).all() and shown.max() == 0.9  # never lowered
+    # Mirrored at the edges: a map of one value keeps it everywhere.
+    np.testing.assert_allclose(
+        defect_map(
+            np.full((40, 30), 0.3), evidence, positions=np.full(4, 3), scales=SCALES, patch=(16, 8)
+        ),
+        0.3,
+    )
+    # A clear step's band goes on top, as on any map.
+    evidence[1] = BAND_ONSET + 2
+    banded = defect_map(anomaly_map, evidence, np.full(4, 10), SCALES, (16, 16))
+    np.testing.assert_allclose(banded[:10], expit(2.0 + 0.5 * 2))
+    np.testing.assert_array_equal(banded[10:], shown[10:])
 
 
 @pytest.mark.parametrize("patch", [(8, 8), (8, 64), (16, 12)])
