@@ -262,11 +262,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         cover each pixel, and ``score_samples(X)`` is minus its maximum
         after a Gaussian smoothing; with a defect segmenter (see
         ``synthetic_defects``), each pixel's defect probability, raised to
-        its mean with its surroundings' (a Gaussian over a patch's side) and over
-        a band from an edge where the image's row or column profile has an
-        unusual step (see ``image_score_scales_``), and ``score_samples(X)``
-        adds that step, and an unusually dark thin line, to the map's
-        maximum away from the edges.
+        its mean with its surroundings' (a Gaussian over a patch's side)
+        where that is higher, and over a band from an edge where the image's
+        row or column profile has an unusual step (see
+        ``image_score_scales_``), and ``score_samples(X)`` adds that step,
+        and an unusually dark thin line, to the segmenter's own map's maximum
+        away from the edges.
 
         Parameters
         ----------

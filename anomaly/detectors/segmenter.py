@@ -51,8 +51,8 @@ __all__ = [
     "DefectSegmenterMixin",
     "banded_map",
     "build_segmenter",
-    "defect_map",
     "check_patch_size",
+    "defect_map",
     "edge_margin",
     "evidence_scales",
     "fit_segmenter",
@@ -226,16 +226,18 @@ def defect_map(
     patch: tuple[int, int],
 ) -> np.ndarray:
     """The map a detector with a defect segmenter shows: each pixel's probability raised to
-    its mean with their Gaussian mean around it (standard deviation one ``patch`` side),
-    never lowered, then the band of :func:`banded_map`.
+    its mean with the map's Gaussian mean around it (standard deviation one ``patch`` side)
+    where that is higher, then the band of :func:`banded_map`.
 
     The segmenter is sure of a large defect's outline and of parts of its inside, and sees
     little in the rest, which is as defective: the mean over a patch's surroundings carries
     what it found to its neighbours (on the magnetic tiles, whose fraying blobs and uneven
     regions cover a tenth to a half of an image, pixel ROC-AUC 0.714 -> 0.803 and 0.721 ->
     0.812 on two splits, benchmarks/README.md), while a pixel it is sure of keeps its own
-    probability, so that the map still peaks on a small defect. Mirrored at the edges, so
-    that a defect at an edge is not diluted by the image beyond it.
+    probability, so that the map still peaks on a small defect in its image (pooled over
+    images, small defects' pixels rank a little lower: blowholes 0.976 -> 0.966, cracks
+    0.880 -> 0.796). Reflected at the edges, so that a defect at an edge is not diluted by
+    the image beyond it.
     """
     surroundings = gaussian_filter(anomaly_map, sigma=patch, mode="reflect")
     raised = np.maximum(anomaly_map, (anomaly_map + surroundings) / 2)
