@@ -86,7 +86,7 @@ def test_the_shown_map_lifts_the_pixels_near_an_outline_its_inside_too():
     assert inside > far + 0.05
     assert (shown >= anomaly_map).all() and shown.max() == 0.9  # never lowered
     # Reflected at the edges: a dim corner of an even map rises to about half of its
-    # surroundings' 0.3, not a quarter, as the image's outside counted as clean would give.
+    # surroundings' 0.3, not to the 0.045 that the image's outside counted as zero would give.
     even = np.full((40, 30), 0.3)
     even[0, 0] = 0.01
     corner = defect_map(even, evidence, np.full(4, 3), SCALES, (16, 8))[0, 0]
