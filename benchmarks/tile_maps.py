@@ -48,6 +48,7 @@ from anomaly._atomic import atomic_write
 from anomaly.datasets import load_magnetic_tile
 from anomaly.detectors import segmenter
 from anomaly.detectors.patches import normalize_lighting
+from anomaly.detectors.profiles import N_PROFILES
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import DATA_HOME, RESULTS, write_text  # noqa: E402
@@ -58,6 +59,10 @@ MARGIN = segmenter.edge_margin(PATCH)[0]
 KNN_REFERENCES = 16384
 REFERENCE_SEED = 0
 PARTS = ("train", "test")
+# The evidence's first columns (grey tiles: one channel): the map's peak and the profile steps
+# (stop 39's score), then the darkest line (stops 40-42); the streak steps follow.
+PROFILE_COLUMNS = 1 + N_PROFILES
+LINE_COLUMNS = PROFILE_COLUMNS + 1
 # The shipped width, read before any run mocks it, names the shipped segmenter's files.
 SHIPPED_WIDTH = segmenter.WIDTH
 
@@ -211,12 +216,13 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
 
 
 def shipped(
-    data: Bunch, state: dict[str, Any], *, line: bool = True
+    data: Bunch, state: dict[str, Any], *, columns: int | None = None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The package's image scores and maps of the test images, from the segmenter's saved
-    maps: each maximum away from the edges plus its image's profile steps and darkest line
-    (or, with ``line=False``, without it, as a model fitted before it scores), standardised
-    on the training tiles, and each map as the package shows it (:func:`segmenter.defect_map`)."""
+    maps: each maximum away from the edges plus its image's profile steps, darkest line and
+    streak steps (or only the first ``columns`` of that evidence, as a model fitted before
+    the rest scores: :data:`PROFILE_COLUMNS`, :data:`LINE_COLUMNS`), standardised on the
+    training tiles, and each map as the package shows it (:func:`segmenter.defect_map`)."""
     found = {
         part: [
             segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
@@ -225,8 +231,7 @@ def shipped(
         for part in PARTS
     }
     scales = segmenter.evidence_scales(np.array([evidence for evidence, _ in found["train"]]))
-    if not line:  # the line's contrast is the evidence's last column
-        scales = scales[:, :-1]
+    scales = scales[:, :columns]
     scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
     maps = [
         segmenter.defect_map(m, evidence, positions, scales, PATCH)
@@ -344,7 +349,10 @@ def report(
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in run["maps"]["test"]]))
         lines.append(f"- {name}: {pixel:.3f}")
     lines += ["", header, "|---" * (len(DEFECT_KINDS) + 2) + "|"]
-    shipped_label = "maximum away from the edges, the profile steps and the darkest line (shipped)"
+    shipped_label = (
+        "maximum away from the edges, the profile steps, the darkest line and the streak steps "
+        "(shipped)"
+    )
     lines.append(_kinds_row(shipped_label, shipped_scores, target, kind))
     for label, scores in image_scores(base).items():
         lines.append(_kinds_row(label, scores, target, kind))
@@ -394,9 +402,9 @@ def report(
 
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
-    ``--width``) by its map's maximum, with its profile steps, and by the shipped score (with
-    the profile steps and the darkest line), the
-    mean of their maps and the mean of their image scores, into
+    ``--width``) by its map's maximum, with its profile steps, with its darkest line too, and
+    by the shipped score (with the streak steps too), the mean of their maps and the mean of
+    their image scores, into
     ``results/tile_segmenters.md`` (seed 1) or ``tile_segmenters_seed{seed}.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
@@ -405,9 +413,10 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         "",
         "`python benchmarks/tile_maps.py fit --random-state R --width W`, then `variants`;",
         "the image score is the map's maximum away from the edges, and below each segmenter",
-        "that maximum plus the image's profile steps (stop 39's score), then the shipped score",
-        "and map: that maximum plus the image's profile steps and its darkest line, and the map",
-        "raised towards its surroundings' mean, with the band its largest profile step bounds.",
+        "that maximum plus the image's profile steps (stop 39's score), plus its darkest line",
+        "(stops 40-42), then the shipped score and map: plus its streak steps too (stop 43),",
+        "and the map raised towards its surroundings' mean, with the band its largest profile",
+        "step bounds (the map is the same in the three rows).",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
@@ -432,10 +441,12 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     labels = [f"segmenter_seed{seed}", *(path.stem for path in paths)]
     for label, run in zip(labels, chain([first], map(_load, paths))):  # one set of maps at a time
         lines.append(row(label, run["maps"]["test"]))
-        lines.append(
-            row("with the profile steps", run["maps"]["test"], shipped(data, run, line=False))
-        )
-        lines.append(row("and the darkest line (shipped)", run["maps"]["test"], shipped(data, run)))
+        for label, columns in (
+            ("with the profile steps", PROFILE_COLUMNS),
+            ("and the darkest line", LINE_COLUMNS),
+            ("and the streak steps (shipped)", None),
+        ):
+            lines.append(row(label, run["maps"]["test"], shipped(data, run, columns=columns)))
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
         standardized.append(_standardized_peaks(run))
     if paths:

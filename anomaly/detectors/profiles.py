@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["N_PROFILES", "along_rows", "profile_steps", "step_window"]
+__all__ = ["N_PROFILES", "along_rows", "profile_steps", "step_window", "streak_steps"]
 
 # Per channel: brightness and contrast, along the rows and along the columns.
 N_PROFILES = 4
@@ -83,6 +83,50 @@ def profile_steps(image: np.ndarray, window: tuple[int, int]) -> tuple[np.ndarra
             found.append(_largest_step(np.log(local.mean(axis) + _TINY), size))
     steps, positions = zip(*found)
     return np.log(np.array(steps) + _TINY), np.array(positions)
+
+
+def streak_steps(image: np.ndarray, window: tuple[int, int]) -> np.ndarray:
+    """The log of the largest step of four more contrast profiles of ``image``, per channel:
+    the rows' mean absolute difference along them (between neighbouring columns) and across
+    them (to the next row), then the same for the columns.
+
+    A change of streaks that :func:`profile_steps`' contrast misses: absolute rather than
+    squared differences, so that a few bright specks do not outweigh a row's texture, and
+    along and across apart, so that streaks that strengthen one way and weaken the other do
+    not cancel out. On the magnetic tiles, these steps beside :func:`profile_steps`' raised
+    the image ROC-AUC from 0.854 to 0.871 and from 0.822 to 0.836 on two splits, the uneven
+    regions the most (``benchmarks/README.md``). They mark no band on the map: placed by
+    them, bands lowered the pixel ROC-AUC there (0.803 to 0.798).
+
+    Parameters
+    ----------
+    image, window
+        As for :func:`profile_steps`.
+
+    Returns
+    -------
+    steps : ndarray of shape (channels * 4,)
+        For each channel, in :func:`profile_steps`' order of rows' and columns' profiles.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(size=(1, 40, 40))
+    >>> streaked = image.copy()
+    >>> streaked[0, 25:, ::2] += 2  # the lower rows striped from one column to the next
+    >>> bool(streak_steps(streaked, (10, 10))[0] > streak_steps(image, (10, 10))[0] + 1)
+    True
+    """
+    x = image.astype(np.float64)
+    # Differences to the pixel right (within a row) and below (within a column).
+    right = np.abs(np.diff(x, axis=2))[:, :-1]
+    below = np.abs(np.diff(x, axis=1))[:, :, :-1]
+    found = []
+    for along_row, across_rows in zip(right, below):
+        for axis, size in ((1, window[0]), (0, window[1])):  # rows' profiles, columns'
+            along, across = (along_row, across_rows) if axis == 1 else (across_rows, along_row)
+            found += [_largest_step(np.log(d.mean(axis) + _TINY), size)[0] for d in (along, across)]
+    return np.log(np.array(found) + _TINY)
 
 
 def along_rows(profile: int) -> bool:

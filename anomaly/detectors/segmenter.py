@@ -18,10 +18,11 @@ image's score starts from the map's maximum away from its edges
 (``edge_margin``): on the magnetic tiles, 22 of the 40 highest-scoring
 defect-free images had their maximum within 4 pixels of an edge, and leaving
 out 8 pixels raised the image ROC-AUC from 0.793 to 0.819, every defect kind
-with it. To it are added the steps in the image's row and column profiles
-(:mod:`anomaly.detectors.profiles`), for the defects that span the image, and its
-darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along its streaks:
-each in standard deviations of the training images' (see ``image_score_scales_``).
+with it. To it are added the steps in the image's row and column profiles of brightness,
+contrast and streaks (:mod:`anomaly.detectors.profiles`), for the defects that span the
+image, and its darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along
+its streaks: each in standard deviations of the training images' (see
+``image_score_scales_``).
 
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
@@ -42,7 +43,13 @@ from torch import nn
 
 from anomaly.detectors.lines import line_contrast
 from anomaly.detectors.patches import map_score
-from anomaly.detectors.profiles import N_PROFILES, along_rows, profile_steps, step_window
+from anomaly.detectors.profiles import (
+    N_PROFILES,
+    along_rows,
+    profile_steps,
+    step_window,
+    streak_steps,
+)
 from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
 from anomaly.networks.segmentation import UNet
 from anomaly.training import Objective, Phase, TrainingConfig, train
@@ -134,11 +141,14 @@ def image_evidence(
     """What an image's score weighs: the log-odds of its map's maximum away from the edges
     (:func:`edge_margin`), its profile steps
     (:func:`~anomaly.detectors.profiles.profile_steps`) inside the same margin, with windows
-    that fit the smallest image allowed (one ``patch``), and its darkest line
+    that fit the smallest image allowed (one ``patch``), its darkest line
     (:func:`~anomaly.detectors.lines.line_contrast`, as long as the shorter of a step's
     windows), whose pixels and their neighbours lie inside the margin across the line, but
     which may reach the edge along it (the rim is as dark along a line as beside it, and
-    cracks run from the edge); and where the steps are.
+    cracks run from the edge), and its streaks' steps
+    (:func:`~anomaly.detectors.profiles.streak_steps`, as the profile steps); and where the
+    profile steps are. The streaks' steps come last, so that a model fitted before them
+    reads the evidence it was fitted on (see :func:`image_scores`).
 
     Parameters
     ----------
@@ -151,8 +161,8 @@ def image_evidence(
 
     Returns
     -------
-    evidence : ndarray of shape (2 + 4 * channels,)
-        The peak's log-odds, the steps, the line's contrast.
+    evidence : ndarray of shape (2 + 8 * channels,)
+        The peak's log-odds, the profile steps, the line's contrast, the streaks' steps.
     positions : ndarray of int of shape (4 * channels,)
         The image's row (or column) just after each step.
     """
@@ -163,7 +173,7 @@ def image_evidence(
     steps, positions = profile_steps(inner, window)
     line = line_contrast(image, min(window), (rows, columns))
     margins = np.array([rows if along_rows(k) else columns for k in range(len(positions))])
-    return np.r_[logit(peak), steps, line], positions + margins
+    return np.r_[logit(peak), steps, line, streak_steps(inner, window)], positions + margins
 
 
 def evidence_scales(evidence: np.ndarray) -> np.ndarray:
@@ -175,19 +185,21 @@ def evidence_scales(evidence: np.ndarray) -> np.ndarray:
 
 def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """Images' anomaly scores from their :func:`image_evidence`, each column standardised
-    by ``scales`` (means, standard deviations): the map's peak, plus the largest profile
-    step beyond :data:`PROFILE_STEP_ONSET`, plus the line's contrast beyond
+    by ``scales`` (means, standard deviations): the map's peak, plus the largest profile or
+    streak step beyond :data:`PROFILE_STEP_ONSET`, plus the line's contrast beyond
     :data:`LINE_ONSET`.
 
-    A model fitted before the line's contrast has scales for the peak and the steps only:
-    it scores by them, as it was fitted.
+    A model fitted before the streaks' steps has scales for the peak, the profile steps and
+    the line only, and one fitted before the line for the peak and the profile steps: each
+    scores by the evidence it has scales for, as it was fitted.
     """
     standardized = (evidence[:, : scales.shape[1]] - scales[0]) / scales[1]
-    # The steps come in fours (per channel); what follows them is the line's contrast.
-    n_steps = N_PROFILES * ((scales.shape[1] - 1) // N_PROFILES)
-    steps = standardized[:, 1 : 1 + n_steps].max(axis=1) - PROFILE_STEP_ONSET
-    lines = np.maximum(standardized[:, 1 + n_steps :] - LINE_ONSET, 0.0).sum(axis=1)
-    return standardized[:, 0] + np.maximum(steps, 0.0) + lines
+    # Per channel, four profile steps and four streak steps, with the line between them.
+    n_steps = N_PROFILES * ((evidence.shape[1] - 2) // (2 * N_PROFILES))
+    steps = np.c_[standardized[:, 1 : 1 + n_steps], standardized[:, 2 + n_steps :]]
+    lines = np.maximum(standardized[:, 1 + n_steps : 2 + n_steps] - LINE_ONSET, 0.0).sum(axis=1)
+    beyond = steps.max(axis=1) - PROFILE_STEP_ONSET
+    return standardized[:, 0] + np.maximum(beyond, 0.0) + lines
 
 
 def banded_map(

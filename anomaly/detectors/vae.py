@@ -230,10 +230,11 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         half-resolution copy's) is then the anomaly map and the image scores
         by the map's maximum away from its edges (an eighth of the patch
         side is left out at each, where the object's rim and shadow lie),
-        plus the steps in its row and column profiles (brightness and local
-        contrast), which find defects that span the image and mark them on
-        the map, and its darkest thin line, which finds cracks along its
-        streaks (see ``image_score_scales_``);
+        plus the steps in its row and column profiles (brightness, local
+        contrast and streaks), which find defects that span the image (the
+        brightness and contrast steps mark them on the map), and its
+        darkest thin line, which finds cracks along its streaks (see
+        ``image_score_scales_``);
         with False, the map is the per-pixel part of ``scoring_rule``, and
         the image scores by its maximum after a Gaussian smoothing (sigma 4
         pixels). Whole images ignore it.
@@ -277,11 +278,12 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     patch_size_ : tuple of int or None
         ``(height, width)`` of the patches the images are cut into; None
         when images go whole (``image_shape_`` is then the image's).
-    image_score_scales_ : ndarray of shape (2, 2 + 4 * channels) or None
+    image_score_scales_ : ndarray of shape (2, 2 + 8 * channels) or None
         With a defect segmenter, the means (row 0) and standard deviations
         (row 1) of the training images' evidence (``fit``'s; ``partial_fit``
-        keeps them): their maps' peak, profile steps and darkest line, as
-        :func:`anomaly.detectors.segmenter.image_evidence` defines them and
+        keeps them): their maps' peak, profile steps, darkest line and streak
+        steps, as :func:`anomaly.detectors.segmenter.image_evidence` defines
+        them and
         :func:`~anomaly.detectors.segmenter.image_scores` and
         :func:`~anomaly.detectors.segmenter.banded_map` use them. None
         without a segmenter.

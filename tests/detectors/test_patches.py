@@ -102,10 +102,10 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
     assert hasattr(detector.network_, "defect_segmenter") is synthetic_defects
     if synthetic_defects:  # defect probabilities, their maximum as they are, off the rim
         assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
-        # The maximum's log-odds, the profile steps and the line, standardised on the training
-        # images.
+        # The maximum's log-odds, the profile steps, the line and the streak steps,
+        # standardised on the training images.
         scales = detector.image_score_scales_
-        assert scales.shape == (2, 2 + 4)
+        assert scales.shape == (2, 2 + 8)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
         # The segmenter's maps as defect_map shows them, never lower.
         found = detector._evidence(list(images[:, None]), iter(segmented))
@@ -115,7 +115,7 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
         peak = segmented[:, 2:-2, 2:-2].max(axis=(1, 2))  # 16 // 8 pixels left out
         np.testing.assert_allclose(scales[0, 0], logit(peak).mean(), rtol=1e-6)
         standardized = (logit(peak) - scales[0, 0]) / scales[1, 0]
-        assert (-scores >= standardized - 1e-9).all()  # the profile steps and the line only add
+        assert (-scores >= standardized - 1e-9).all()  # the steps and the line only add
         # A model pickled before the profile steps scores by the map's maximum alone, unbanded.
         state = detector.__getstate__()
         del state["image_score_scales_"]
@@ -169,9 +169,9 @@ def test_a_dark_line_along_the_streaks_ranks_high_and_the_line_only_adds():
     detector = fast(GANDetector, patch_size=32, epochs=1).fit(train)
     scores = -detector.score_samples(normal + cracked)
     assert roc_auc_score([0] * 10 + [1] * 10, scores) > 0.95
-    # Scored as a model fitted before the line: never higher, lower on every crack, and the
-    # most so on a crack.
-    detector.image_score_scales_ = detector.image_score_scales_[:, :-1]
+    # Scored as a model fitted before the line (and the streak steps): never higher, lower on
+    # every crack, and the most so on a crack.
+    detector.image_score_scales_ = detector.image_score_scales_[:, : 1 + 4]
     added = scores + detector.score_samples(normal + cracked)
     assert (added >= 0).all() and (added[10:] > 0).all() and np.argmax(added) >= 10
 

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from anomaly.detectors.profiles import N_PROFILES, along_rows, profile_steps, step_window
+from anomaly.detectors.profiles import (
+    N_PROFILES,
+    along_rows,
+    profile_steps,
+    step_window,
+    streak_steps,
+)
 
 
 def test_step_window_fits_twice_in_the_profiles():
@@ -33,3 +39,21 @@ def test_a_band_shows_as_a_step_in_its_direction_only(channels):
 def test_a_flat_image_has_finite_steps():
     steps, positions = profile_steps(np.zeros((1, 20, 20)), (5, 5))
     assert np.isfinite(steps).all() and positions.shape == (4,)
+
+
+def test_streak_steps_find_the_streaks_turning_where_the_contrast_stays():
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(1, 60, 50))
+    upper = image[0, :30]
+    squared = np.diff(upper, axis=1)[:-1] ** 2 + np.diff(upper, axis=0)[:, :-1] ** 2
+    # The lower rows striped down the image, with the upper rows' contrast (squared
+    # differences to the right and below), all of it between columns.
+    turned = image.copy()
+    turned[0, 30:] = np.sqrt(squared.mean() / 4) * (-1.0) ** np.arange(50)
+    contrast = [profile_steps(x, (20, 20))[0][1] for x in (image, turned)]
+    streaks = [streak_steps(x, (20, 20)) for x in (image, turned)]
+    assert contrast[1] < contrast[0]  # no larger a step in the rows' contrast than before
+    # The rows' streaks along them and across them step, the columns' far less.
+    assert (streaks[1][:2] > streaks[0][:2] + 1.5).all()
+    assert streaks[1][:2].min() > streaks[1][2:].max() + 1.5
+    assert streak_steps(np.zeros((3, 20, 20)), (5, 5)).shape == (3 * N_PROFILES,)

@@ -3,6 +3,7 @@ import pytest
 from scipy.special import expit
 
 from anomaly.detectors.lines import line_contrast
+from anomaly.detectors.profiles import streak_steps
 from anomaly.detectors.segmenter import (
     BAND_ONSET,
     LINE_ONSET,
@@ -15,25 +16,38 @@ from anomaly.detectors.segmenter import (
 )
 
 # One channel: the peak's log-odds, then rows' brightness, rows' contrast, columns' brightness,
-# columns' contrast, then the darkest line; training means 0 and standard deviations 1, but
-# the peak's (2, 0.5).
-SCALES = np.array([[2.0, 0, 0, 0, 0, 0], [0.5, 1, 1, 1, 1, 1]])
+# columns' contrast, then the darkest line, then the four streak steps; training means 0 and
+# standard deviations 1, but the peak's (2, 0.5).
+SCALES = np.array([[2.0, *[0.0] * 9], [0.5, *[1.0] * 9]])
+LINE = 5
+
+
+def evidence_of(peak=2.0, steps=(0, 0, 0, 0), line=0.0, streaks=(0, 0, 0, 0)):
+    return np.array([peak, *steps, line, *streaks], dtype=float)
 
 
 def test_the_score_is_the_peak_plus_the_largest_step_and_the_line_beyond_their_onsets():
     evidence = np.array(
-        [[2.5, 0.5, 0.2, -1, 0, LINE_ONSET], [2.0, 0.5, 3.0, -1, 2.5, 0], [2.0, 0, 0, 0, 0, 4.0]]
+        [
+            evidence_of(2.5, (0.5, 0.2, -1, 0), LINE_ONSET, (0.5, 0, 0, -2)),
+            evidence_of(2.0, (0.5, 3.0, -1, 2.5)),
+            evidence_of(line=4.0),
+            evidence_of(steps=(2.0, 0, 0, 0), streaks=(0, 0, 3.5, 0)),  # a streak step, larger
+        ]
     )
-    expected = [1.0, 3.0 - PROFILE_STEP_ONSET, 4.0 - LINE_ONSET]
+    expected = [1.0, 3.0 - PROFILE_STEP_ONSET, 4.0 - LINE_ONSET, 3.5 - PROFILE_STEP_ONSET]
     np.testing.assert_allclose(image_scores(evidence, SCALES), expected)
     # Steps and line together add up.
-    evidence[1, -1] = 2.0
+    evidence[1, LINE] = 2.0
     assert image_scores(evidence, SCALES)[1] == 3.0 - PROFILE_STEP_ONSET + 2.0 - LINE_ONSET
 
 
-def test_a_model_fitted_before_the_line_scores_without_it():
-    evidence = np.array([[2.0, 0.5, 3.0, -1, 0, 4.0]])
-    np.testing.assert_allclose(image_scores(evidence, SCALES[:, :-1]), [3.0 - PROFILE_STEP_ONSET])
+def test_models_fitted_before_the_line_or_the_streak_steps_score_without_them():
+    evidence = evidence_of(steps=(0.5, 3.0, -1, 0), line=4.0, streaks=(5.0, 0, 0, 0))[None]
+    before_streaks = image_scores(evidence, SCALES[:, : LINE + 1])
+    np.testing.assert_allclose(before_streaks, [3.0 - PROFILE_STEP_ONSET + 4.0 - LINE_ONSET])
+    before_line = image_scores(evidence, SCALES[:, :LINE])
+    np.testing.assert_allclose(before_line, [3.0 - PROFILE_STEP_ONSET])
 
 
 def test_scales_never_divide_by_next_to_nothing():
@@ -51,7 +65,8 @@ def test_scales_never_divide_by_next_to_nothing():
 )
 def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, marked):
     anomaly_map = np.full((10, 12), 0.01)
-    evidence = np.array([2.0, 0, 0, 0, 0, BAND_ONSET + 3])  # the line marks no band
+    # Neither the line nor a streak step marks a band, however clear.
+    evidence = evidence_of(line=BAND_ONSET + 3, streaks=(BAND_ONSET + 5, 0, 0, 0))
     evidence[1 + profile] = BAND_ONSET + 2  # two standard deviations beyond the band's onset
     positions = np.full(4, 5)
     positions[profile] = position
@@ -64,7 +79,7 @@ def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, mar
 
 def test_no_band_within_its_onset_and_never_below_the_map():
     anomaly_map = np.random.default_rng(0).uniform(size=(10, 12))
-    evidence = np.array([2.0, BAND_ONSET, 0, 0, 0, 0])
+    evidence = evidence_of(steps=(BAND_ONSET, 0, 0, 0))
     # A step that counts in the score marks no band until it is clearer.
     assert image_scores(evidence[None], SCALES)[0] == BAND_ONSET - PROFILE_STEP_ONSET > 0
     assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
@@ -80,7 +95,7 @@ def test_the_shown_map_lifts_the_pixels_near_an_outline_its_inside_too():
     rows, columns = np.mgrid[:120, :160]
     distance = np.hypot(rows - 60, columns - 50)
     anomaly_map = np.where(np.abs(distance - 20) < 2, 0.9, 0.01)
-    evidence = np.array([2.0, 0, 0, 0, 0, 0])  # no step: no band
+    evidence = evidence_of()  # no step: no band
     shown = defect_map(anomaly_map, evidence, np.full(4, 3), SCALES, (16, 16))
     inside, far = shown[60, 50], shown[60, 150]
     assert inside > far + 0.05
@@ -104,7 +119,7 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     for size in (patch, (patch[0] + 30, patch[1] + 17)):
         image = rng.normal(size=(3, *size))
         evidence, positions = image_evidence(image, np.full(size, 0.5), patch)
-        assert evidence.shape == (2 + 4 * 3,) and np.isfinite(evidence).all()
+        assert evidence.shape == (2 + 8 * 3,) and np.isfinite(evidence).all()
         assert evidence[0] == 0  # log-odds of 0.5
         rows, columns = positions.reshape(3, 4)[:, :2], positions.reshape(3, 4)[:, 2:]
         assert (rows > 0).all() and (rows < size[0]).all()
@@ -116,7 +131,7 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     assert positions[2] == 21
 
 
-def test_the_evidence_ends_with_the_darkest_line_a_step_s_window_long():
+def test_the_profile_steps_are_followed_by_the_darkest_line_a_step_s_window_long():
     rng = np.random.default_rng(0)
     image = rng.normal(size=(1, 40, 50))
     cracked = image.copy()
@@ -124,5 +139,7 @@ def test_the_evidence_ends_with_the_darkest_line_a_step_s_window_long():
     plain, _ = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
     found, _ = image_evidence(cracked, np.full((40, 50), 0.5), (16, 16))
     # 16 x 16 patches: 2 pixels' margin, a step's window (and the line) (12 - 1) // 2 long.
-    assert plain[-1] == line_contrast(image, 5, (2, 2))
-    assert found[-1] > plain[-1] + 1
+    assert plain[LINE] == line_contrast(image, 5, (2, 2))
+    assert found[LINE] > plain[LINE] + 1
+    # Then the streak steps, inside the margin, with the profile steps' windows.
+    np.testing.assert_array_equal(plain[LINE + 1 :], streak_steps(image[:, 2:-2, 2:-2], (5, 5)))
