@@ -9,7 +9,8 @@ test images; ``--random-state`` and
 ``--width`` fit other trainings and widths of the segmenter beside it. ``knn`` adds maps
 by the distance of the segmenter's encoder features to the training tiles'
 (PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores (the
-shipped one adds the image's profile steps to its map's maximum), and pixel ROC-AUC per
+shipped one adds the image's profile and streak steps and its darkest line to its map's
+maximum), and pixel ROC-AUC per
 defect kind with each kind's share of the defect pixels (the shipped maps raise each pixel
 towards its surroundings' mean and add the band a profile step bounds); ``variants``
 compares every segmenter fitted on the split, by its map's maximum and by the shipped score and map.
@@ -215,21 +216,29 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
     return (test_peak - train_peak.mean()) / train_peak.std()
 
 
-def shipped(
-    data: Bunch, state: dict[str, Any], *, columns: int | None = None
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The package's image scores and maps of the test images, from the segmenter's saved
-    maps: each maximum away from the edges plus its image's profile steps, darkest line and
-    streak steps (or only the first ``columns`` of that evidence, as a model fitted before
-    the rest scores: :data:`PROFILE_COLUMNS`, :data:`LINE_COLUMNS`), standardised on the
-    training tiles, and each map as the package shows it (:func:`segmenter.defect_map`)."""
-    found = {
+def evidence(data: Bunch, state: dict[str, Any]) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Each saved map's :func:`segmenter.image_evidence` (evidence, step positions), per part."""
+    return {
         part: [
             segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
             for i, m in zip(state[part], state["maps"][part])
         ]
         for part in PARTS
     }
+
+
+def shipped(
+    state: dict[str, Any],
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]],
+    *,
+    columns: int | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The package's image scores and maps of the test images, from the segmenter's saved
+    maps and their :func:`evidence`: each maximum away from the edges plus its image's profile
+    steps, darkest line and streak steps (or only the first ``columns`` of that evidence, as a
+    model fitted before the rest scores: :data:`PROFILE_COLUMNS`, :data:`LINE_COLUMNS`),
+    standardised on the training tiles, and each map as the package shows it
+    (:func:`segmenter.defect_map`)."""
     scales = segmenter.evidence_scales(np.array([evidence for evidence, _ in found["train"]]))
     scales = scales[:, :columns]
     scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
@@ -340,7 +349,7 @@ def report(
         "as GANDetector trains it. Pixel ROC-AUC of the maps over every test pixel:",
         "",
     ]
-    shipped_scores, shipped_maps = shipped(data, base)
+    shipped_scores, shipped_maps = shipped(base, evidence(data, base))
     pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in shipped_maps]))
     lines.append(
         f"- shipped (raised towards the surroundings, the profile steps' bands): {pixel:.3f}"
@@ -441,12 +450,14 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     labels = [f"segmenter_seed{seed}", *(path.stem for path in paths)]
     for label, run in zip(labels, chain([first], map(_load, paths))):  # one set of maps at a time
         lines.append(row(label, run["maps"]["test"]))
-        for label, columns in (
+        found = evidence(data, run)
+        for reading, columns in (
             ("with the profile steps", PROFILE_COLUMNS),
             ("and the darkest line", LINE_COLUMNS),
             ("and the streak steps (shipped)", None),
         ):
-            lines.append(row(label, run["maps"]["test"], shipped(data, run, columns=columns)))
+            scored = shipped(run, found, columns=columns)
+            lines.append(row(reading, run["maps"]["test"], scored))
         total = [t + m for t, m in zip(total, run["maps"]["test"])] or run["maps"]["test"]
         standardized.append(_standardized_peaks(run))
     if paths:

@@ -265,9 +265,10 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         its mean with its surroundings' (a Gaussian over a patch's side)
         where that is higher, and over a band from an edge where the image's
         row or column profile has an unusual step (see
-        ``image_score_scales_``), and ``score_samples(X)`` adds that step,
-        and an unusually dark thin line, to the segmenter's own map's maximum
-        away from the edges.
+        ``image_score_scales_``), and ``score_samples(X)`` adds that step
+        (or an unusual step in the rows' or columns' streaks, which marks no
+        band), and an unusually dark thin line, to the segmenter's own map's
+        maximum away from the edges.
 
         Parameters
         ----------

@@ -189,13 +189,18 @@ def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
     streak step beyond :data:`PROFILE_STEP_ONSET`, plus the line's contrast beyond
     :data:`LINE_ONSET`.
 
-    A model fitted before the streaks' steps has scales for the peak, the profile steps and
+    ``evidence`` is as :func:`image_evidence` makes it now, whatever the model's age: a
+    model fitted before the streaks' steps has scales for the peak, the profile steps and
     the line only, and one fitted before the line for the peak and the profile steps: each
     scores by the evidence it has scales for, as it was fitted.
     """
+    # The peak, the profile steps of every channel, the line, then as many streak steps.
+    n_steps, extra = divmod(evidence.shape[1] - 2, 2)
+    if extra or n_steps % N_PROFILES:
+        raise ValueError(
+            f"evidence of {evidence.shape[1]} columns is not image_evidence's (2 + 8 per channel)"
+        )
     standardized = (evidence[:, : scales.shape[1]] - scales[0]) / scales[1]
-    # Per channel, four profile steps and four streak steps, with the line between them.
-    n_steps = N_PROFILES * ((evidence.shape[1] - 2) // (2 * N_PROFILES))
     steps = np.c_[standardized[:, 1 : 1 + n_steps], standardized[:, 2 + n_steps :]]
     lines = np.maximum(standardized[:, 1 + n_steps : 2 + n_steps] - LINE_ONSET, 0.0).sum(axis=1)
     beyond = steps.max(axis=1) - PROFILE_STEP_ONSET

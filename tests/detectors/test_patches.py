@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from anomaly import GANDetector, VAEDetector, VAEGANDetector, load
 from anomaly.detectors import segmenter
 from anomaly.detectors.patches import PatchGrid, map_score, random_patches, tiled
+from anomaly.detectors.profiles import N_PROFILES
 
 DETECTORS = [VAEDetector, GANDetector, VAEGANDetector]
 
@@ -105,7 +106,7 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
         # The maximum's log-odds, the profile steps, the line and the streak steps,
         # standardised on the training images.
         scales = detector.image_score_scales_
-        assert scales.shape == (2, 2 + 8)
+        assert scales.shape == (2, 2 + 2 * N_PROFILES)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
         # The segmenter's maps as defect_map shows them, never lower.
         found = detector._evidence(list(images[:, None]), iter(segmented))
@@ -169,10 +170,14 @@ def test_a_dark_line_along_the_streaks_ranks_high_and_the_line_only_adds():
     detector = fast(GANDetector, patch_size=32, epochs=1).fit(train)
     scores = -detector.score_samples(normal + cracked)
     assert roc_auc_score([0] * 10 + [1] * 10, scores) > 0.95
-    # Scored as a model fitted before the line (and the streak steps): never higher, lower on
-    # every crack, and the most so on a crack.
-    detector.image_score_scales_ = detector.image_score_scales_[:, : 1 + 4]
-    added = scores + detector.score_samples(normal + cracked)
+    # Scored as models fitted before the streak steps, and before the line too: each never
+    # higher than the later one; the line lowers every crack, and the most so a crack.
+    scales = detector.image_score_scales_
+    detector.image_score_scales_ = scales[:, : 2 + N_PROFILES]
+    before_streaks = -detector.score_samples(normal + cracked)
+    detector.image_score_scales_ = scales[:, : 1 + N_PROFILES]
+    added = before_streaks + detector.score_samples(normal + cracked)
+    assert (scores >= before_streaks).all()
     assert (added >= 0).all() and (added[10:] > 0).all() and np.argmax(added) >= 10
 
 

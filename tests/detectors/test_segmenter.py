@@ -22,7 +22,12 @@ SCALES = np.array([[2.0, *[0.0] * 9], [0.5, *[1.0] * 9]])
 LINE = 5
 
 
-def evidence_of(peak=2.0, steps=(0, 0, 0, 0), line=0.0, streaks=(0, 0, 0, 0)):
+def evidence_of(
+    peak: float = 2.0,
+    steps: tuple[float, ...] = (0, 0, 0, 0),
+    line: float = 0.0,
+    streaks: tuple[float, ...] = (0, 0, 0, 0),
+) -> np.ndarray:
     return np.array([peak, *steps, line, *streaks], dtype=float)
 
 
@@ -48,6 +53,18 @@ def test_models_fitted_before_the_line_or_the_streak_steps_score_without_them():
     np.testing.assert_allclose(before_streaks, [3.0 - PROFILE_STEP_ONSET + 4.0 - LINE_ONSET])
     before_line = image_scores(evidence, SCALES[:, :LINE])
     np.testing.assert_allclose(before_line, [3.0 - PROFILE_STEP_ONSET])
+
+
+def test_three_channels_steps_line_and_streaks_in_their_columns():
+    # Three channels: 12 profile steps, the line, 12 streak steps.
+    scales = np.array([[2.0, *[0.0] * 25], [0.5, *[1.0] * 25]])
+    evidence = evidence_of(steps=(0,) * 12, line=LINE_ONSET + 1, streaks=(0,) * 11 + (3.0,))
+    expected = 3.0 - PROFILE_STEP_ONSET + 1
+    np.testing.assert_allclose(image_scores(evidence[None], scales), [expected])
+    # Fitted before the streak steps: the line still read at its own column.
+    np.testing.assert_allclose(image_scores(evidence[None], scales[:, :14]), [1.0])
+    with pytest.raises(ValueError, match="evidence of 14 columns"):
+        image_scores(evidence[None, :14], scales)
 
 
 def test_scales_never_divide_by_next_to_nothing():
