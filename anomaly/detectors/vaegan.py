@@ -344,10 +344,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         keeps them): their maps' peak, profile steps, darkest line and streak
         steps, as :func:`anomaly.detectors.segmenter.image_evidence` defines
         them and :func:`~anomaly.detectors.segmenter.image_scores` and
-        :func:`~anomaly.detectors.segmenter.banded_map` use them (a model
-        fitted before the streak steps has ``2 + 4 * channels`` columns, one
-        fitted before the line ``1 + 4 * channels``, and each scores by
-        those). None without a segmenter.
+        :func:`~anomaly.detectors.segmenter.banded_map` use them (fewer
+        columns in a model fitted before the streak steps or the line: see
+        ``image_scores``). None without a segmenter.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see
         ``n_neighbors``); None when it scores by ``scoring_rule``.
