@@ -36,7 +36,11 @@ def fill_missing(x: torch.Tensor) -> torch.Tensor:
 def hide_like(generated: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
     """``generated`` rows with the gaps of real rows: each takes the mask of a random row of
     ``observed`` and 0 where that row misses a value, so that a discriminator cannot tell
-    generated rows from real rows with gaps by the gaps (as in MisGAN, Li et al., 2019)."""
+    generated rows from real rows with gaps by the gaps (as in MisGAN, Li et al., 2019).
+    Without gaps, ``generated`` as it is, no random draw taken: a model that allows gaps
+    then trains on complete rows as one that refuses them."""
+    if observed.all():
+        return generated
     order = torch.randperm(len(observed), device=observed.device)[: len(generated)]
     return generated * observed[order]
 

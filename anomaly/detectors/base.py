@@ -52,7 +52,7 @@ from anomaly.detectors.shapes import (
     fitted_window_shape,
     flatten_images,
 )
-from anomaly.networks import MissingValueEncoder
+from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
@@ -96,6 +96,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
     _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
+    # Whether the encoder of a model that allows missing values takes their mask beside the
+    # values (models saved before MissingValueEncoder; set when one is loaded).
+    _mask_beside_values: bool = False
 
     # Fitted attributes that, with the network's weights, make up a saved model.
     _persisted_attributes: ClassVar[tuple[str, ...]] = (
@@ -130,6 +133,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             X = random_patches(X, self.patch_size_, crop_rng, prepare=self._prepare_image)
         self.feature_mean_, self.feature_scale_ = self._standardization(X)
         data = torch.from_numpy(self._standardize(X))
+        self._mask_beside_values = False
         with seeded(training_seed, device):
             network = self._build_network()
             history = self._train(network, data, self.epochs, training_seed, device)
@@ -481,17 +485,21 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     def _encoder(self, n_outputs: int) -> nn.Module:
         """The backbone's encoder to ``n_outputs`` values; where missing values are allowed,
-        one that sees the values beside their mask, as twice the features or channels."""
+        wrapped to be told where they are (:class:`MissingValueEncoder`; a model saved
+        before it has its mask beside the values, as twice the features or channels)."""
         if not self._allows_missing(reset=False):
             return self._backbone().encoder(n_outputs)
         inputs = self._input_shape()
+        if not self._mask_beside_values:
+            channels = inputs.n_features if inputs.sample_shape is None else inputs.sample_shape[0]
+            return MissingValueEncoder(self._backbone().encoder(n_outputs), channels)
         image, window = inputs.image_shape, inputs.window_shape
         doubled = InputShape(
             2 * inputs.n_features,
             image_shape=None if image is None else (2 * image[0], *image[1:]),
             window_shape=None if window is None else (2 * window[0], *window[1:]),
         )
-        return MissingValueEncoder(self._backbone(doubled).encoder(n_outputs))
+        return MaskBesideValuesEncoder(self._backbone(doubled).encoder(n_outputs))
 
     def _validate_input(self, X: Any, *, reset: bool) -> np.ndarray | list[np.ndarray]:
         """Rows, images flattened to rows, or images to cut into patches (a list).

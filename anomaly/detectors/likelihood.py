@@ -63,7 +63,7 @@ def observed_share(x: torch.Tensor) -> torch.Tensor:
 def filled_in(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     """``x`` with its missing values (NaN) filled in by the model from the observed ones.
 
-    The encoder reads the row (its gaps at the feature's mean, beside the mask),
+    The encoder reads the row (its gaps at the feature's mean, told where they are),
     its posterior mean is decoded, the decoded values replace the gaps, and the
     row is encoded again: :data:`IMPUTATION_ROUNDS` times. This is pseudo-Gibbs
     imputation (Rezende et al., 2014; analysed by Mattei & Frellsen, 2018) with

@@ -166,6 +166,10 @@ class SavedStateMixin:
         except ValueError as err:
             warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
             target = torch.device("cpu")
+        # A model saved before MissingValueEncoder has no mixing of the missing values' mask.
+        self._mask_beside_values = self._allows_missing(reset=False) and not any(
+            key.endswith(".mixing") for key in network_state
+        )
         # Built on the meta device: no random initialisation to overwrite.
         with torch.device("meta"):
             network = self._build_fitted_network()

@@ -189,8 +189,10 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     missing : {"error", "marginalize"}, default="error"
         Missing values (NaN). "error" refuses them. "marginalize" lets them
         in, at fit and when scoring (not in images cut into patches): the
-        encoder sees them set to the feature's mean beside a mask of which
-        values are observed (as MIWAE and HI-VAE do), training leaves them
+        encoder sees them set to the feature's mean, each shifted by a
+        learned mix of which values are missing (told where the gaps are, as
+        in MIWAE and HI-VAE; the mix starts at zero, so that on complete rows
+        the model fits as with "error"), training leaves them
         out of the data-space likelihood, and the discriminator sees real
         rows and their reconstructions with the rows' gaps at the mean, and
         decoded prior draws with the gaps of random real rows (as MisGAN

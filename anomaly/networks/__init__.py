@@ -4,7 +4,7 @@ that build them for a detector (:mod:`anomaly.networks.backbones`)."""
 from anomaly.networks.classifier import ImageClassifier
 from anomaly.networks.conv import ConvDecoder, ConvDiscriminator, ConvEncoder
 from anomaly.networks.gan import GAN, VAEGAN, Discriminator
-from anomaly.networks.masking import MissingValueEncoder
+from anomaly.networks.masking import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.mlp import MLP
 from anomaly.networks.recurrent import GRUDecoder, GRUDiscriminator, GRUEncoder
 from anomaly.networks.vae import VAE, VAEOutput
@@ -22,6 +22,7 @@ __all__ = [
     "GRUDiscriminator",
     "GRUEncoder",
     "ImageClassifier",
+    "MaskBesideValuesEncoder",
     "MissingValueEncoder",
     "VAEOutput",
 ]

@@ -51,6 +51,19 @@ def test_feature_scores_of_missing_values_are_zero_and_the_rest_sum_to_the_score
     np.testing.assert_allclose(shares.sum(axis=1), -detector.score_samples(test), rtol=1e-6)
 
 
+@pytest.mark.parametrize("factory", [fast_vae, fast_gan, fast_vaegan])
+def test_on_complete_rows_a_model_that_allows_gaps_is_the_one_that_refuses_them(factory):
+    # The mask's mixing starts at zero and gets no gradient without gaps: same weights.
+    X = _rows()
+    allowing = factory(missing="marginalize").fit(X)
+    np.testing.assert_array_equal(allowing.score_samples(X), factory().fit(X).score_samples(X))
+    np.testing.assert_array_equal(allowing.network_.state_dict()[_mixing(allowing)].numpy(), 0)
+
+
+def _mixing(detector) -> str:
+    return next(key for key in detector.network_.state_dict() if key.endswith("mixing"))
+
+
 def test_the_encoder_sees_the_mask_and_reconstructions_fill_the_gaps(tmp_path):
     X = _remove(_rows(), 0.2, 1)
     detector = fast_vae(missing="marginalize").fit(X)
