@@ -96,8 +96,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     # Adam's (beta1, beta2); adversarial training is steadier with a lower beta1.
     _adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
-    # Whether the encoder of a model that allows missing values takes their mask beside the
-    # values (models saved before MissingValueEncoder; set when one is loaded).
+    # Whether the encoder of rows that allows missing values takes their mask beside the
+    # values (models saved before the mask became a shift; set when one is loaded).
     _mask_beside_values: bool = False
 
     # Fitted attributes that, with the network's weights, make up a saved model.
@@ -485,14 +485,14 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     def _encoder(self, n_outputs: int) -> nn.Module:
         """The backbone's encoder to ``n_outputs`` values; where missing values are allowed,
-        wrapped to be told where they are (:class:`MissingValueEncoder`; a model saved
-        before it has its mask beside the values, as twice the features or channels)."""
+        wrapped to be told where they are: by a shift of the values for rows
+        (:class:`MissingValueEncoder`), by their mask beside the values, as twice the
+        channels, for images and windows, and for rows in a model saved before the shift."""
         if not self._allows_missing(reset=False):
             return self._backbone().encoder(n_outputs)
         inputs = self._input_shape()
-        if not self._mask_beside_values:
-            channels = inputs.n_features if inputs.sample_shape is None else inputs.sample_shape[0]
-            return MissingValueEncoder(self._backbone().encoder(n_outputs), channels)
+        if inputs.sample_shape is None and not self._mask_beside_values:
+            return MissingValueEncoder(self._backbone().encoder(n_outputs), inputs.n_features)
         image, window = inputs.image_shape, inputs.window_shape
         doubled = InputShape(
             2 * inputs.n_features,

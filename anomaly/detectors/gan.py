@@ -188,19 +188,20 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
     encoder_weight : float, default=1.0
         Weight of the feature-space term in the izi_f residual (kappa).
     missing : {"error", "marginalize"}, default="error"
-        Missing values (NaN). "error" refuses them. "marginalize" lets them
-        in, at fit and when scoring (not in images cut into patches): the
-        encoder sees them set to the feature's mean, each shifted by a
-        learned mix of which values are missing (starting at zero, so that
-        on complete rows the model fits as with "error"); the discriminator
-        sees real rows with their gaps at the mean and generated rows given
-        the gaps of random real rows (as MisGAN does), so that gaps tell it
-        nothing; every scoring rule takes the observed values only (and the
-        discriminator's features of both rows with the same gaps), scaled by
-        the number of values over the number observed so that rows missing
-        values compare with complete ones (a missing value's
-        ``feature_scores`` is 0). Standardisation uses the observed values.
-        A sample (or a feature, at fit) with no observed value is refused.
+        Missing values (NaN). "error" refuses them. "marginalize" lets them in,
+        at fit and when scoring (not in images cut into patches): the encoder is
+        told where they are: in rows it sees them at the feature's mean, each
+        value shifted by a learned mix of which are missing (zero at first, so
+        that on complete rows the model fits as with "error"), in images and
+        windows at the mean beside their mask; the discriminator sees real rows
+        with their gaps at the mean and generated rows given the gaps of random
+        real rows (as MisGAN does), so that gaps tell it nothing; every scoring
+        rule takes the observed values only (and the discriminator's features of
+        both rows with the same gaps), scaled by the number of values over the
+        number observed so that rows missing values compare with complete ones
+        (a missing value's ``feature_scores`` is 0). Standardisation uses the
+        observed values. A sample (or a feature, at fit) with no observed value
+        is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are

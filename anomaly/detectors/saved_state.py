@@ -166,7 +166,7 @@ class SavedStateMixin:
         except ValueError as err:
             warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
             target = torch.device("cpu")
-        # A model saved before MissingValueEncoder has no mixing of the missing values' mask.
+        # Rows' models saved before the missing values' mask became a shift have no mixing.
         self._mask_beside_values = self._allows_missing(reset=False) and not any(
             key.endswith(".mixing") for key in network_state
         )

@@ -131,22 +131,22 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
     missing : {"error", "marginalize"}, default="error"
-        Missing values (NaN). "error" refuses them. "marginalize" lets them
-        in, at fit and when scoring (not in images cut into patches): the
-        encoder sees them set to the feature's mean, each shifted by a
-        learned mix of which values are missing (told where the gaps are, as
-        in MIWAE and HI-VAE; the mix starts at zero, so that on complete rows
-        the model fits as with "error"), training leaves them
-        out of the likelihood; the encoder of a fitted model (scoring,
-        ``feature_scores``, ``transform``, ``reconstruct``,
-        ``log_likelihood``) sees them filled in from the observed values
-        (five rounds of decoding and encoding again), and every scoring rule
-        takes the observed values only, scaled by the number of values over
-        the number observed so that rows missing values compare with complete
-        ones (a missing value's ``feature_scores`` is 0); ``log_likelihood``
-        is then of the observed values. Standardisation uses the observed
-        values. A sample (or a feature, at fit) with no observed value is
-        refused.
+        Missing values (NaN). "error" refuses them. "marginalize" lets them in,
+        at fit and when scoring (not in images cut into patches): the encoder is
+        told where they are (as in MIWAE and HI-VAE): in rows it sees them at
+        the feature's mean, each value shifted by a learned mix of which are
+        missing (zero at first, so that on complete rows the model fits as with
+        "error"), in images and windows at the mean beside their mask, as
+        channels; training leaves them out of the likelihood; the encoder of a
+        fitted model (scoring, ``feature_scores``, ``transform``,
+        ``reconstruct``, ``log_likelihood``) sees them filled in from the
+        observed values (five rounds of decoding and encoding again), and every
+        scoring rule takes the observed values only, scaled by the number of
+        values over the number observed so that rows missing values compare with
+        complete ones (a missing value's ``feature_scores`` is 0);
+        ``log_likelihood`` is then of the observed values. Standardisation uses
+        the observed values. A sample (or a feature, at fit) with no observed
+        value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are

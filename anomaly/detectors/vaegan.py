@@ -187,26 +187,25 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         Monte-Carlo draws of z per sample when scoring. The draws come from a
         seed fixed at fit time, so a fitted model always gives the same scores.
     missing : {"error", "marginalize"}, default="error"
-        Missing values (NaN). "error" refuses them. "marginalize" lets them
-        in, at fit and when scoring (not in images cut into patches): the
-        encoder sees them set to the feature's mean, each shifted by a
-        learned mix of which values are missing (told where the gaps are, as
-        in MIWAE and HI-VAE; the mix starts at zero, so that on complete rows
-        the model fits as with "error"), training leaves them
-        out of the data-space likelihood, and the discriminator sees real
-        rows and their reconstructions with the rows' gaps at the mean, and
-        decoded prior draws with the gaps of random real rows (as MisGAN
-        does), so that gaps tell it nothing. The encoder of a fitted model
-        (scoring, ``feature_scores``, ``transform``, ``reconstruct``,
-        ``log_likelihood``) sees the gaps filled in by the model from the
-        observed values (five rounds of decoding and encoding again). The
-        reconstruction probability takes the observed values only, scaled by
-        the number of values over the number observed so that rows missing
-        values compare with complete ones (a missing value's
-        ``feature_scores`` is 0); the feature-space rule compares both rows
-        with the same gaps.
-        Standardisation uses the observed values. A sample (or a feature,
-        at fit) with no observed value is refused.
+        Missing values (NaN). "error" refuses them. "marginalize" lets them in,
+        at fit and when scoring (not in images cut into patches): the encoder is
+        told where they are (as in MIWAE and HI-VAE): in rows it sees them at
+        the feature's mean, each value shifted by a learned mix of which are
+        missing (zero at first, so that on complete rows the model fits as with
+        "error"), in images and windows at the mean beside their mask, as
+        channels; training leaves them out of the data-space likelihood, and the
+        discriminator sees real rows and their reconstructions with the rows'
+        gaps at the mean, and decoded prior draws with the gaps of random real
+        rows (as MisGAN does), so that gaps tell it nothing. The encoder of a
+        fitted model (scoring, ``feature_scores``, ``transform``,
+        ``reconstruct``, ``log_likelihood``) sees the gaps filled in by the
+        model from the observed values (five rounds of decoding and encoding
+        again). The reconstruction probability takes the observed values only,
+        scaled by the number of values over the number observed so that rows
+        missing values compare with complete ones (a missing value's
+        ``feature_scores`` is 0); the feature-space rule compares both rows with
+        the same gaps. Standardisation uses the observed values. A sample (or a
+        feature, at fit) with no observed value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are

@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 import anomaly
 from anomaly import GANDetector, TimeSeriesDetector, VAEDetector, VAEGANDetector
 from anomaly.detectors import likelihood
-from anomaly.networks import MissingValueEncoder
+from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from tests.conftest import fast_gan, fast_vae, fast_vaegan
 
 RULES = ["reconstruction_probability", "elbo", "reconstruction_error", "standardized_residual"]
@@ -77,18 +77,25 @@ def test_the_encoder_sees_the_mask_and_reconstructions_fill_the_gaps(tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X[:50]), detector.score_samples(X[:50]))
 
 
-def test_images_and_series_with_gaps():
+def test_images_and_series_with_gaps(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.random((40, 1, 8, 8)).astype(np.float32)
     images[rng.random(images.shape) < 0.2] = np.nan
     detector = fast_vae(missing="marginalize", backbone="conv").fit(images)
+    # One channel: a shift would only move a gap to another value, so the mask is a channel.
+    assert isinstance(detector.network_.encoder, MaskBesideValuesEncoder)
     assert np.isfinite(detector.score_samples(images)).all()
     assert detector.anomaly_map(images[:2]).shape == (2, 8, 8)
+    detector.save(tmp_path / "images")
+    np.testing.assert_array_equal(
+        anomaly.load(tmp_path / "images").score_samples(images), detector.score_samples(images)
+    )
     steps = np.arange(600)
     series = np.c_[np.sin(steps / 8), np.cos(steps / 5)]
     series[rng.random(series.shape) < 0.1] = np.nan
     series[300] = np.nan  # a step with every variable missing: a gap its windows span
     wrapped = TimeSeriesDetector(fast_vae(missing="marginalize"), window_size=10).fit(series)
+    assert isinstance(wrapped.detector_.network_.encoder, MaskBesideValuesEncoder)
     assert np.isfinite(wrapped.score_samples(series)).all()
     # A step's own values carry nothing where they are missing (its window's part remains).
     wrapped.set_params(step_scoring="values").fit(series)
