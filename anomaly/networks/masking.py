@@ -24,7 +24,8 @@ class MissingValueEncoder(nn.Module):
     ADBench's satellite set that alone, fitted on complete rows, cost 0.07
     PR-AUC, benchmarks/README.md.) Images and windows keep their mask beside the
     values, as channels: with one channel, a shift would only move a gap to
-    another value.
+    another value. ``mixing`` holds n_features² weights: for rows of thousands of
+    features, more than a default encoder's first layer.
 
     Parameters
     ----------
@@ -61,9 +62,9 @@ class MissingValueEncoder(nn.Module):
 
 class MaskBesideValuesEncoder(nn.Module):
     """Wraps an encoder of twice the input's width: values (NaN set to 0) then the mask of
-    observed values, as many channels again. The encoder of images and windows with missing
+    observed values, as many channels again: the encoder of images and windows with missing
     values, and of rows in models saved before :class:`MissingValueEncoder` shifted the
-    values, kept so that they score as they were saved.
+    values (so that they score as they were saved).
 
     Parameters
     ----------
