@@ -6,8 +6,8 @@ values at training and at scoring. Detectors, at their defaults, for each of
 ours named by ``--detectors`` (VAEDetector by default; also GANDetector, VAEGANDetector):
 
 - ``VAEDetector(missing='marginalize')``: the missing values left out of the
-  likelihood (the encoder sees them at the mean beside a mask in training, and filled in
-  by the model when scoring);
+  likelihood (the encoder sees them at the mean, shifted by a learned mix of which
+  features are missing, in training, and filled in by the model when scoring);
 - ``SimpleImputer + VAEDetector``: the column means filled in, our default VAE after;
 - ``SimpleImputer + IsolationForest``: the same imputer before scikit-learn's
   IsolationForest (``make_pipeline(SimpleImputer(), IsolationForest())``);
