@@ -56,6 +56,10 @@ class MissingValueEncoder(nn.Module):
 
     def _shifted(self, x: torch.Tensor) -> torch.Tensor:
         missing = torch.isnan(x)
+        if not missing.any():
+            # Left out of the graph, so ``mixing`` gets no gradient: a zero one would still
+            # enter gradient clipping's total norm and move every weight by a rounding.
+            return x
         shift = self.mixing @ missing.to(x.dtype)[:, :, None]
         return torch.where(missing, 0.0, x) + shift.flatten(1)
 
