@@ -23,3 +23,12 @@ def test_a_gap_is_shifted_by_its_column_of_the_mixing():
 def test_the_mask_beside_the_values_marks_the_observed_ones():
     encoder = MaskBesideValuesEncoder(MLP(4, (8,), 2))
     assert encoder(torch.tensor([[float("nan"), 1.0]])).shape == (1, 2)
+
+
+def test_without_gaps_the_mixing_gets_no_gradient():
+    # Not even a zero one: it would enter gradient clipping's total norm.
+    encoder = MissingValueEncoder(MLP(3, (8,), 2), n_features=3)
+    encoder(torch.ones(4, 3)).sum().backward()
+    assert encoder.mixing.grad is None
+    encoder(torch.tensor([[1.0, float("nan"), 2.0]])).sum().backward()
+    assert encoder.mixing.grad is not None
