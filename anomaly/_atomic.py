@@ -20,9 +20,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
 
     If the block raises, the temporary file is removed and ``path`` is left
     as it was. The finished file gets the usual permissions (0666 minus the
-    umask), not the 0600 of a temporary file.
+    umask), not the 0600 of a temporary file. Through a symbolic link, the
+    link's target is replaced, not the link; a pipe or a device (e.g.
+    ``/dev/stdout``) is written into, as there is no file to replace.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, mode) as handle:
+            yield handle
+        return
     if not path.parent.is_dir():  # else mkstemp names its temporary file in the error
         raise FileNotFoundError(f"No folder {path.parent} to write {path.name} into.")
     descriptor, temporary = tempfile.mkstemp(

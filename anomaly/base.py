@@ -20,7 +20,7 @@ from sklearn.utils import Tags, check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["BaseDetector", "check_observed"]
+__all__ = ["BaseDetector", "check_observed", "overflow_as"]
 
 
 class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -73,11 +73,15 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         ``epochs``). Fitted, it
         trains ``epochs`` more epochs on ``X`` alone, from its current
         weights, with the training settings it was fitted with (early
-        stopping included); the loss history grows by them. The rules:
+        stopping included; trimming, ``trim_fraction``, from the first epoch,
+        as the network has fitted the bulk of the data already); the loss
+        history grows by them. The rules:
 
         - standardisation stays as fitted: the weights were trained in its
           units, and new data are learnt in them (values far from the first
           data stay far from it, which the network then learns);
+        - with missing values allowed, a feature never observed in ``X`` is
+          refused, as at fit;
         - ``offset_`` is set from the scores of ``X`` as ``fit`` sets it, so
           that the threshold follows the new data;
         - scoring by nearest training samples (``n_neighbors_``) takes its
@@ -109,6 +113,10 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         if epochs is not None:
             check_scalar(epochs, "epochs", Integral, min_val=1)
         X = self._validate_input(X, reset=False)
+        if self._allows_missing(reset=False) and not isinstance(X, list):
+            # As at fit: a feature never observed here has nothing to be learnt from (its
+            # statistics of training residuals would come from no value).
+            check_observed(X, rows=False, columns=True)
         before = copy.deepcopy(vars(self))  # the weights are updated in place
         try:
             self._partial_fit(X, epochs)
@@ -136,7 +144,7 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         scores = self._score_samples(self._validate_input(X, reset=False))
         # NaN only arises from overflow on extreme inputs: rank those as the most abnormal.
-        return np.nan_to_num(scores, nan=-np.inf)
+        return overflow_as(scores, -np.inf)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of ``score_samples(X)``: how normal the model finds ``X`` as a whole.
@@ -218,6 +226,9 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         return False
 
     def _offset(self, training_scores: np.ndarray) -> float:
+        # Percentiles interpolate: an infinite or NaN score (overflow) would make NaN of its
+        # neighbour's share. As the extreme finite floats they keep their rank.
+        training_scores = np.nan_to_num(training_scores, nan=np.finfo(np.float64).min)
         if self.contamination == "auto":
             # Tukey's lower fence: flags training scores unusually low for this
             # data without assuming how many anomalies it holds.
@@ -240,6 +251,12 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         """Scores of the validated training data that ``offset_`` comes from."""
         return self._score_samples(X)
+
+
+def overflow_as(values: np.ndarray, fill: float, *, copy: bool = True) -> np.ndarray:
+    """``values`` with NaN, which only overflow on extreme inputs gives, set to ``fill``;
+    infinities stay infinite (``np.nan_to_num`` alone makes them the largest floats)."""
+    return np.nan_to_num(values, copy=copy, nan=fill, posinf=np.inf, neginf=-np.inf)
 
 
 def check_observed(X: np.ndarray, *, rows: bool, columns: bool) -> None:

@@ -42,7 +42,7 @@ def compare(
     detectors: Mapping[str, Any],
     datasets: Mapping[str, tuple],
     *,
-    metrics: Sequence[str | Callable] = ("roc_auc", "pr_auc"),
+    metrics: Sequence[str | Callable] | Mapping[str, str | Callable] = ("roc_auc", "pr_auc"),
     seeds: Sequence[int] = (0,),
     progress: bool = True,
     return_scores: bool = False,
@@ -65,10 +65,12 @@ def compare(
         Names and either ``(X, y)``, fitted and scored on the same X (the
         unsupervised protocol), or ``(X_train, X_test, y_test)``. ``y`` is 1
         for anomalies, 0 for normal samples.
-    metrics : sequence of str or callable, default=("roc_auc", "pr_auc")
+    metrics : sequence of str or callable, or mapping, default=("roc_auc", "pr_auc")
         Names among ``roc_auc``, ``pr_auc``, ``best_f1``, ``vus_roc``,
         ``vus_pr``, or functions ``f(y_true, anomaly_scores) -> float`` (named
-        by their ``__name__``).
+        by their ``__name__``); or a mapping of the names to give the rows to
+        either, e.g. for ``functools.partial`` objects or two lambdas. Two
+        metrics of one name are refused.
     seeds : sequence of int, default=(0,)
         One fit per seed.
     progress : bool, default=True
@@ -108,7 +110,7 @@ def compare(
     >>> dict(zip(roc.detector, roc.value.round(1)))
     {'VAE': 1.0, 'IForest': 1.0}
     """
-    metric_functions = {_metric_name(m): _metric_function(m) for m in metrics}
+    metric_functions = _metric_functions(metrics)
     runs = [(d, name, seed) for d in datasets for name in detectors for seed in seeds]
     rows, scores = [], {}
     for dataset, name, seed in tqdm(runs, desc="compare", disable=not progress):
@@ -140,8 +142,35 @@ def compare(
     return (table, scores) if return_scores else table
 
 
+def _metric_functions(
+    metrics: Sequence[str | Callable] | Mapping[str, str | Callable],
+) -> dict[str, Callable]:
+    """Each metric's function, by the name its rows get."""
+    if isinstance(metrics, Mapping):
+        named = list(metrics.items())
+    else:
+        named = [(_metric_name(metric), metric) for metric in metrics]
+    functions: dict[str, Callable] = {}
+    for name, metric in named:
+        if name in functions:  # one would silently replace the other's rows
+            raise ValueError(
+                f"Two metrics are named {name!r}: pass metrics as a mapping of distinct names "
+                "to functions."
+            )
+        functions[name] = _metric_function(metric)
+    return functions
+
+
 def _metric_name(metric: str | Callable) -> str:
-    return metric if isinstance(metric, str) else metric.__name__
+    if isinstance(metric, str):
+        return metric
+    name = getattr(metric, "__name__", None)  # a functools.partial has none
+    if name is None:
+        raise ValueError(
+            f"{metric!r} has no __name__ to name its rows by: pass metrics as a mapping of "
+            "names to functions."
+        )
+    return name
 
 
 def _metric_function(metric: str | Callable) -> Callable:

@@ -185,6 +185,8 @@ def iter_series_csv(
     options = pa_csv.ConvertOptions(
         column_types={timestamp_column: pa.string(), **dict.fromkeys(value_columns, pa.float64())},
         include_columns=[timestamp_column, *value_columns],
+        # Missing values as pandas reads them in read_series_csv: pyarrow lacks these two.
+        null_values=[*pa_csv.ConvertOptions().null_values, "None", "<NA>"],
     )
     read_options = pa_csv.ReadOptions(column_names=header)
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
@@ -306,6 +308,13 @@ def _header(path: Path) -> list[str]:
     header = next(csv.reader([text]), None)
     if not header:
         raise ValueError(f"{path} is empty: expected a header row and data rows.")
+    unnamed = [number for number, name in enumerate(header, start=1) if not name.strip()]
+    if unnamed:  # pandas would call it "Unnamed: N", the streaming reader ""
+        raise ValueError(
+            f"{path}: column {unnamed[0]} of the header has no name (a DataFrame's index "
+            "written by to_csv has none, and so has a comma ending each line): name it, or "
+            "write the file with index=False."
+        )
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise ValueError(f"{path} repeats the column name(s) {repeated} in its header.")
@@ -445,6 +454,16 @@ def _read_series(
     return frame
 
 
+def _to_datetime(text: pd.Series, time_format: str) -> pd.Series:
+    """Timestamps, NaT where not of ``time_format``; offsets that change (e.g. to daylight
+    saving time) in UTC, as the Parquet reader takes them, so that a file reads the same
+    whole or in chunks of one offset each."""
+    try:
+        return pd.to_datetime(text, format=time_format, errors="coerce")
+    except ValueError:  # mixed offsets: pandas asks for utc=True
+        return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
+
+
 def _check_index(raw: pd.DataFrame, path: Path) -> None:
     """pandas takes the fields of a first data row longer than the header for an index."""
     if not isinstance(raw.index, pd.RangeIndex):
@@ -511,11 +530,11 @@ def _timestamps(
             time_format = "ISO8601"
             guessed = guess_datetime_format(text.iloc[0])
             if guessed is not None:
-                iso = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().sum()
-                inferred = pd.to_datetime(text, format=guessed, errors="coerce").isna().sum()
+                iso = _to_datetime(text, "ISO8601").isna().sum()
+                inferred = _to_datetime(text, guessed).isna().sum()
                 time_format = guessed if inferred < iso else "ISO8601"
-        stamps = pd.to_datetime(text, format=time_format, errors="coerce")
-    except (ValueError, TypeError) as err:  # e.g. mixed time-zone offsets
+        stamps = _to_datetime(text, time_format)
+    except (ValueError, TypeError) as err:
         raise ValueError(
             f"{path}: column {raw.name!r} cannot be read as timestamps ({err})."
         ) from err

@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 from scipy import linalg
-from sklearn.neighbors import KernelDensity, NearestNeighbors
+from scipy.spatial.distance import cdist
+from sklearn.neighbors import KernelDensity
 from sklearn.utils import check_array
 
 __all__ = [
@@ -223,11 +224,8 @@ def _inside(points: np.ndarray, centres: np.ndarray, n_neighbors: int) -> np.nda
     centres), shape (n_points, n_centres)."""
     if n_neighbors >= len(centres):
         raise ValueError(f"n_neighbors={n_neighbors} needs more than {len(centres)} samples.")
-    # The nearest neighbour of a centre among the centres is itself: k + 1.
-    radii = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(centres).kneighbors(centres)[0][:, -1]
-    squared = (
-        np.sum(points**2, axis=1)[:, None]
-        + np.sum(centres**2, axis=1)[None, :]
-        - 2 * points @ centres.T
-    )
-    return squared <= radii[None, :] ** 2 + 1e-12
+    # Distances from differences (not |a|^2 + |b|^2 - 2ab, which cancels), the radii's and
+    # the points' alike: a copy of a centre, or its k-th neighbour, lands inside its ball.
+    # A centre is its own nearest neighbour (at 0): its k-th other one is at index k.
+    radii = np.partition(cdist(centres, centres), n_neighbors, axis=1)[:, n_neighbors]
+    return cdist(points, centres) <= radii[None, :]

@@ -82,8 +82,8 @@ def plot_reconstructions(
     rebuilt_limits = (None, None) if detector.patch_size_ is not None else limits
     for column in range(n):
         rows = [
-            (_displayable(images[column]), "gray", limits),
-            (_displayable(reconstructions[column]), "gray", rebuilt_limits),
+            (_displayable(images[column], limits), "gray", limits),
+            (_displayable(reconstructions[column], rebuilt_limits), "gray", rebuilt_limits),
             (maps[column], "inferno", (None, None)),
         ]
         for row, (picture, cmap, (low, high)) in enumerate(rows):
@@ -152,14 +152,20 @@ def plot_anomaly_map(
     return fig
 
 
-def _displayable(image: np.ndarray) -> np.ndarray:
-    """(H, W) as is; (1, H, W) squeezed; (3, H, W) to (H, W, 3) clipped to [0, 1]."""
+def _displayable(
+    image: np.ndarray, limits: tuple[float | None, float | None] = (None, None)
+) -> np.ndarray:
+    """(H, W) as is; (1, H, W) squeezed; (3, H, W) to (H, W, 3) scaled to [0, 1] from
+    ``limits`` (the image's own where None), as ``imshow`` does not scale colour images."""
     if image.ndim == 2:
         return image
     if image.shape[0] == 1:
         return image[0]
     if image.shape[0] == 3:
-        return np.clip(image.transpose(1, 2, 0), 0, 1)
+        low = np.min(image) if limits[0] is None else limits[0]
+        high = np.max(image) if limits[1] is None else limits[1]
+        scaled = (image.astype(np.float64) - low) / (high - low if high > low else 1.0)
+        return np.clip(scaled.transpose(1, 2, 0), 0, 1)
     return image.mean(axis=0)  # other channel counts: their mean, as grey
 
 
@@ -189,7 +195,7 @@ def plot_image_grid(images: np.ndarray, *, n_cols: int = 8) -> Figure:
     low, high = images.min(), images.max()  # one grey scale: images compare by brightness
     for index, image in enumerate(images):
         ax = fig.add_subplot(n_rows, n_cols, index + 1)
-        ax.imshow(_displayable(image), cmap="gray", vmin=low, vmax=high)
+        ax.imshow(_displayable(image, (low, high)), cmap="gray", vmin=low, vmax=high)
         ax.set_axis_off()
     return fig
 

@@ -52,6 +52,10 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
             f"Peaks over threshold needs at least 10 finite scores above the {level:g} quantile; "
             f"got {len(excesses)} (of {len(scores)} finite scores). Use more data or a lower level."
         )
+    tail_share = len(excesses) / len(scores)  # below 1 - level where scores tie at the level
+    if risk >= tail_share:
+        # The threshold lies at or below the level, where the scores are their own estimate.
+        return float(np.quantile(scores, 1 - risk))
     shape, _, scale = genpareto.fit(excesses, floc=0)
     # The level the fitted tail exceeds with probability risk / P(score > initial).
     return initial + float(genpareto.isf(risk * len(scores) / len(excesses), shape, 0, scale))

@@ -12,14 +12,20 @@ from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from anomaly.base import BaseDetector
+from anomaly.base import BaseDetector, overflow_as
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
 from anomaly.model_file import to_json, write_model_file
 from anomaly.thresholds import pot_threshold
 from anomaly.window_scoring import BLOCK_WINDOWS, WindowScoringMixin
-from anomaly.windowing import check_series_length, step_scores, window_starts, windows
+from anomaly.windowing import (
+    check_series_length,
+    check_windows_observed,
+    step_scores,
+    window_starts,
+    windows,
+)
 
 __all__ = ["TimeSeriesDetector"]
 
@@ -237,6 +243,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     fit = _fit_context(prefer_skip_nested_validation=False)(BaseDetector.fit.__wrapped__)
 
     def _fit(self, X: np.ndarray) -> None:
+        if self.threshold == "pot" and self.pot_risk >= 1 - self.pot_level:  # before training
+            raise ValueError(
+                f"pot_risk must be below 1 - pot_level = {1 - self.pot_level:g}, got "
+                f"{self.pot_risk}: the threshold lies in the tail above pot_level."
+            )
         size = self._window_size(X.shape[1])
         self._check_stride(size)
         self.window_shape_ = (X.shape[1], size)
@@ -258,6 +269,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             cover_end=False,
             max_windows=self.max_train_windows,
         )
+        check_windows_observed(X, starts, size)
         self.detector_ = detector.fit(windows(X, starts, size))
 
     def _partial_fit(self, X: np.ndarray, epochs: int | None) -> None:
@@ -267,6 +279,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         starts = window_starts(
             len(X), size, self.stride, cover_end=False, max_windows=self.max_train_windows
         )
+        check_windows_observed(X, starts, size)
         self.detector_.partial_fit(windows(X, starts, size), epochs=epochs)
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
@@ -304,7 +317,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         scores = step_scores(
             self._score_windows(rows, starts), starts, self.window_shape_[1], steps
         )
-        return np.nan_to_num(scores, nan=-np.inf)  # as score_samples does
+        return overflow_as(scores, -np.inf)  # as score_samples does
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         detector = self.detector_

@@ -96,6 +96,8 @@ class TrainingConfig:
     clip_grad_norm: float | None = None
     adam_betas: tuple[float, float] = (0.9, 0.999)
     trim_fraction: float = 0.0
+    # A network trained before (partial_fit) has fitted the bulk: trimming starts at once.
+    warm_start: bool = False
     verbose: bool = False
     description: str = "training"
 
@@ -151,10 +153,11 @@ def train(
 
     Each batch is used by every objective in turn, each with its own Adam
     optimizer. With ``config.trim_fraction``, once a warm-up of the first
-    tenth of the epochs is over, an objective that gives one loss per row
-    leaves that share of the batch with the highest losses, the rows the model
-    fits worst, out of its step (trimmed or small-loss training): on data that
-    holds anomalies, the model then does not learn the rows it should flag.
+    tenth of the epochs is over (at once with ``config.warm_start``), an
+    objective that gives one loss per row leaves that share of the batch with
+    the highest losses, the rows the model fits worst, out of its step
+    (trimmed or small-loss training): on data that holds anomalies, the model
+    then does not learn the rows it should flag.
     On CUDA the losses run under bfloat16 autocast. When
     ``config.validation_fraction`` is set and the phase allows early
     stopping, that share of the rows is held out, training stops after
@@ -222,7 +225,7 @@ def train(
         for objective in objectives
     ]
     # The model must fit the bulk of the data before its losses can tell rows apart.
-    warmup_epochs = math.ceil(config.epochs / 10)
+    warmup_epochs = 0 if config.warm_start else math.ceil(config.epochs / 10)
     names = [objective.name for objective in objectives]
     history: dict[str, list[float]] = {name: [] for name in names}
     if val_X is not None:

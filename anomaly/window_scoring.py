@@ -19,8 +19,14 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from anomaly._threads import block_pool
-from anomaly.base import BaseDetector
-from anomaly.windowing import check_series_length, step_scores, window_starts, windows
+from anomaly.base import BaseDetector, overflow_as
+from anomaly.windowing import (
+    check_series_length,
+    check_windows_observed,
+    step_scores,
+    window_starts,
+    windows,
+)
 
 __all__ = ["BLOCK_WINDOWS", "WindowScoringMixin"]
 
@@ -51,13 +57,16 @@ class WindowScoringMixin:
         X: np.ndarray,
         starts: np.ndarray,
         explain: bool = False,
+        first_step: int = 0,
     ) -> Callable[[], np.ndarray]:
         """Start scoring the windows of ``X`` at ``starts``, a block at a time (a window's
         scores do not depend on its block); returns a function that waits for the scores
-        (see :meth:`_score_block` for ``explain``)."""
+        (see :meth:`_score_block` for ``explain``). ``first_step``: the series' step at
+        ``X[0]``, for messages."""
         detector, size = self.detector_, self.window_shape_[1]
         futures = []
         if len(starts):
+            check_windows_observed(X, starts, size, first_step)
             # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's
             # unit interval), on windows that cover each step once: its scoring skips them.
             with config_context(assume_finite=True):  # the series was checked as it came in
@@ -108,7 +117,7 @@ class WindowScoringMixin:
             scores = detector._blockwise(
                 block_windows, detector._sample_score_batch, "scoring", standardized=True
             )
-            scores = np.nan_to_num(scores, copy=False, nan=-np.inf)  # as score_samples does
+            scores = overflow_as(scores, -np.inf, copy=False)  # as score_samples does
         else:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
@@ -116,7 +125,7 @@ class WindowScoringMixin:
             # Minus each step's values' abnormality, summed over variables.
             scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             if not np.isfinite(scores).all():  # as feature_scores gives them; rare: checked last
-                values = np.nan_to_num(values, nan=np.inf)
+                values = overflow_as(values, np.inf)
                 scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             scores = -scores
             if self.step_scoring_ == "both":
@@ -127,7 +136,7 @@ class WindowScoringMixin:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
             )
-        values = np.nan_to_num(values, nan=np.inf).reshape(len(block), *self.window_shape_)
+        values = overflow_as(values, np.inf).reshape(len(block), *self.window_shape_)
         if self.step_scoring_ == "both":  # each variable's share of the window's part too
             values = values + values.mean(axis=2, keepdims=True)
         positions = np.broadcast_to(scores.reshape(len(block), -1), (len(block), values.shape[2]))
@@ -160,8 +169,9 @@ class WindowScoringMixin:
             fitted on a DataFrame.
         """
         check_is_fitted(self)
-        series = self._validate_input(X, reset=False)  # the whole series' checks: its length
-        parts = [values for _, values in self.score_stream([series], with_feature_scores=True)]
+        self._validate_input(X, reset=False)  # the whole series' checks: its length
+        # X as given, so that its chunk's check sees its column names, as fitted.
+        parts = [values for _, values in self.score_stream([X], with_feature_scores=True)]
         scores = np.concatenate(parts)
         if not hasattr(self, "feature_names_in_"):
             return scores
@@ -232,7 +242,7 @@ class WindowScoringMixin:
                 in_flight.append(
                     (
                         new,
-                        self._submit_windows(submit, rows, new - first_row, explain),
+                        self._submit_windows(submit, rows, new - first_row, explain, first_row),
                         n_rows - size,
                     )
                 )
@@ -254,7 +264,7 @@ class WindowScoringMixin:
             check_series_length(n_rows, size)
             # The window ending at the last step, when the grid does not land there.
             end = window_starts(n_rows, size, stride, first=next_start)
-            last = self._submit_windows(submit, rows, end - first_row, explain)
+            last = self._submit_windows(submit, rows, end - first_row, explain, first_row)
             in_flight.append((end, last, n_rows))
             for new, wait, _ in in_flight:
                 starts, scores = np.r_[starts, new], np.concatenate([scores, wait()])

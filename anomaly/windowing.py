@@ -20,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["check_series_length", "step_scores", "window_starts", "windows"]
+__all__ = [
+    "check_series_length",
+    "check_windows_observed",
+    "step_scores",
+    "window_starts",
+    "windows",
+]
 
 
 def check_series_length(n_steps: int, window_size: int) -> None:
@@ -29,6 +35,26 @@ def check_series_length(n_steps: int, window_size: int) -> None:
         raise ValueError(
             f"The series has {n_steps} time steps, fewer than window_size={window_size}: "
             "a series needs at least one full window."
+        )
+
+
+def check_windows_observed(
+    X: np.ndarray, starts: np.ndarray, size: int, first_step: int = 0
+) -> None:
+    """Refuse the windows of ``X`` at ``starts`` (``size`` steps) with no observed value: a
+    gap of every variable at least a window long. ``first_step``: the series' step at
+    ``X[0]``. Checked on the windows themselves, so that a stream refuses the same ones
+    whatever its chunks."""
+    empty = np.isnan(X).all(axis=1)
+    if not empty.any():
+        return
+    counts = np.r_[0, np.cumsum(empty)]
+    blank = starts[counts[starts + size] - counts[starts] == size]
+    if len(blank):
+        raise ValueError(
+            f"every variable is missing for at least window_size={size} steps in a row, from "
+            f"step {first_step + blank[0]}: a window with no observed value has nothing to "
+            "learn or score it by; drop or fill that stretch, or fit with a larger window_size."
         )
 
 

@@ -82,8 +82,11 @@ def fit_and_score(detector: Any, X_train: Any, X_test: Any) -> Run:
     """Fit ``detector`` on ``X_train`` and score ``X_test``, each step timed.
 
     Seed the global generators with :func:`seed_globals` before building the
-    detector. A PyOD detector gets rows: images are flattened.
+    detector. A PyOD detector gets rows: images are flattened. Scoring ``X_train`` itself
+    (the unsupervised protocol), PyOD models give their training scores, as ADBench takes
+    them (see :func:`anomaly.adapters.anomaly_scores`).
     """
+    training = X_test is X_train
     if is_pyod(detector):
         X_train = np.reshape(X_train, (len(X_train), -1))
         X_test = np.reshape(X_test, (len(X_test), -1))
@@ -93,7 +96,7 @@ def fit_and_score(detector: Any, X_train: Any, X_test: Any) -> Run:
         start = time.perf_counter()
         detector.fit(X_train)
         fitted = time.perf_counter()
-        scores = anomaly_scores(detector, X_test)
+        scores = anomaly_scores(detector, X_test, training=training)
         done = time.perf_counter()
     return Run(detector, scores, fitted - start, done - fitted)
 

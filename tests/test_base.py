@@ -191,10 +191,13 @@ def test_verbose_scoring_of_many_rows_shows_progress(make, blobs, capsys):
 
 def test_extreme_finite_input_is_the_most_abnormal(fitted):
     X = np.array([[0.0, 0.0, 0.0, 0.0], [1e25, -1e25, 1e25, 1e25], [1e300, 0.0, 0.0, 0.0]])
+    X = np.r_[X, [[0.0, 1e30, 0.0, 0.0]]]  # beyond float32 once standardised
     scores = fitted.score_samples(X)
     assert not np.isnan(scores).any()
-    assert scores[1] < scores[0] and scores[2] == -np.inf
-    np.testing.assert_array_equal(fitted.predict(X), [1, -1, -1])
+    # Infinite, not the lowest float: -inf is what "cannot be scored" reads as downstream.
+    assert scores[1] < scores[0] and scores[2] == scores[3] == -np.inf
+    np.testing.assert_array_equal(fitted.predict(X), [1, -1, -1, -1])
+    assert (fitted.feature_scores(X[2:]).max(axis=1) == np.inf).all()
 
 
 def test_failed_refit_leaves_the_detector_unfitted(make, blobs):

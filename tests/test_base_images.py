@@ -172,6 +172,14 @@ def test_bernoulli_needs_values_in_the_unit_interval(bars):
         detector.score_samples(images - 0.5)
 
 
+def test_channels_last_images_are_warned_of(bars):
+    # (n, height, width, colours), as PIL and imageio give them, read as 12 channels.
+    images = np.repeat(bars[0][:20, :, :, None], 3, axis=3)
+    detector = anomaly.VAEDetector(conv_channels=(4,), latent_dim=2, epochs=1, random_state=0)
+    with pytest.warns(UserWarning, match=r"12 channels of 10 x 3 pixels.*np.moveaxis"):
+        detector.fit(images)
+
+
 def test_conv_backbone_needs_images(make, blobs):
     with pytest.raises(ValueError, match="backbone='conv' needs images"):
         make(backbone="conv").fit(blobs)

@@ -1,9 +1,12 @@
 """The comparison harness (anomaly/comparison.py)."""
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 from pyod.models.iforest import IForest
+from pyod.models.knn import KNN
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 
@@ -108,6 +111,33 @@ def test_nested_random_state_is_seeded():
     first = compare({"ts": wrapped}, {"sine": (series, labels)}, progress=False)
     again = compare({"ts": wrapped}, {"sine": (series, labels)}, progress=False)
     pd.testing.assert_series_equal(first.value, again.value)
+
+
+def test_pyod_models_score_their_training_data_as_pyod_does():
+    # decision_function on the training data would find each point its own nearest
+    # neighbour: with one neighbour, every score 0.
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(200, 2)), rng.uniform(4, 8, size=(10, 2))]
+    y = np.r_[np.zeros(200), np.ones(10)]
+    table, scores = compare(
+        {"knn": KNN(n_neighbors=1)}, {"d": (X, y)}, progress=False, return_scores=True
+    )
+    np.testing.assert_array_equal(scores["knn", "d", 0], KNN(n_neighbors=1).fit(X).decision_scores_)
+    assert table.loc[table.metric == "roc_auc", "value"].iloc[0] > 0.9
+
+
+def test_metrics_by_name():
+    data = (np.r_[np.zeros((20, 2)), [[5.0, 5.0]]], np.r_[np.zeros(20), 1])
+    picks = {
+        "top": lambda y, s: float(y[np.argmax(s)]),
+        "bottom": lambda y, s: float(y[np.argmin(s)]),
+    }
+    table = compare({"iforest": IsolationForest()}, {"d": data}, metrics=picks, progress=False)
+    assert dict(zip(table.metric, table.value)) == {"top": 1.0, "bottom": 0.0}
+    with pytest.raises(ValueError, match="Two metrics are named '<lambda>'"):
+        compare({}, {}, metrics=list(picks.values()))
+    with pytest.raises(ValueError, match="has no __name__.*mapping"):
+        compare({}, {}, metrics=[functools.partial(max)])
 
 
 def test_bad_arguments():

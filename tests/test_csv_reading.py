@@ -75,10 +75,8 @@ ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
         (HEADER + "2024-01-01,1,2,3\n", r"line 2: more fields than the 3 header columns"),
         ("timestamp,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
         (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
-        (
-            "time,v\n2024-01-01T00:00:00+01:00,1\n2024-01-02T00:00:00+02:00,2\n",
-            "cannot be read as timestamps",
-        ),
+        ("time,v,\n2024-01-01,1,\n", r"column 3 of the header has no name"),
+        (",v\n0,1\n", r"column 1 of the header has no name.*index=False"),
     ],
 )
 def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
@@ -86,6 +84,21 @@ def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as error:
         read_series_csv(path)
     assert str(path) in str(error.value)
+
+
+def test_offsets_that_change_are_read_in_utc_whole_and_in_chunks(tmp_path):
+    # A change to daylight saving time: +01:00, then +02:00, an hour apart in UTC.
+    path = _write(tmp_path, "time,v\n2024-03-31T01:30:00+01:00,1\n2024-03-31T03:30:00+02:00,2\n")
+    whole = read_series_csv(path)
+    assert whole["time"].diff().iloc[1] == pd.Timedelta(hours=1)
+    assert [v.tolist() for _, v in iter_series_csv(path, ["v"], chunk_rows=1)] == [[[1]], [[2]]]
+    assert len(list(iter_series_csv(path, ["v"]))) == 1
+    backwards = _write(
+        tmp_path, "time,v\n2024-03-31T03:30:00+01:00,1\n2024-03-31T03:00:00+02:00,2\n"
+    )
+    for chunk_rows in (None, 1):
+        with pytest.raises(ValueError, match="line 3: .* is earlier than the one on line 2"):
+            list(iter_series_csv(backwards, ["v"], chunk_rows=chunk_rows))
 
 
 @pytest.mark.parametrize(
@@ -214,3 +227,8 @@ def test_missing_values_can_be_let_in_as_nan(tmp_path):
     np.testing.assert_array_equal(streamed, frame[["cpu", "memory"]])
     with pytest.raises(ValueError, match="line 3: missing value in 'cpu'"):
         list(iter_series_csv(path, ["cpu", "memory"]))
+    # pandas' missing-value markers, pyarrow's or not, in both readers.
+    path.write_text("time,cpu\n2024-01-01,None\n2024-01-02,<NA>\n2024-01-03,1\n")
+    assert np.isnan(read_series_csv(path, allow_missing=True)["cpu"].iloc[:2]).all()
+    streamed = np.concatenate([v for _, v in iter_series_csv(path, ["cpu"], allow_missing=True)])
+    np.testing.assert_array_equal(streamed[:, 0], [np.nan, np.nan, 1])

@@ -50,6 +50,13 @@ def test_density_and_coverage_on_hand_made_sets():
     assert coverage <= 0.05
 
 
+def test_copies_of_duplicated_samples_far_from_the_origin_are_inside():
+    # Five copies of each row: every radius is 0, and a copy lies at distance exactly 0.
+    real = np.repeat(np.random.default_rng(0).normal(size=(10, 8)) * 300 + 1000, 5, axis=0)
+    assert precision_recall(real, real.copy()) == (1.0, 1.0)
+    assert density_coverage(real, real.copy(), n_neighbors=3)[1] == 1.0
+
+
 def test_a_collapsed_generator_covers_few_modes():
     reference = np.repeat(np.arange(10), 100)
     covered, kl = class_coverage(np.full(500, 3), reference, n_classes=10)

@@ -211,6 +211,22 @@ def test_failed_save_leaves_no_file(fitted, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_writes_go_through_links_and_into_pipes(tmp_path):
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    (tmp_path / "latest.csv").symlink_to(target.name)
+    with _atomic.atomic_write(tmp_path / "latest.csv", "w") as handle:
+        handle.write("new")
+    assert (tmp_path / "latest.csv").is_symlink() and target.read_text() == "new"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that opening it to write returns
+    with _atomic.atomic_write(fifo, "w") as handle:
+        handle.write("streamed")
+    assert os.read(reader, 100) == b"streamed" and stat.S_ISFIFO(fifo.stat().st_mode)
+    os.close(reader)
+
+
 def test_saved_header_is_plain_json(saved, fitted):
     metadata = _metadata(saved)
     assert metadata["class"] == type(fitted).__name__
@@ -253,6 +269,11 @@ def test_model_fitted_on_a_missing_device_restores_on_the_cpu(fitted, blobs, tmp
     gpu_fitted.save(tmp_path / "m")
     with pytest.warns(UserWarning, match="restored on the CPU instead"):
         anomaly.load(tmp_path / "m")
+    # A device asked for is not replaced: refused, as at fit.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        anomaly.load(tmp_path / "m", device="cuda")
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        anomaly.load(tmp_path / "m", device="bogus")
 
 
 FIXTURES = Path(__file__).parent / "fixtures"

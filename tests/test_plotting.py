@@ -26,6 +26,15 @@ def test_reconstruction_grid_renders(tmp_path, channels):
     assert (tmp_path / "grid.png").stat().st_size > 0
 
 
+def test_colour_images_are_shown_on_their_own_scale():
+    # 8-bit colour: imshow does not scale colour images, so they are scaled before it.
+    image = np.random.default_rng(0).integers(0, 256, size=(3, 6, 5)).astype(np.uint8)
+    fig = plot_image_grid(image[None])
+    shown = fig.axes[0].get_images()[0].get_array()
+    assert shown.shape == (6, 5, 3)
+    np.testing.assert_allclose(shown, (image.transpose(1, 2, 0) - image.min()) / np.ptp(image))
+
+
 def test_reconstruct_returns_input_units(make):
     images, _, _ = bar_images(n_normal=60, n_anomalous=0, channels=2)
     detector = make(conv_channels=(4,), latent_dim=2, epochs=1).fit(images * 10 + 3)

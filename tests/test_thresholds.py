@@ -36,3 +36,10 @@ def test_too_few_scores_is_a_clear_error():
 def test_risk_above_the_tail_is_refused():
     with pytest.raises(ValueError, match="risk must be in"):
         pot_threshold(np.arange(1000.0), risk=0.05, level=0.98)
+
+
+def test_ties_at_the_level_give_the_empirical_quantile():
+    # 98.5 % of the scores tie at 0, so only 1.5 % lie above the 0.98 quantile: a risk of
+    # 1.9 % puts the threshold at or below the level, where the tail fit does not reach.
+    scores = np.r_[np.zeros(985), np.random.default_rng(0).exponential(size=15) + 1]
+    assert pot_threshold(scores, risk=0.019, level=0.98) == np.quantile(scores, 1 - 0.019)

@@ -121,6 +121,13 @@ def test_pot_threshold_flags_the_bursts_and_few_normal_steps():
     assert np.mean(detector.predict(series) == -1) < 0.02
 
 
+def test_a_pot_risk_beyond_the_tail_is_refused_before_training(monkeypatch):
+    detector = TimeSeriesDetector(threshold="pot", pot_risk=0.05, pot_level=0.98)
+    monkeypatch.setattr(VAEDetector, "fit", lambda *args: pytest.fail("trained first"))
+    with pytest.raises(ValueError, match="pot_risk must be below 1 - pot_level = 0.02"):
+        detector.fit(sine_series(200)[0])
+
+
 def test_dataframe_keeps_variable_names():
     series = pd.DataFrame(sine_series(200)[0], columns=["cpu", "memory"])
     detector = TimeSeriesDetector(fast_vae(), window_size=10).fit(series)
@@ -385,7 +392,8 @@ def test_feature_scores_name_the_shifted_variable():
     series, test, labels = sine_series()
     frame = pd.DataFrame(series, columns=["shifted", "calm"])
     detector = TimeSeriesDetector(fast_vae(epochs=10), window_size=16).fit(frame)
-    scores = detector.feature_scores(pd.DataFrame(test, columns=frame.columns))
+    test = pd.DataFrame(test, columns=frame.columns)
+    scores = detector.feature_scores(test)  # no warning of feature names: they are the fitted
     assert list(scores.columns) == ["shifted", "calm"]
     # On the bursts (variable 0 shifted) that variable carries most of the abnormality.
     burst = scores[labels == 1]

@@ -207,7 +207,9 @@ def test_phase_without_early_stopping_ignores_the_validation_fraction():
     assert list(history) == ["loss"] and len(history["loss"]) == 3
 
 
-def _fit_centre(trim_fraction: float) -> tuple[float, list[float]]:
+def _fit_centre(
+    trim_fraction: float, epochs: int = 30, warm_start: bool = False
+) -> tuple[float, list[float]]:
     """One parameter pulled towards the rows of X; the row at 100 fits worst."""
     centre = nn.Module()
     centre.value = nn.Parameter(torch.zeros(1))
@@ -217,7 +219,13 @@ def _fit_centre(trim_fraction: float) -> tuple[float, list[float]]:
             centre, [Objective("loss", [centre.value], lambda b: (b[:, 0] - centre.value).square())]
         ),
         X,
-        TrainingConfig(epochs=30, batch_size=10, learning_rate=0.5, trim_fraction=trim_fraction),
+        TrainingConfig(
+            epochs=epochs,
+            batch_size=10,
+            learning_rate=0.5,
+            trim_fraction=trim_fraction,
+            warm_start=warm_start,
+        ),
         device=torch.device("cpu"),
         generator=torch.Generator().manual_seed(0),
     )
@@ -232,6 +240,13 @@ def test_trimming_leaves_the_worst_fitted_rows_out_after_the_warm_up():
     # it is left out of the step and of the recorded loss.
     assert abs(trimmed) < 0.5
     assert losses[0] > 900 and losses[-1] < 1
+
+
+def test_a_warm_start_trims_from_the_first_epoch():
+    # One epoch (one step): the warm-up would take it all, and the outlier pull the centre;
+    # a network trained before (partial_fit) leaves the outlier out at once.
+    assert _fit_centre(0.1, epochs=1)[0] > 0.4
+    assert _fit_centre(0.1, epochs=1, warm_start=True) == (0.0, [0.0])
 
 
 def test_scalar_losses_are_not_trimmed(blobs):

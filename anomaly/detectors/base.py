@@ -24,11 +24,11 @@ from sklearn import get_config
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm.auto import tqdm
 
-from anomaly.base import BaseDetector
+from anomaly.base import BaseDetector, overflow_as
 from anomaly.detectors.neighbors import NeighborMixin
 from anomaly.detectors.patches import (
     MAP_SMOOTHING_SIGMA,
@@ -47,10 +47,12 @@ from anomaly.detectors.shapes import (
     as_image_list,
     check_image_shape,
     check_patch_fits,
+    check_patched_pixels,
     fitted_image_shape,
     fitted_patch_size,
     fitted_window_shape,
     flatten_images,
+    warn_if_channels_last,
 )
 from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
@@ -168,15 +170,22 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         data = torch.from_numpy(self._standardize(X))
         device = next(self.network_.parameters()).device
         with seeded(seed, device):
-            history = self._train(self.network_, data, epochs, seed, device)
+            history = self._train(self.network_, data, epochs, seed, device, warm_start=True)
         for name, losses in history.items():
             self.history_[name] = [*self.history_.get(name, []), *losses]
         self._fit_references(X)
 
     def _train(
-        self, network: nn.Module, data: torch.Tensor, epochs: int, seed: int, device: torch.device
+        self,
+        network: nn.Module,
+        data: torch.Tensor,
+        epochs: int,
+        seed: int,
+        device: torch.device,
+        warm_start: bool = False,
     ) -> dict[str, list[float]]:
-        """The one training loop over ``data``, phase after phase, with the fitted settings."""
+        """The one training loop over ``data``, phase after phase, with the fitted settings
+        (``warm_start``: ``network`` was trained before, see :class:`TrainingConfig`)."""
         params = self.fitted_params_
         config = TrainingConfig(
             epochs=epochs,
@@ -189,6 +198,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             clip_grad_norm=params["clip_grad_norm"],
             adam_betas=self._adam_betas,
             trim_fraction=params["trim_fraction"],
+            warm_start=warm_start,
             verbose=bool(self.verbose),
             description=type(self).__name__,
         )
@@ -218,7 +228,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             yield from self._defect_maps(images)
             return
         for values in self._tiled(images, self._map_batch, "mapping"):
-            yield np.nan_to_num(values, nan=np.inf).sum(axis=0)  # overflow is abnormal
+            yield overflow_as(values, np.inf).sum(axis=0)  # overflow is abnormal
 
     def _tiled(
         self,
@@ -303,7 +313,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             return maps if isinstance(X, (list, tuple)) else np.stack(maps)
         X = X_valid
         maps = self._blockwise(X, self._map_batch, "mapping")
-        maps = np.nan_to_num(maps, nan=np.inf)  # as in score_samples: overflow is abnormal
+        maps = overflow_as(maps, np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
 
     def feature_scores(self, X: Any) -> np.ndarray | pd.DataFrame:
@@ -332,7 +342,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             )
         X_valid = self._validate_input(X, reset=False)
         scores = self._blockwise(X_valid, self._map_batch, "explaining")
-        scores = np.nan_to_num(scores, nan=np.inf)  # as in score_samples: overflow is abnormal
+        scores = overflow_as(scores, np.inf)  # as in score_samples: overflow is abnormal
         if not hasattr(self, "feature_names_in_"):
             return scores
         return pd.DataFrame(scores, columns=self.feature_names_in_, index=getattr(X, "index", None))
@@ -508,6 +518,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         """
         images = None if self.window_shape is not None else as_image_list(X)
         if reset:
+            if images is not None:
+                warn_if_channels_last(images[0].shape)
             patch = None
             if images is not None and self.image_shape is None:
                 patch = fitted_patch_size(self.patch_size, images)
@@ -557,8 +569,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
                 "shape (n_samples, height, width) or (n_samples, channels, height, width), or "
                 "a list of 2-D or 3-D arrays."
             )
-        for image in images:  # finite numbers; converted to float32 one image at a time
-            check_array(image.reshape(len(image), -1), dtype=None)
+        check_patched_pixels(images, name, missing_allowed=self._allows_missing(reset=reset))
         if reset:
             channels = images[0].shape[0]
             self.image_shape_ = (channels, *patch)

@@ -179,7 +179,8 @@ def check_unit_interval(X: np.ndarray | list[np.ndarray], likelihood: str) -> No
     arrays = [a for a in arrays if a.size]
     if likelihood in REAL_LIKELIHOODS or not arrays:
         return
-    low, high = min(a.min() for a in arrays), max(a.max() for a in arrays)
+    # nanmin: missing values (where allowed) must not hide the observed ones' range.
+    low, high = min(np.nanmin(a) for a in arrays), max(np.nanmax(a) for a in arrays)
     if low < 0 or high > 1:
         raise ValueError(
             f"likelihood={likelihood!r} models values in [0, 1] but X has values in "

@@ -164,6 +164,8 @@ class SavedStateMixin:
         try:
             target = resolve_device(device or self.fitted_params_["device"])
         except ValueError as err:
+            if device is not None:  # asked for, not the fitted one: refused, as at fit
+                raise
             warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
             target = torch.device("cpu")
         # Rows' models saved before the missing values' mask became a shift have no mixing.

@@ -7,11 +7,13 @@ the problem when X does not match it.
 
 from __future__ import annotations
 
+import warnings
 from math import prod
 from numbers import Integral
 from typing import Any
 
 import numpy as np
+from sklearn.utils import check_array
 
 from anomaly.networks.backbones import positive_widths
 
@@ -19,10 +21,12 @@ __all__ = [
     "as_image_list",
     "check_image_shape",
     "check_patch_fits",
+    "check_patched_pixels",
     "fitted_image_shape",
     "fitted_patch_size",
     "fitted_window_shape",
     "flatten_images",
+    "warn_if_channels_last",
 ]
 
 
@@ -44,6 +48,36 @@ def as_image_list(X: Any) -> list[np.ndarray] | None:
     if len(channels) > 1:
         raise ValueError(f"X holds images of different channel counts {sorted(channels)}.")
     return images
+
+
+def check_patched_pixels(images: list[np.ndarray], name: str, *, missing_allowed: bool) -> None:
+    """Refuse images to cut into patches unless their pixels are finite numbers; each checked
+    alone, as each is converted to float32 alone."""
+    for image in images:
+        pixels = check_array(
+            image.reshape(len(image), -1),
+            dtype=None,
+            ensure_all_finite="allow-nan" if missing_allowed else True,
+        )
+        if missing_allowed and pixels.dtype.kind == "f" and np.isnan(pixels).any():
+            raise ValueError(
+                f"{name} cuts these images into patches, which take no missing values (NaN): "
+                "missing='marginalize' covers rows, whole images and windows."
+            )
+
+
+def warn_if_channels_last(image_shape: tuple[int, ...]) -> None:
+    """Warn where an image's (channels, height, width) look like (height, width, channels):
+    arrays from PIL or imageio hold the colours last, and would train as nonsense."""
+    channels, *_, last = image_shape
+    if channels > 4 and last in (3, 4):
+        warnings.warn(
+            f"X's images are read as {channels} channels of {image_shape[1]} x {last} "
+            "pixels: images are (channels, height, width); if their last axis holds the "
+            "colours, pass np.moveaxis(X, -1, 1) (or each image's np.moveaxis(image, -1, 0)).",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def flatten_images(X: Any, *, windows: bool) -> tuple[Any, tuple[int, ...] | None]:

@@ -88,6 +88,8 @@ def test_images_and_series_with_gaps(tmp_path):
     assert isinstance(detector.network_.encoder, MaskBesideValuesEncoder)
     assert np.isfinite(detector.score_samples(images)).all()
     assert detector.anomaly_map(images[:2]).shape == (2, 8, 8)
+    with pytest.raises(ValueError, match="cuts these images into patches, which take no missing"):
+        fast_vae(missing="marginalize", patch_size=4).fit(images)
     detector.save(tmp_path / "images")
     np.testing.assert_array_equal(
         anomaly.load(tmp_path / "images").score_samples(images), detector.score_samples(images)
@@ -125,6 +127,33 @@ def test_clear_errors_and_tags():
     empty_column[:, 4] = np.nan
     with pytest.raises(ValueError, match="1 feature\\(s\\) are never observed.*column 4"):
         fast_vae(missing="marginalize").fit(empty_column)
+    # ... nor in new data: its residuals' statistics would come from no value.
+    with pytest.raises(ValueError, match="1 feature\\(s\\) are never observed.*column 4"):
+        detector.partial_fit(empty_column, epochs=1)
+    # A gap does not hide a value outside a Bernoulli likelihood's unit interval.
+    unit = np.random.default_rng(0).random((40, 3))
+    unit[0, 0], unit[1, 1] = np.nan, 5.0
+    with pytest.raises(ValueError, match="models values in \\[0, 1\\].*\\[0.*, 5\\]"):
+        fast_vae(missing="marginalize", likelihood="bernoulli").fit(unit)
+
+
+def test_a_gap_a_window_long_is_refused_whatever_the_chunks():
+    rng = np.random.default_rng(0)
+    series = rng.normal(size=(200, 2))
+    wrapped = TimeSeriesDetector(fast_vae(missing="marginalize"), window_size=8).fit(series)
+    for first in (8, 11):  # at a multiple of the window size, and between two
+        gappy = series[:60].copy()
+        gappy[first : first + 8] = np.nan
+        message = f"every variable is missing .* window_size=8 .* from step {first}:"
+        with pytest.raises(ValueError, match=message):
+            wrapped.score_samples(gappy)
+        with pytest.raises(ValueError, match=message):
+            list(wrapped.score_stream(np.array_split(gappy, 7)))
+        with pytest.raises(ValueError, match=message):
+            TimeSeriesDetector(fast_vae(missing="marginalize"), window_size=8).fit(gappy)
+    gappy = series[:60].copy()
+    gappy[11:18] = np.nan  # a step shorter: every window has an observed value
+    assert np.isfinite(wrapped.score_samples(gappy)).all()
 
 
 def test_the_likelihood_of_the_observed_values_is_in_the_inputs_units():
