@@ -24,11 +24,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     link's target is replaced, not the link; a pipe or a device (e.g.
     ``/dev/stdout``) is written into, as there is no file to replace.
     """
-    path = Path(os.path.realpath(path))
-    if path.exists() and not path.is_file() and not path.is_dir():
+    # Through links as given: /dev/stdout into a pipe resolves to no path, yet opens.
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         with open(path, mode) as handle:
             yield handle
         return
+    path = Path(os.path.realpath(path))
     if not path.parent.is_dir():  # else mkstemp names its temporary file in the error
         raise FileNotFoundError(f"No folder {path.parent} to write {path.name} into.")
     descriptor, temporary = tempfile.mkstemp(

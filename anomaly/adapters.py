@@ -47,11 +47,12 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
     scikit-learn outlier detectors and ours give minus ``score_samples`` (or
     minus ``decision_function`` where there is no ``score_samples``). With
     ``training=True`` (``X`` is the data the detector was fitted on), PyOD
-    models give their training scores ``decision_scores_``, as PyOD and
-    ADBench score them (``decision_function`` on the training data counts
-    each sample among its own nearest neighbours, in KNN and LOF), and a
-    detector that only scores its training data, such as scikit-learn's
-    ``LocalOutlierFactor()``, gives minus ``negative_outlier_factor_``.
+    models (also in :class:`PyODDetector`) give their training scores
+    ``decision_scores_``, as PyOD and ADBench score them
+    (``decision_function`` on the training data counts each sample among its
+    own nearest neighbours, in KNN and LOF), and a detector that only scores
+    its training data, such as scikit-learn's ``LocalOutlierFactor()``,
+    gives minus ``negative_outlier_factor_``.
     Infinite scores (ours give ``-inf`` where arithmetic overflows) become
     the largest finite floats of their sign, keeping the ranking, so that
     metrics can take them.
@@ -65,8 +66,9 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
     >>> int(np.argmax(scores))
     20
     """
-    if training and is_pyod(detector) and hasattr(detector, "decision_scores_"):
-        scores = np.asarray(detector.decision_scores_, dtype=float)
+    pyod_model = detector.detector_ if isinstance(detector, PyODDetector) else detector
+    if training and is_pyod(pyod_model) and hasattr(pyod_model, "decision_scores_"):
+        scores = np.asarray(pyod_model.decision_scores_, dtype=float)
     elif is_pyod(detector) or isinstance(detector, PyODStyle):
         scores = np.asarray(detector.decision_function(X), dtype=float)
     elif hasattr(detector, "score_samples"):

@@ -20,7 +20,7 @@ from sklearn.utils import Tags, check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["BaseDetector", "check_observed", "overflow_as"]
+__all__ = ["BaseDetector", "check_observed", "nan_as"]
 
 
 class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -144,7 +144,7 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         scores = self._score_samples(self._validate_input(X, reset=False))
         # NaN only arises from overflow on extreme inputs: rank those as the most abnormal.
-        return overflow_as(scores, -np.inf)
+        return nan_as(scores, -np.inf)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of ``score_samples(X)``: how normal the model finds ``X`` as a whole.
@@ -253,9 +253,10 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         return self._score_samples(X)
 
 
-def overflow_as(values: np.ndarray, fill: float, *, copy: bool = True) -> np.ndarray:
-    """``values`` with NaN, which only overflow on extreme inputs gives, set to ``fill``;
-    infinities stay infinite (``np.nan_to_num`` alone makes them the largest floats)."""
+def nan_as(values: np.ndarray, fill: float, *, copy: bool = True) -> np.ndarray:
+    """``values`` with NaN, which only overflow on extreme inputs gives, set to ``fill``
+    (e.g. -inf: the most abnormal); infinities stay infinite (``np.nan_to_num`` alone makes
+    them the largest floats)."""
     return np.nan_to_num(values, copy=copy, nan=fill, posinf=np.inf, neginf=-np.inf)
 
 

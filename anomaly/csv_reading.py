@@ -308,13 +308,6 @@ def _header(path: Path) -> list[str]:
     header = next(csv.reader([text]), None)
     if not header:
         raise ValueError(f"{path} is empty: expected a header row and data rows.")
-    unnamed = [number for number, name in enumerate(header, start=1) if not name.strip()]
-    if unnamed:  # pandas would call it "Unnamed: N", the streaming reader ""
-        raise ValueError(
-            f"{path}: column {unnamed[0]} of the header has no name (a DataFrame's index "
-            "written by to_csv has none, and so has a comma ending each line): name it, or "
-            "write the file with index=False."
-        )
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise ValueError(f"{path} repeats the column name(s) {repeated} in its header.")
@@ -415,7 +408,7 @@ def _read_series(
     if not path.is_file():
         raise FileNotFoundError(f"No CSV file at {path}.")
     try:
-        _header(path)  # pandas would rename a repeated name rather than refuse it
+        header = _header(path)  # pandas would rename a repeated name rather than refuse it
         raw = pd.read_csv(path, dtype=str, keep_default_na=True, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} is empty: expected a header row and data rows.") from None
@@ -445,6 +438,16 @@ def _read_series(
             f"{path}: value columns {value_columns} must be one or more columns other than "
             f"the timestamp column {timestamp_column!r}."
         )
+    # pandas names an unnamed column "Unnamed: N", which the streaming reader (scoring) would
+    # not find: a column read must have a name.
+    read = {timestamp_column, *value_columns}
+    unnamed = [number for number, name in enumerate(header) if not name and columns[number] in read]
+    if unnamed:
+        raise ValueError(
+            f"{path}: column {unnamed[0] + 1} of the header has no name (a DataFrame's index "
+            "written by to_csv has none, and so has a comma ending each line): name it, write "
+            "the file with index=False, or choose the value columns."
+        )
 
     frame = pd.DataFrame({timestamp_column: _timestamps(raw[timestamp_column], path)[0]})
     for column in value_columns:
@@ -460,7 +463,9 @@ def _to_datetime(text: pd.Series, time_format: str) -> pd.Series:
     whole or in chunks of one offset each."""
     try:
         return pd.to_datetime(text, format=time_format, errors="coerce")
-    except ValueError:  # mixed offsets: pandas asks for utc=True
+    except ValueError:  # offsets that differ; but not times with and without one, mixed
+        if not text.dropna().str.contains(r"(?:Z|[+-]\d\d:?\d\d)$").all():
+            raise
         return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 

@@ -179,7 +179,7 @@ def _series(
         starts = grid[(grid > first - size) & (grid < stop)]
         low, high = starts[0], starts[-1] + size
         scores = dask.delayed(_on_part)(
-            model, X[low:high], starts - low, np.arange(first, stop) - low, method, columns
+            model, X[low:high], starts - low, np.arange(first, stop) - low, method, columns, low
         )
         parts.append((scores, int(stop - first)))
     return parts
@@ -196,9 +196,10 @@ def _on_part(
     steps: np.ndarray,
     method: str,
     columns: list[str] | None,
+    first_step: int,
 ) -> np.ndarray:
     part = rows if columns is None else pd.DataFrame(rows, columns=columns, copy=False)
-    scores = detector._score_steps(part, starts, steps)
+    scores = detector._score_steps(part, starts, steps, first_step)
     if method == "score_samples":
         return scores
     decision = scores - detector.offset_  # as BaseDetector.decision_function and predict

@@ -10,6 +10,9 @@ pass its negation::
 
     roc_auc(y_true, -detector.score_samples(X))
 
+or ``anomaly.adapters.anomaly_scores(detector, X)``, which also turns the ``-inf`` that
+``score_samples`` gives inputs beyond the model's arithmetic into the largest float.
+
 ``y_pred`` holds hard predictions, 1 = anomaly; from a detector, ``detector.predict(X) == -1``.
 
 Which metric

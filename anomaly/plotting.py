@@ -162,8 +162,8 @@ def _displayable(
     if image.shape[0] == 1:
         return image[0]
     if image.shape[0] == 3:
-        low = np.min(image) if limits[0] is None else limits[0]
-        high = np.max(image) if limits[1] is None else limits[1]
+        low = np.nanmin(image) if limits[0] is None else limits[0]
+        high = np.nanmax(image) if limits[1] is None else limits[1]
         scaled = (image.astype(np.float64) - low) / (high - low if high > low else 1.0)
         return np.clip(scaled.transpose(1, 2, 0), 0, 1)
     return image.mean(axis=0)  # other channel counts: their mean, as grey

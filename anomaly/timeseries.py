@@ -12,7 +12,7 @@ from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from anomaly.base import BaseDetector, overflow_as
+from anomaly.base import BaseDetector, nan_as
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
@@ -309,15 +309,18 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         # The wrapped detector's windows are variable-major: (variables, steps) each.
         return flat.reshape(n_samples, *self.window_shape_).transpose(0, 2, 1)
 
-    def _score_steps(self, rows: Any, starts: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    def _score_steps(
+        self, rows: Any, starts: np.ndarray, steps: np.ndarray, first_step: int = 0
+    ) -> np.ndarray:
         """``score_samples`` of ``steps`` of a longer series, from the part of it in ``rows``
         that holds every window covering them, at ``starts`` (the whole series' window
-        grid; both positions in ``rows``): what scoring the whole series gives them."""
+        grid; both positions in ``rows``): what scoring the whole series gives them.
+        ``first_step``: the series' step at ``rows[0]``, for messages."""
         rows = self._validate_input_chunk(rows)
         scores = step_scores(
-            self._score_windows(rows, starts), starts, self.window_shape_[1], steps
+            self._score_windows(rows, starts, first_step), starts, self.window_shape_[1], steps
         )
-        return overflow_as(scores, -np.inf)  # as score_samples does
+        return nan_as(scores, -np.inf)  # as score_samples does
 
     def _training_scores(self, X: np.ndarray) -> np.ndarray:
         detector = self.detector_

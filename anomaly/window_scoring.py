@@ -19,8 +19,9 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from anomaly._threads import block_pool
-from anomaly.base import BaseDetector, overflow_as
+from anomaly.base import BaseDetector, nan_as
 from anomaly.windowing import (
+    blank_windows,
     check_series_length,
     check_windows_observed,
     step_scores,
@@ -40,11 +41,11 @@ BLOCK_WINDOWS = 1024
 class WindowScoringMixin:
     """Scores, feature scores and streams of a series from the wrapped detector's windows."""
 
-    def _score_windows(self, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    def _score_windows(self, X: np.ndarray, starts: np.ndarray, first_step: int = 0) -> np.ndarray:
         """Scores of the windows of ``X`` at ``starts``: one per window, or one per window
-        and position (``step_scoring_`` not "window")."""
+        and position (``step_scoring_`` not "window"); ``first_step`` as in _submit_windows."""
         with self._block_pool() as submit:
-            return self._submit_windows(submit, X, starts)()
+            return self._submit_windows(submit, X, starts, first_step=first_step)()
 
     def _block_pool(self) -> AbstractContextManager[Callable[..., Future]]:
         """Blocks side by side, one thread each (see anomaly._threads), where on the CPU."""
@@ -69,8 +70,10 @@ class WindowScoringMixin:
             check_windows_observed(X, starts, size, first_step)
             # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's
             # unit interval), on windows that cover each step once: its scoring skips them.
+            # A window of nothing but gaps holds no value to check (and is not scored).
+            covering = window_starts(len(X), size, size)
+            covering = covering[~blank_windows(X, covering, size)]
             with config_context(assume_finite=True):  # the series was checked as it came in
-                covering = window_starts(len(X), size, size)
                 detector._validate_input(windows(X, covering, size), reset=False)
             series = self._standardized(X)  # a copy: X may change while the blocks run
             futures = [
@@ -117,7 +120,7 @@ class WindowScoringMixin:
             scores = detector._blockwise(
                 block_windows, detector._sample_score_batch, "scoring", standardized=True
             )
-            scores = overflow_as(scores, -np.inf, copy=False)  # as score_samples does
+            scores = nan_as(scores, -np.inf, copy=False)  # as score_samples does
         else:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
@@ -125,7 +128,7 @@ class WindowScoringMixin:
             # Minus each step's values' abnormality, summed over variables.
             scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             if not np.isfinite(scores).all():  # as feature_scores gives them; rare: checked last
-                values = overflow_as(values, np.inf)
+                values = nan_as(values, np.inf)
                 scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             scores = -scores
             if self.step_scoring_ == "both":
@@ -136,7 +139,7 @@ class WindowScoringMixin:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
             )
-        values = overflow_as(values, np.inf).reshape(len(block), *self.window_shape_)
+        values = nan_as(values, np.inf).reshape(len(block), *self.window_shape_)
         if self.step_scoring_ == "both":  # each variable's share of the window's part too
             values = values + values.mean(axis=2, keepdims=True)
         positions = np.broadcast_to(scores.reshape(len(block), -1), (len(block), values.shape[2]))
@@ -278,5 +281,8 @@ class WindowScoringMixin:
 
 
 def _split(scores: np.ndarray, explain: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Steps' scores, or (with ``explain``) their scores and feature scores, from one array."""
-    return (scores[:, 0], scores[:, 1:]) if explain else scores
+    """Steps' scores, or (with ``explain``) their scores and feature scores, from one array;
+    NaN (windows' overflows of both signs meeting on a step) as score_samples gives it."""
+    if not explain:
+        return nan_as(scores, -np.inf)
+    return nan_as(scores[:, 0], -np.inf), nan_as(scores[:, 1:], np.inf)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
+    "blank_windows",
     "check_series_length",
     "check_windows_observed",
     "step_scores",
@@ -38,6 +39,15 @@ def check_series_length(n_steps: int, window_size: int) -> None:
         )
 
 
+def blank_windows(X: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """Whether each window of ``X`` at ``starts`` (``size`` steps) has no observed value."""
+    empty = np.isnan(X).all(axis=1)
+    if not empty.any():
+        return np.zeros(len(starts), dtype=bool)
+    counts = np.r_[0, np.cumsum(empty)]
+    return counts[starts + size] - counts[starts] == size
+
+
 def check_windows_observed(
     X: np.ndarray, starts: np.ndarray, size: int, first_step: int = 0
 ) -> None:
@@ -45,11 +55,7 @@ def check_windows_observed(
     gap of every variable at least a window long. ``first_step``: the series' step at
     ``X[0]``. Checked on the windows themselves, so that a stream refuses the same ones
     whatever its chunks."""
-    empty = np.isnan(X).all(axis=1)
-    if not empty.any():
-        return
-    counts = np.r_[0, np.cumsum(empty)]
-    blank = starts[counts[starts + size] - counts[starts] == size]
+    blank = starts[blank_windows(X, starts, size)]
     if len(blank):
         raise ValueError(
             f"every variable is missing for at least window_size={size} steps in a row, from "

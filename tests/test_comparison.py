@@ -123,6 +123,10 @@ def test_pyod_models_score_their_training_data_as_pyod_does():
         {"knn": KNN(n_neighbors=1)}, {"d": (X, y)}, progress=False, return_scores=True
     )
     np.testing.assert_array_equal(scores["knn", "d", 0], KNN(n_neighbors=1).fit(X).decision_scores_)
+    wrapped = compare(
+        {"knn": PyODDetector(KNN(n_neighbors=1))}, {"d": (X, y)}, progress=False, return_scores=True
+    )[1]
+    np.testing.assert_array_equal(wrapped["knn", "d", 0], scores["knn", "d", 0])
     assert table.loc[table.metric == "roc_auc", "value"].iloc[0] > 0.9
 
 

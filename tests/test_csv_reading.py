@@ -76,7 +76,11 @@ ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
         ("timestamp,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
         (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
         ("time,v,\n2024-01-01,1,\n", r"column 3 of the header has no name"),
-        (",v\n0,1\n", r"column 1 of the header has no name.*index=False"),
+        (",time,v\n0,2024-01-01,1\n", r"column 1 of the header has no name.*index=False"),
+        (
+            "time,v\n2024-01-01T00:00,1\n2024-01-01T03:00+02:00,2\n",
+            "cannot be read as timestamps",  # with and without an offset: which time is meant?
+        ),
     ],
 )
 def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
@@ -84,6 +88,14 @@ def test_read_series_csv_rejects_malformed_files(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as error:
         read_series_csv(path)
     assert str(path) in str(error.value)
+
+
+def test_unnamed_columns_left_unread_are_no_matter(tmp_path):
+    # A DataFrame's index written by to_csv: read when value columns are chosen, and streamed.
+    path = _write(tmp_path, ",time,v\n0,2024-01-01,1\n1,2024-01-02,2\n")
+    assert read_series_csv(path, value_columns=["v"])["v"].tolist() == [1, 2]
+    streamed = list(iter_series_csv(path, ["v"], timestamp_column="time"))
+    assert [v.tolist() for _, v in streamed] == [[[1], [2]]]
 
 
 def test_offsets_that_change_are_read_in_utc_whole_and_in_chunks(tmp_path):

@@ -109,6 +109,13 @@ def test_series_errors_are_clear():
         anomaly_dask.score_samples(detector, da.zeros((100, 3, 2)))
     with pytest.raises(ValueError, match="window"):
         anomaly_dask.score_samples(detector, da.zeros((10, 3)))
+    # A gap a window long is named by its step in the whole series, not in its partition.
+    gappy = _series()
+    gappy[150:166] = np.nan
+    detector.set_params(detector=VAEDetector(epochs=1, random_state=0, missing="marginalize"))
+    detector.fit(_series())
+    with pytest.raises(ValueError, match="from step 150:"):
+        anomaly_dask.score_samples(detector, da.from_array(gappy, chunks=(50, 3))).compute()
 
 
 def _write_series(path: Path, n_steps: int, seed: int) -> None:

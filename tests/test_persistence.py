@@ -4,6 +4,8 @@ import json
 import os
 import pickle
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +227,13 @@ def test_writes_go_through_links_and_into_pipes(tmp_path):
         handle.write("streamed")
     assert os.read(reader, 100) == b"streamed" and stat.S_ISFIFO(fifo.stat().st_mode)
     os.close(reader)
+    # /dev/stdout when it is a pipe: a link to a path that does not exist, yet opens.
+    code = (
+        "from anomaly._atomic import atomic_write\n"
+        "with atomic_write('/dev/stdout', 'w') as f: f.write('out')"
+    )
+    piped = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert piped.stdout == b"out"
 
 
 def test_saved_header_is_plain_json(saved, fitted):

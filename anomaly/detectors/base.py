@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm.auto import tqdm
 
-from anomaly.base import BaseDetector, overflow_as
+from anomaly.base import BaseDetector, nan_as
 from anomaly.detectors.neighbors import NeighborMixin
 from anomaly.detectors.patches import (
     MAP_SMOOTHING_SIGMA,
@@ -228,7 +228,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             yield from self._defect_maps(images)
             return
         for values in self._tiled(images, self._map_batch, "mapping"):
-            yield overflow_as(values, np.inf).sum(axis=0)  # overflow is abnormal
+            yield nan_as(values, np.inf).sum(axis=0)  # overflow is abnormal
 
     def _tiled(
         self,
@@ -313,7 +313,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             return maps if isinstance(X, (list, tuple)) else np.stack(maps)
         X = X_valid
         maps = self._blockwise(X, self._map_batch, "mapping")
-        maps = overflow_as(maps, np.inf)  # as in score_samples: overflow is abnormal
+        maps = nan_as(maps, np.inf)  # as in score_samples: overflow is abnormal
         return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
 
     def feature_scores(self, X: Any) -> np.ndarray | pd.DataFrame:
@@ -342,7 +342,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             )
         X_valid = self._validate_input(X, reset=False)
         scores = self._blockwise(X_valid, self._map_batch, "explaining")
-        scores = overflow_as(scores, np.inf)  # as in score_samples: overflow is abnormal
+        scores = nan_as(scores, np.inf)  # as in score_samples: overflow is abnormal
         if not hasattr(self, "feature_names_in_"):
             return scores
         return pd.DataFrame(scores, columns=self.feature_names_in_, index=getattr(X, "index", None))

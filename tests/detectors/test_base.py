@@ -7,6 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 import anomaly
 from anomaly import VAEDetector, VAEGANDetector
+from anomaly.detectors import base as detector_base
 from tests.conftest import DETECTOR_FACTORIES
 
 
@@ -90,6 +91,19 @@ def test_an_unfitted_detector_is_fitted_and_a_loaded_one_updates_as_in_memory(tm
         loaded.partial_fit(second, epochs=2).score_samples(second),
         fitted.partial_fit(second, epochs=2).score_samples(second),
     )
+
+
+@pytest.mark.parametrize("name", sorted(DETECTOR_FACTORIES))
+def test_updates_trim_from_their_first_epoch(name, monkeypatch):
+    first, second = _regimes()
+    detector = DETECTOR_FACTORIES[name]().fit(first)
+    seen = []
+    original = detector_base.train
+    monkeypatch.setattr(
+        detector_base, "train", lambda *args, **kw: seen.append(args[2]) or original(*args, **kw)
+    )
+    detector.partial_fit(second, epochs=1)
+    assert seen and all(config.warm_start for config in seen)  # every phase
 
 
 def test_default_epochs_and_clear_errors():

@@ -154,6 +154,14 @@ def test_a_gap_a_window_long_is_refused_whatever_the_chunks():
     gappy = series[:60].copy()
     gappy[11:18] = np.nan  # a step shorter: every window has an observed value
     assert np.isfinite(wrapped.score_samples(gappy)).all()
+    # With a stride, no window scored need be blank: then no chunk refuses the gap either.
+    wrapped.set_params(stride=4)
+    gappy = series[:60].copy()
+    gappy[9:17] = np.nan
+    whole = wrapped.score_samples(gappy)
+    for cut in (9, 17):
+        chunked = np.concatenate(list(wrapped.score_stream([gappy[:cut], gappy[cut:]])))
+        np.testing.assert_array_equal(chunked, whole)
 
 
 def test_the_likelihood_of_the_observed_values_is_in_the_inputs_units():
