@@ -269,6 +269,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             cover_end=False,
             max_windows=self.max_train_windows,
         )
+        if len(starts) < 2:  # else the wrapped detector's refusal speaks of samples, not steps
+            raise ValueError(
+                f"Fitting takes at least two windows: {len(X)} time steps give one of "
+                f"window_size={size}; pass a longer series or a smaller window_size."
+            )
         check_windows_observed(X, starts, size)
         self.detector_ = detector.fit(windows(X, starts, size))
 

@@ -121,6 +121,11 @@ def test_pot_threshold_flags_the_bursts_and_few_normal_steps():
     assert np.mean(detector.predict(series) == -1) < 0.02
 
 
+def test_a_series_of_one_window_is_refused_in_steps():
+    with pytest.raises(ValueError, match="at least two windows: 10 time steps give one"):
+        TimeSeriesDetector(fast_vae(), window_size=10).fit(sine_series(10)[0])
+
+
 def test_a_pot_risk_beyond_the_tail_is_refused_before_training(monkeypatch):
     detector = TimeSeriesDetector(threshold="pot", pot_risk=0.05, pot_level=0.98)
     monkeypatch.setattr(VAEDetector, "fit", lambda *args: pytest.fail("trained first"))
