@@ -83,7 +83,7 @@ def iter_series_parquet(
     batches = file.iter_batches(
         batch_size=chunk_rows or _BATCH_ROWS, columns=[timestamp_column, *value_columns]
     )
-    for batch in batches:
+    for batch in _naming(path, batches):
         if batch.num_rows == 0:
             continue
         values = np.column_stack(
@@ -105,6 +105,15 @@ def iter_series_parquet(
         yield pa.Table.from_batches([batch.select([timestamp_column])]), values
     if first_row == 0:
         raise ValueError(f"{path} has no rows.")
+
+
+def _naming(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches; an error reading one (e.g. a corrupt page) names the file, which
+    pyarrow's message does not."""
+    try:
+        yield from batches
+    except (pa.ArrowException, OSError) as err:
+        raise ValueError(f"{path} is not a readable Parquet file ({err}).") from err
 
 
 def _numbers(

@@ -103,6 +103,19 @@ def test_a_truncated_parquet_file_is_named_and_leaves_no_output(fitted_and_serie
     assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
 
 
+def test_a_corrupt_page_is_named_by_its_file(fitted_and_series, tmp_path):
+    # The footer reads, a data page does not: pyarrow's error names no file.
+    detector, frame = fitted_and_series
+    frame.to_parquet(tmp_path / "in.parquet", compression="snappy")
+    data = bytearray((tmp_path / "in.parquet").read_bytes())
+    data[len(data) // 4 : len(data) // 2] = bytes(
+        b ^ 0x5A for b in data[len(data) // 4 : len(data) // 2]
+    )
+    (tmp_path / "bad.parquet").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="bad.parquet is not a readable Parquet file"):
+        score_file(detector, tmp_path / "bad.parquet", tmp_path / "out.csv")
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_model_that_takes_missing_values_scores_files_with_gaps(tmp_path, suffix):
     t = np.arange(200)
