@@ -116,7 +116,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         if self._allows_missing(reset=False) and not isinstance(X, list):
             # As at fit: a feature never observed here has nothing to be learnt from (its
             # statistics of training residuals would come from no value).
-            check_observed(X, rows=False, columns=True)
+            names = getattr(self, "feature_names_in_", None)
+            check_observed(X, rows=False, columns=True, feature_names=names)
         before = copy.deepcopy(vars(self))  # the weights are updated in place
         try:
             self._partial_fit(X, epochs)
@@ -217,7 +218,12 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
         if allow_nan:
-            check_observed(X, rows=not self._empty_samples_allowed, columns=reset)
+            check_observed(
+                X,
+                rows=not self._empty_samples_allowed,
+                columns=reset,
+                feature_names=getattr(self, "feature_names_in_", None),
+            )
         return X
 
     def _allows_missing(self, *, reset: bool) -> bool:
@@ -260,9 +266,12 @@ def nan_as(values: np.ndarray, fill: float, *, copy: bool = True) -> np.ndarray:
     return np.nan_to_num(values, copy=copy, nan=fill, posinf=np.inf, neginf=-np.inf)
 
 
-def check_observed(X: np.ndarray, *, rows: bool, columns: bool) -> None:
+def check_observed(
+    X: np.ndarray, *, rows: bool, columns: bool, feature_names: np.ndarray | None = None
+) -> None:
     """Refuse samples with no observed value (``rows``) and features never observed
-    (``columns``): there is nothing to score them by, or to learn them from."""
+    (``columns``, named by ``feature_names`` where given): there is nothing to score them
+    by, or to learn them from."""
     missing = np.isnan(X)
     empty_rows = np.flatnonzero(missing.all(axis=1)) if rows else []
     if len(empty_rows):
@@ -272,7 +281,9 @@ def check_observed(X: np.ndarray, *, rows: bool, columns: bool) -> None:
         )
     empty_columns = np.flatnonzero(missing.all(axis=0)) if columns else []
     if len(empty_columns):
+        first = empty_columns[0]
+        named = "" if feature_names is None else f" ({feature_names[first]!r})"
         raise ValueError(
             f"{len(empty_columns)} feature(s) are never observed (all NaN), the first at column "
-            f"{empty_columns[0]}: drop them, there is nothing to learn them from."
+            f"{first}{named}: drop them, there is nothing to learn them from."
         )

@@ -1,6 +1,7 @@
 """missing="marginalize": NaN let in, left out of the likelihood and of every scoring rule."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -127,6 +128,8 @@ def test_clear_errors_and_tags():
     empty_column[:, 4] = np.nan
     with pytest.raises(ValueError, match="1 feature\\(s\\) are never observed.*column 4"):
         fast_vae(missing="marginalize").fit(empty_column)
+    with pytest.raises(ValueError, match="never observed.*column 4 \\('e'\\)"):
+        fast_vae(missing="marginalize").fit(pd.DataFrame(empty_column, columns=[*"abcdef"]))
     # ... nor in new data: its residuals' statistics would come from no value.
     with pytest.raises(ValueError, match="1 feature\\(s\\) are never observed.*column 4"):
         detector.partial_fit(empty_column, epochs=1)
