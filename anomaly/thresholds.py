@@ -13,7 +13,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import genpareto
 
-__all__ = ["pot_threshold"]
+__all__ = ["check_pot_risk", "pot_threshold"]
+
+
+def check_pot_risk(risk: float, level: float) -> None:
+    """Refuse a ``risk`` that the tail above ``level`` cannot hold."""
+    if not 0 < risk < 1 - level:
+        raise ValueError(f"risk must be in (0, 1 - level) = (0, {1 - level:g}), got {risk}.")
 
 
 def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: float = 0.98) -> float:
@@ -42,8 +48,7 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
     True
     """
     scores = np.asarray(anomaly_scores, dtype=float)
-    if not 0 < risk < 1 - level:
-        raise ValueError(f"risk must be in (0, 1 - level) = (0, {1 - level:g}), got {risk}.")
+    check_pot_risk(risk, level)
     scores = scores[np.isfinite(scores)]
     initial = float(np.quantile(scores, level)) if len(scores) else np.nan
     excesses = scores[scores > initial] - initial
@@ -58,4 +63,4 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
         return float(np.quantile(scores, 1 - risk))
     shape, _, scale = genpareto.fit(excesses, floc=0)
     # The level the fitted tail exceeds with probability risk / P(score > initial).
-    return initial + float(genpareto.isf(risk * len(scores) / len(excesses), shape, 0, scale))
+    return initial + float(genpareto.isf(risk / tail_share, shape, 0, scale))

@@ -17,7 +17,7 @@ from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
 from anomaly.model_file import to_json, write_model_file
-from anomaly.thresholds import pot_threshold
+from anomaly.thresholds import check_pot_risk, pot_threshold
 from anomaly.window_scoring import BLOCK_WINDOWS, WindowScoringMixin
 from anomaly.windowing import (
     check_series_length,
@@ -243,11 +243,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     fit = _fit_context(prefer_skip_nested_validation=False)(BaseDetector.fit.__wrapped__)
 
     def _fit(self, X: np.ndarray) -> None:
-        if self.threshold == "pot" and self.pot_risk >= 1 - self.pot_level:  # before training
-            raise ValueError(
-                f"pot_risk must be below 1 - pot_level = {1 - self.pot_level:g}, got "
-                f"{self.pot_risk}: the threshold lies in the tail above pot_level."
-            )
+        if self.threshold == "pot":  # before training, not after
+            check_pot_risk(self.pot_risk, self.pot_level)
         size = self._window_size(X.shape[1])
         self._check_stride(size)
         self.window_shape_ = (X.shape[1], size)

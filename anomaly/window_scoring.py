@@ -67,12 +67,13 @@ class WindowScoringMixin:
         detector, size = self.detector_, self.window_shape_[1]
         futures = []
         if len(starts):
-            check_windows_observed(X, starts, size, first_step)
             # The wrapped detector's own checks of its input (e.g. a Bernoulli likelihood's
             # unit interval), on windows that cover each step once: its scoring skips them.
-            # A window of nothing but gaps holds no value to check (and is not scored).
             covering = window_starts(len(X), size, size)
-            covering = covering[~blank_windows(X, covering, size)]
+            if self._allows_missing(reset=False):  # else the series was refused any NaN
+                check_windows_observed(X, starts, size, first_step)
+                # A window of nothing but gaps holds no value to check (and is not scored).
+                covering = covering[~blank_windows(X, covering, size)]
             with config_context(assume_finite=True):  # the series was checked as it came in
                 detector._validate_input(windows(X, covering, size), reset=False)
             series = self._standardized(X)  # a copy: X may change while the blocks run

@@ -129,7 +129,9 @@ def test_a_series_of_one_window_is_refused_in_steps():
 def test_a_pot_risk_beyond_the_tail_is_refused_before_training(monkeypatch):
     detector = TimeSeriesDetector(threshold="pot", pot_risk=0.05, pot_level=0.98)
     monkeypatch.setattr(VAEDetector, "fit", lambda *args: pytest.fail("trained first"))
-    with pytest.raises(ValueError, match="pot_risk must be below 1 - pot_level = 0.02"):
+    with pytest.raises(
+        ValueError, match=r"risk must be in \(0, 1 - level\) = \(0, 0.02\), got 0.05"
+    ):
         detector.fit(sine_series(200)[0])
 
 
