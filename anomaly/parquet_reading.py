@@ -88,11 +88,11 @@ def iter_series_parquet(
             continue
         values = np.column_stack(
             [
-                _numbers(path, batch.column(name), name, first_row, allow_missing)
+                _numbers(path, _decoded(batch.column(name)), name, first_row, allow_missing)
                 for name in value_columns
             ]
         )
-        times = _times(path, batch.column(timestamp_column), timestamp_column, first_row)
+        times = _times(path, _decoded(batch.column(timestamp_column)), timestamp_column, first_row)
         joined = times if previous is None else np.r_[previous, times]
         increasing = np.diff(joined) > 0
         if not increasing.all():
@@ -114,6 +114,12 @@ def _naming(path: Path, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Record
         yield from batches
     except (pa.ArrowException, OSError) as err:
         raise ValueError(f"{path} is not a readable Parquet file ({err}).") from err
+
+
+def _decoded(column: pa.Array) -> pa.Array:
+    """A dictionary-encoded column (a pandas categorical written by ``to_parquet``) as
+    its values."""
+    return column.dictionary_decode() if pa.types.is_dictionary(column.type) else column
 
 
 def _numbers(

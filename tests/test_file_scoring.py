@@ -86,6 +86,21 @@ def test_parquet_timestamps_of_other_types(fitted_and_series, tmp_path, stamps):
     assert score_file(detector, tmp_path / "in.parquet", tmp_path / "out.csv") == 200
 
 
+@pytest.mark.parametrize("output", ["out.parquet", "out.csv"])
+def test_parquet_categorical_columns_read_as_their_values(fitted_and_series, tmp_path, output):
+    # pandas writes a categorical column dictionary-encoded.
+    detector, frame = fitted_and_series
+    text = frame.assign(time=frame["time"].dt.strftime("%Y-%m-%dT%H:%M"))
+    text.to_parquet(tmp_path / "plain.parquet")
+    text.astype({"time": "category", "cpu": "category"}).to_parquet(tmp_path / "coded.parquet")
+    for name in ("plain", "coded"):
+        score_file(detector, tmp_path / f"{name}.parquet", tmp_path / f"{name}_{output}")
+    read = pd.read_parquet if output.endswith(".parquet") else pd.read_csv
+    plain, coded = read(tmp_path / f"plain_{output}"), read(tmp_path / f"coded_{output}")
+    np.testing.assert_array_equal(coded["anomaly_score"], plain["anomaly_score"])
+    assert list(coded["time"].astype(str)) == list(plain["time"].astype(str))
+
+
 def test_parquet_refuses_a_value_column_as_the_timestamps(fitted_and_series, tmp_path):
     detector, frame = fitted_and_series
     frame.to_parquet(tmp_path / "in.parquet")
