@@ -25,8 +25,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
+
+from anomaly.base import BaseDetector
 
 __all__ = ["PyODDetector", "PyODStyle", "anomaly_scores", "is_pyod"]
 
@@ -43,7 +46,8 @@ def is_pyod(detector: object) -> bool:
 def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarray:
     """Scores of a fitted detector, higher = more abnormal, whatever its library.
 
-    PyOD models (and :class:`PyODStyle`) give ``decision_function``;
+    PyOD models (and :class:`PyODStyle`, also as a pipeline's last step) give
+    ``decision_function``;
     scikit-learn outlier detectors and ours give minus ``score_samples`` (or
     minus ``decision_function`` where there is no ``score_samples``). With
     ``training=True`` (``X`` is the data the detector was fitted on), PyOD
@@ -66,10 +70,12 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
     >>> int(np.argmax(scores))
     20
     """
-    pyod_model = detector.detector_ if isinstance(detector, PyODDetector) else detector
+    # A pipeline scores by the convention of its last step.
+    final = detector[-1] if isinstance(detector, Pipeline) else detector
+    pyod_model = final.detector_ if isinstance(final, PyODDetector) else final
     if training and is_pyod(pyod_model) and hasattr(pyod_model, "decision_scores_"):
         scores = np.asarray(pyod_model.decision_scores_, dtype=float)
-    elif is_pyod(detector) or isinstance(detector, PyODStyle):
+    elif is_pyod(final) or isinstance(final, PyODStyle):
         scores = np.asarray(detector.decision_function(X), dtype=float)
     elif hasattr(detector, "score_samples"):
         scores = -np.asarray(detector.score_samples(X), dtype=float)
@@ -187,9 +193,14 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> PyODStyle:
         """Fit the detector; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
         self._validate_params()
-        self.detector_ = clone(self.detector).fit(X)
+        self.detector_ = clone(self.detector)
+        if isinstance(self.detector_, BaseDetector):
+            # The scores offset_ comes from: scored by nearest training samples, each sample
+            # is left out of its own neighbours there (it would be its own nearest).
+            self.decision_scores_ = -self.detector_._fit_scored(X)
+        else:
+            self.decision_scores_ = -np.asarray(self.detector_.fit(X).score_samples(X), float)
         self.threshold_ = -float(self.detector_.offset_)
-        self.decision_scores_ = self.decision_function(X)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 

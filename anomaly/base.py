@@ -54,16 +54,50 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The fitted detector.
         """
-        X = self._validate_input(X, reset=True)
+        self._fit_scored(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit the detector and label its training samples: +1 inlier, -1 outlier.
+
+        The labels come from the training scores that ``offset_`` is set from,
+        so that a share ``contamination`` of the samples is flagged. Scored by
+        nearest training samples (``n_neighbors_``), a training sample is left
+        out of its own neighbours there, as ``LocalOutlierFactor.fit_predict``
+        does, while ``predict(X)`` afterwards counts it among them and flags
+        fewer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            +1 or -1 per sample.
+        """
+        return np.where(self._fit_scored(X) - self.offset_ < 0, -1, 1)
+
+    def _fit_scored(self, X: Any) -> np.ndarray:
+        """Fit on ``X``, set ``offset_``; the training scores it was set from."""
         try:
+            # Validated inside: a refit refused after validation has set the new feature
+            # names and shapes (e.g. values outside a Bernoulli likelihood's range) must
+            # not leave them beside the old network.
+            X = self._validate_input(X, reset=True)
             self._fit(X)
-            self.offset_ = self._offset(self._training_scores(X))
+            scores = nan_as(self._training_scores(X), -np.inf)
+            self.offset_ = self._offset(scores)
         except BaseException:
             # A failed fit leaves the detector unfitted rather than half-refitted.
             for name in [name for name in vars(self) if name.endswith("_")]:
                 delattr(self, name)
             raise
-        return self
+        return scores
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any = None, *, epochs: int | None = None) -> BaseDetector:

@@ -63,7 +63,8 @@ def compare_generative(
       samples' class histogram to the training data's; lower is better);
     - latent structure, on ``transform``'s codes: ``latent_knn_accuracy``
       (5-NN classifier of test classes fitted on training codes) and
-      ``latent_linear_probe`` (logistic regression, the same split);
+      ``latent_linear_probe`` (logistic regression, the same split), NaN
+      where ``y_train`` holds one class;
       ``interpolation_path_ratio``: for ``n_pairs`` pairs of test samples,
       the length of the path their latent line decodes to, in feature
       space, over the distance between its ends (1 for a straight path;
@@ -105,6 +106,8 @@ def compare_generative(
     table : pandas.DataFrame
         Columns ``detector``, ``seed``, ``metric``, ``value``.
     """
+    # Arrays, so that samples are picked by position from DataFrames too.
+    X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     unseen = ~np.isin(y_test, np.unique(y_train))
     real_X, real_y = X_test[~unseen], y_test[~unseen]
@@ -112,7 +115,8 @@ def compare_generative(
     noisy_X = real_X
     if dequantize is not None:
         noise = np.random.default_rng(0).uniform(0.0, dequantize, real_X.shape)
-        noisy_X = (real_X + noise).astype(real_X.dtype)
+        # Integer pixels become floats, or the noise would be rounded away.
+        noisy_X = (real_X + noise).astype(np.result_type(real_X.dtype, np.float32))
     rows = []
     for name, detector in detectors.items():
         for seed in seeds:
@@ -161,6 +165,8 @@ def _sample_measures(model, embed, features, real_X, y_train, n_samples) -> dict
 
 
 def _latent_measures(model, X_train, y_train, real_X, real_y) -> dict[str, float]:
+    if len(np.unique(y_train)) < 2:  # one class: nothing for the codes to tell apart
+        return dict(latent_knn_accuracy=np.nan, latent_linear_probe=np.nan)
     train_codes, test_codes = model.transform(X_train), model.transform(real_X)
     knn = KNeighborsClassifier(5).fit(train_codes, y_train)
     probe = LogisticRegression(max_iter=1000).fit(train_codes, y_train)

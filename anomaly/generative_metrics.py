@@ -222,6 +222,8 @@ def _features(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.n
 def _inside(points: np.ndarray, centres: np.ndarray, n_neighbors: int) -> np.ndarray:
     """Whether each point lies in each centre's ball (radius: its k-th neighbour among the
     centres), shape (n_points, n_centres)."""
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be at least 1, got {n_neighbors}.")
     if n_neighbors >= len(centres):
         raise ValueError(f"n_neighbors={n_neighbors} needs more than {len(centres)} samples.")
     # Distances from differences (not |a|^2 + |b|^2 - 2ab, which cancels), the radii's and

@@ -15,6 +15,7 @@ from anomaly.detectors import GANDetector, VAEDetector, VAEGANDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.model_file import read_model_file
 from anomaly.timeseries import TimeSeriesDetector
+from anomaly.training import resolve_device
 
 __all__ = ["load", "save"]
 
@@ -80,6 +81,8 @@ def load(
     >>> bool(np.array_equal(load(path).score_samples(X), detector.score_samples(X)))
     True
     """
+    if device is not None:  # refused as a device, not as the file's fault
+        resolve_device(device)
     model = read_model_file(path)
     try:
         cls = _registered(DETECTORS, model.fields.get("class"), "detector")

@@ -8,6 +8,7 @@ turns any detector's scores into these).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -228,7 +229,8 @@ def plot_latent_projection(
     centred = codes - codes.mean(axis=0)
     # The first two principal axes, from the SVD of the centred codes.
     axes = np.linalg.svd(centred, full_matrices=False)[2][:2]
-    projected = centred @ axes.T
+    # Codes of one dimension (or one code) have one axis: the second is drawn at 0.
+    projected = np.pad(centred @ axes.T, ((0, 0), (0, 2 - len(axes))))
     fig, ax = _figure_and_axes(ax, (5, 4))
     for label in np.unique(labels):
         points = projected[labels == label]
@@ -372,7 +374,7 @@ def plot_score_distributions(
             bins=edges,
             alpha=0.6,
             density=True,
-            label=f"{name} ({int(mask.sum())})",
+            label=f"{name} ({int((mask & finite).sum())})",
         )
     ax.set(xlabel="anomaly score", ylabel="density")
     ax.legend(fontsize=8)
@@ -420,6 +422,9 @@ def plot_timeline(
     """
     frame = series if isinstance(series, pd.DataFrame) else pd.DataFrame(np.asarray(series))
     x = np.arange(len(frame)) if timestamps is None else np.asarray(timestamps)
+    if x.dtype.kind in "OUS":  # text, as read from a CSV: times where it reads as times
+        with contextlib.suppress(ValueError, TypeError):
+            x = pd.to_datetime(x, format="ISO8601").to_numpy()
     fig = Figure(figsize=(10, 4.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     for column in frame.columns:
@@ -430,7 +435,10 @@ def plot_timeline(
         bottom.legend(fontsize=8, loc="upper left")
     if labels is not None:
         # A step spans to the next one (the last step: as long as the one before).
-        ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
+        if x.dtype.kind in "OUS":  # labels on a categorical axis: a span ends at the next
+            ends = np.r_[x[1:], x[-1:]]
+        else:
+            ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
         for start, stop in anomaly_events(labels):
             for ax in (top, bottom):
                 ax.axvspan(x[start], ends[stop - 1], color="tab:red", alpha=0.2, linewidth=0)
@@ -493,6 +501,8 @@ def plot_comparison(
             label=str(detector),
         )
     ax.set_xticks(positions + width * (len(means.columns) - 1) / 2, [str(d) for d in means.index])
-    ax.set(ylabel=metric, ylim=(0, 1.05) if means.to_numpy().max() <= 1 else None)
+    # A share's axis from 0 to 1; any other metric's (log-likelihoods may be negative) free.
+    share = 0 <= np.nanmin(means.to_numpy()) and np.nanmax(means.to_numpy()) <= 1
+    ax.set(ylabel=metric, ylim=(0, 1.05) if share else None)
     ax.legend(fontsize=8, ncols=min(4, len(means.columns)))
     return fig

@@ -5,6 +5,8 @@ import pytest
 from pyod.models.iforest import IForest
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from anomaly.adapters import PyODDetector, PyODStyle, anomaly_scores, is_pyod
 from tests.conftest import clear_anomalies, fast_vae
@@ -23,12 +25,16 @@ def data():
         lambda: IForest(random_state=0),
         lambda: PyODDetector(IForest(random_state=0)),
         lambda: PyODStyle(fast_vae(epochs=30)),
+        lambda: make_pipeline(StandardScaler(), IForest(random_state=0)),
+        lambda: make_pipeline(StandardScaler(), fast_vae(epochs=30)),
     ],
-    ids=["ours", "sklearn", "pyod", "pyod-as-sklearn", "ours-as-pyod"],
+    ids=["ours", "sklearn", "pyod", "pyod-as-sklearn", "ours-as-pyod", "pyod-pipe", "ours-pipe"],
 )
 def test_anomaly_scores_are_higher_for_anomalies_on_every_path(make, data):
     X, y = data
-    assert roc_auc_score(y, anomaly_scores(make().fit(X), X)) > 0.9
+    fitted = make().fit(X)
+    assert roc_auc_score(y, anomaly_scores(fitted, X)) > 0.9
+    assert roc_auc_score(y, anomaly_scores(fitted, X, training=True)) > 0.9
 
 
 def test_is_pyod():

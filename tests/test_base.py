@@ -206,3 +206,16 @@ def test_failed_refit_leaves_the_detector_unfitted(make, blobs):
         detector.set_params(standardize=False).fit(blobs * 1e30)
     with pytest.raises(NotFittedError):
         detector.predict(blobs)
+
+
+def test_a_refit_refused_after_validation_leaves_no_new_names_beside_the_old_model():
+    # Validation sets the new feature names before the all-NaN column is refused.
+    rng = np.random.default_rng(0)
+    old = pd.DataFrame(rng.normal(size=(30, 3)), columns=["a", "b", "c"])
+    detector = fast_vae(epochs=1, missing="marginalize").fit(old)
+    new = pd.DataFrame(rng.normal(size=(30, 3)), columns=["x", "y", "z"]).assign(z=np.nan)
+    with pytest.raises(ValueError, match="never observed"):
+        detector.fit(new)
+    assert not hasattr(detector, "feature_names_in_")
+    with pytest.raises(NotFittedError):
+        detector.score_samples(new.fillna(0.0))

@@ -178,6 +178,9 @@ def test_channels_last_images_are_warned_of(bars):
     detector = anomaly.VAEDetector(conv_channels=(4,), latent_dim=2, epochs=1, random_state=0)
     with pytest.warns(UserWarning, match=r"12 channels of 10 x 3 pixels.*np.moveaxis"):
         detector.fit(images)
+    # Grey images with a channel axis last, as Keras holds them: (n, 28, 28, 1).
+    with pytest.warns(UserWarning, match=r"12 channels of 10 x 1 pixels.*np.moveaxis"):
+        detector.fit(images[..., :1])
 
 
 def test_conv_backbone_needs_images(make, blobs):

@@ -1,6 +1,7 @@
 """compare_generative: the three families measured as generative models and as detectors."""
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -79,6 +80,39 @@ def test_rows_are_compared_standardised_by_default():
     X_test, y_test = _blobs(40, [0, 1, 2], 1)
     table = compare_generative({"VAE": fast_vae()}, X_train, y_train, X_test, y_test, n_samples=60)
     assert set(table.metric) == MEASURES | {"log_likelihood"}
+
+
+def test_one_training_class_and_data_frames():
+    # The one-class protocol: no classes for the codes to tell apart, the rest measured;
+    # DataFrames are read by position.
+    X_train, y_train = _blobs(100, [0], 0)
+    X_test, y_test = _blobs(40, [0, 2], 1)
+    table = compare_generative(
+        {"VAE": fast_vae()},
+        pd.DataFrame(X_train),
+        y_train,
+        pd.DataFrame(X_test),
+        y_test,
+        n_samples=30,
+        n_pairs=3,
+    )
+    values = table.set_index("metric")["value"]
+    assert values[["latent_knn_accuracy", "latent_linear_probe"]].isna().all()
+    assert values.drop(["latent_knn_accuracy", "latent_linear_probe"]).notna().all()
+    assert values["roc_auc"] > 0.9
+
+
+def test_integer_samples_are_dequantized_as_floats():
+    X_train, y_train = _blobs(100, [0, 1], 0)
+    X_test, y_test = _blobs(40, [0, 1, 2], 1)
+    X_train, X_test = np.rint(X_train * 10).astype(int), np.rint(X_test * 10).astype(int)
+    run = dict(n_samples=40, n_pairs=3)
+    plain = compare_generative({"VAE": fast_vae()}, X_train, y_train, X_test, y_test, **run)
+    noisy = compare_generative(
+        {"VAE": fast_vae()}, X_train, y_train, X_test, y_test, dequantize=1.0, **run
+    )
+    likelihood = [t.set_index("metric").loc["log_likelihood", "value"] for t in (plain, noisy)]
+    assert likelihood[0] != likelihood[1]
 
 
 def test_a_collapsed_generator_gets_low_mode_coverage():

@@ -68,3 +68,10 @@ def test_a_collapsed_generator_covers_few_modes():
 def test_features_of_different_widths_are_refused():
     with pytest.raises(ValueError, match="same extractor"):
         frechet_distance(np.zeros((5, 2)), np.zeros((5, 3)))
+
+
+@pytest.mark.parametrize("n_neighbors", [0, -1])
+def test_fewer_than_one_neighbour_is_refused(n_neighbors):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ValueError, match="at least 1"):
+        precision_recall(X, X, n_neighbors=n_neighbors)

@@ -136,3 +136,39 @@ def test_generative_plots_of_a_fitted_detector():
     )
     bars = plot_comparison(table, metric="precision").axes[0].patches
     assert [round(float(bar.get_height()), 2) for bar in bars] == [0.3, 0.5]
+
+
+def test_a_metric_with_negative_values_shows_every_bar():
+    table = pd.DataFrame(
+        dict(detector=["VAE", "GAN"], seed=0, metric="parzen", value=[-0.041, 0.130])
+    )
+    ax = plot_comparison(table, metric="parzen").axes[0]
+    assert ax.get_ylim()[0] < -0.041
+
+
+def test_timeline_with_text_timestamps_and_labels():
+    from anomaly.plotting import plot_timeline
+
+    stamps = pd.date_range("2024-03-01", periods=6, freq="min").strftime("%Y-%m-%d %H:%M:%S")
+    fig = plot_timeline(np.arange(6.0), np.zeros(6), labels=[0, 0, 1, 1, 0, 0], timestamps=stamps)
+    assert len(fig.axes[0].patches) == 1
+    # Text that is not times: a categorical axis, spans from label to label.
+    fig = plot_timeline(
+        np.arange(6.0), np.zeros(6), labels=[0, 0, 1, 1, 0, 0], timestamps=list("abcdef")
+    )
+    assert len(fig.axes[0].patches) == 1
+
+
+@pytest.mark.parametrize("shape", [(20, 1), (1, 3)])
+def test_latent_projection_of_one_dimension_or_one_code(shape):
+    codes = np.random.default_rng(0).normal(size=shape)
+    fig = plot_latent_projection(codes, np.arange(shape[0]) % 2)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == shape[0]
+
+
+def test_score_distribution_legend_counts_the_scores_drawn():
+    from anomaly.plotting import plot_score_distributions
+
+    fig = plot_score_distributions([0, 1, 0, 1, 1], [0.1, np.nan, 0.2, 1.0, np.inf])
+    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["normal (2)", "anomalous (1)"]

@@ -68,7 +68,8 @@ def _sha256(path: Path, *, gzipped: bool = False) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     except (OSError, EOFError) as err:  # a truncated or non-gzip .gz file
-        raise ValueError(f"{path} cannot be read as a gzip file ({err}).") from err
+        kind = "a gzip file" if gzipped else "a file"
+        raise ValueError(f"{path} cannot be read as {kind} ({err}).") from err
     return digest.hexdigest()
 
 

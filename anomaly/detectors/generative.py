@@ -8,18 +8,22 @@ generator, the VAE-GAN's VAE. This mixin turns them into the scikit-learn
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils import Tags, TransformerTags, check_array, check_random_state
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import Tags, TransformerTags, check_array, check_random_state, check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["GenerativeMixin"]
 
 
-class GenerativeMixin:
-    """``sample``, ``transform`` and ``inverse_transform`` over a detector's encoder and decoder."""
+class GenerativeMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """``sample``, ``transform`` and ``inverse_transform`` over a detector's encoder and decoder;
+    ``set_output`` and ``get_feature_names_out`` for the codes, as in scikit-learn's
+    transformers (so that a pipeline ending in a detector takes ``set_output``)."""
 
     def __sklearn_tags__(self) -> Tags:
         # A transformer too (to latent codes): scikit-learn then checks transform as one.
@@ -49,6 +53,7 @@ class GenerativeMixin:
             was fitted on patches).
         """
         check_is_fitted(self)
+        check_scalar(n_samples, "n_samples", Integral, min_val=1)
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
         generator = torch.Generator().manual_seed(int(seed))
         codes = torch.randn(n_samples, self._latent_dim(), generator=generator)
@@ -121,6 +126,11 @@ class GenerativeMixin:
 
     def _latent_dim(self) -> int:
         return int(self.fitted_params_["latent_dim"])
+
+    @property
+    def _n_features_out(self) -> int:
+        """The codes' width, for ``get_feature_names_out``."""
+        return self._latent_dim()
 
     def _encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Latent codes of a standardised batch."""

@@ -70,7 +70,7 @@ def warn_if_channels_last(image_shape: tuple[int, ...]) -> None:
     """Warn where an image's (channels, height, width) look like (height, width, channels):
     arrays from PIL or imageio hold the colours last, and would train as nonsense."""
     channels, *_, last = image_shape
-    if channels > 4 and last in (3, 4):
+    if channels > 4 and last in (1, 3, 4):  # grey (Keras' (n, 28, 28, 1)), RGB, RGBA
         warnings.warn(
             f"X's images are read as {channels} channels of {image_shape[1]} x {last} "
             "pixels: images are (channels, height, width); if their last axis holds the "

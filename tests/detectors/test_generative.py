@@ -83,3 +83,26 @@ def test_a_series_detector_samples_stretches_of_series():
     flat = detector.detector_.sample(20, random_state=0)
     np.testing.assert_array_equal(windows[:, :, 1], flat[:, 12:24])  # variable 1's steps
     assert np.all(np.abs(windows.mean(axis=(0, 1)) - 50) < 15)  # in the series' units
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_codes_take_set_output_and_name_their_columns(name):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = _rows(60)
+    pipeline = make_pipeline(StandardScaler(), DETECTORS[name]()).set_output(transform="pandas")
+    codes = pipeline.fit(X).transform(X)
+    width = pipeline[-1].fitted_params_["latent_dim"]
+    prefix = type(pipeline[-1]).__name__.lower()
+    assert list(codes.columns) == [f"{prefix}{i}" for i in range(width)]
+    np.testing.assert_array_equal(
+        codes.to_numpy(), pipeline[-1].transform(pipeline[0].transform(X))
+    )
+
+
+@pytest.mark.parametrize("n_samples", [0, -1, 2.0])
+def test_sample_needs_a_positive_whole_number(n_samples):
+    detector = fast_vae(epochs=1).fit(_rows(20))
+    with pytest.raises((ValueError, TypeError), match="n_samples"):
+        detector.sample(n_samples)

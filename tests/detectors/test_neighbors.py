@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from anomaly import GANDetector, TimeSeriesDetector, VAEDetector, VAEGANDetector, load
+from anomaly.adapters import PyODStyle
 from anomaly.detectors import neighbors
 from anomaly.detectors.neighbors import neighbor_distance, reference_index
 from tests.conftest import bar_images
@@ -139,6 +140,20 @@ def test_windows_of_one_variable_score_by_neighbors():
     # window_size stays what the user sets.
     fixed = TimeSeriesDetector(VAEDetector(epochs=1, **SMALL), window_size=20).fit(series)
     assert fixed.window_shape_ == (1, 20)
+
+
+@pytest.mark.parametrize("contamination", [0.1, 0.2])
+def test_fit_predict_flags_the_contamination_share_of_the_training_images(bars, contamination):
+    # Each training image is left out of its own neighbours there, as offset_ is set; predict
+    # afterwards counts it among them (at distance 0) and flags fewer.
+    images = bars[0][:60]
+    detector = VAEDetector(epochs=1, contamination=contamination, **SMALL)
+    labels = detector.fit_predict(images)
+    assert detector.n_neighbors_ == 5
+    assert (labels == -1).mean() == pytest.approx(contamination, abs=0.02)
+    assert (detector.predict(images) == -1).mean() < contamination
+    styled = PyODStyle(VAEDetector(epochs=1, contamination=contamination, **SMALL)).fit(images)
+    np.testing.assert_array_equal(styled.labels_, labels == -1)
 
 
 def test_rows_score_by_neighbors_when_asked():
