@@ -52,7 +52,8 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
         raise ValueError("No step has labelled causes.")
     scores, causes = scores[labelled], causes[labelled]
     n_causes = causes.sum(axis=1)
-    looked_at = np.minimum(np.floor(percent / 100 * n_causes).astype(int), scores.shape[1])
+    # percent * n first: 116 / 100 * 25 is 28.999... in floating point, 116 * 25 / 100 is 29.
+    looked_at = np.minimum(np.floor(percent * n_causes / 100).astype(int), scores.shape[1])
     # Each variable's rank at its step, 0 for the highest score (ties: the first variable first).
     order = np.argsort(-scores, axis=1, kind="stable")
     ranks = np.empty_like(order)

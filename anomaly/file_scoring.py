@@ -66,7 +66,8 @@ def score_file(
         the higher, the more abnormal).
     explain_top : int, optional
         Add columns ``top_1`` ... ``top_<explain_top>``: the names of the
-        variables of highest feature scores at each step, highest first.
+        variables of highest feature scores at each step, highest first
+        (missing values last).
     progress : bool, optional
         Show a progress bar; by default only on a terminal.
 
@@ -96,10 +97,17 @@ def score_file(
     with_feature_scores = explain or explain_top is not None
     # score_stream holds back a chunk and a window of steps, so their timestamps wait in a queue.
     pending: list[pa.Table] = []
+    # And, to rank the variables, which values are missing (their feature scores are 0).
+    pending_missing: list[pa.Table] = []
 
     def values() -> Iterator[pd.DataFrame]:
         for stamps, rows in chunks:
             pending.append(stamps)
+            if explain_top is not None:
+                flat = pa.array(np.isnan(rows).ravel())
+                pending_missing.append(
+                    pa.table({"missing": pa.FixedSizeListArray.from_arrays(flat, len(names))})
+                )
             yield pd.DataFrame(rows, columns=names, copy=False)
 
     bar = tqdm(
@@ -121,8 +129,12 @@ def score_file(
                 for name, column in zip(names, feature_scores.T):
                     table = table.append_column(f"score_{name}", pa.array(column))
             if explain_top is not None:
-                # Stable on ties: the first variable of equal scores comes first.
-                order = np.argsort(-feature_scores, axis=1, kind="stable")[:, :explain_top]
+                # A missing value's score is 0, which observed values' log-probabilities can
+                # fall below: it ranks last. Stable on ties: the first variable comes first.
+                missing_list = _take(pending_missing, len(scores))["missing"].combine_chunks()
+                missing = missing_list.flatten().to_numpy(zero_copy_only=False)
+                ranked = np.where(missing.reshape(-1, len(names)), -np.inf, feature_scores)
+                order = np.argsort(-ranked, axis=1, kind="stable")[:, :explain_top]
                 for rank, column in enumerate(order.T, start=1):
                     table = table.append_column(f"top_{rank}", pa.array(np.asarray(names)[column]))
             if writer is None:

@@ -102,10 +102,12 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         abnormality on top of its context's (one pass of the network; for
         the VAE's reconstruction probability, the window part is its score
         divided by ``window_size``; ``feature_scores`` leaves out the terms
-        of a scoring rule that no value carries, such as the ELBO's KL or a
-        discriminator's); "auto": "both" for several variables,
-        "window" for one (whose windows the wrapped detector's default
-        ``n_neighbors="auto"`` scores by their nearest training windows).
+        of a scoring rule that no value carries, such as the ELBO's KL, and
+        a rule that only whole windows have, a discriminator's, takes
+        "window" only); "auto": "both" for several variables, "window" for
+        one (whose windows the wrapped detector's default
+        ``n_neighbors="auto"`` scores by their nearest training windows) or
+        for such a rule.
         On SMD and ASD (38 and 19 variables) "both" ranked
         anomalies far better than "window" by VUS-PR, on NAB (one variable,
         where one value per step is little evidence) worse (see
@@ -179,7 +181,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         "window_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "stride": [Interval(Integral, 1, None, closed="left")],
         "step_scoring": [StrOptions({"auto", "both", "values", "window"})],
-        "max_train_windows": [None, Interval(Integral, 1, None, closed="left")],
+        "max_train_windows": [None, Interval(Integral, 2, None, closed="left")],
         "threshold": [StrOptions({"contamination", "pot"})],
         "pot_risk": [Interval(Real, 0, 1, closed="neither")],
         "pot_level": [Interval(Real, 0, 1, closed="neither")],
@@ -248,41 +250,48 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         size = self._window_size(X.shape[1])
         self._check_stride(size)
         self.window_shape_ = (X.shape[1], size)
-        if self.step_scoring == "auto":
-            self.step_scoring_ = "both" if X.shape[1] > 1 else "window"
-        else:
-            self.step_scoring_ = self.step_scoring
         if self.detector is None:
             detector = VAEDetector(
                 scoring_rule=WINDOW_SCORING_RULE, n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING
             )
         else:
             detector = clone(self.detector)
-        detector.set_params(window_shape=self.window_shape_)
-        starts = window_starts(
-            len(X),
-            size,
-            self.stride,
-            cover_end=False,
-            max_windows=self.max_train_windows,
-        )
-        if len(starts) < 2:  # else the wrapped detector's refusal speaks of samples, not steps
+        # A rule that no value carries (a discriminator's) scores whole windows only.
+        whole_windows = detector.scoring_rule in getattr(detector, "_rules_without_values", ())
+        if self.step_scoring == "auto":
+            self.step_scoring_ = "both" if X.shape[1] > 1 and not whole_windows else "window"
+        elif whole_windows and self.step_scoring != "window":
             raise ValueError(
-                f"Fitting takes at least two windows: {len(X)} time steps give one of "
-                f"window_size={size}; pass a longer series or a smaller window_size."
+                f"step_scoring={self.step_scoring!r} scores a step by its values' terms, and "
+                f"{type(detector).__name__}'s scoring_rule={detector.scoring_rule!r} has none: "
+                "use step_scoring='window' (or 'auto'), or another scoring_rule."
             )
-        check_windows_observed(X, starts, size)
-        self.detector_ = detector.fit(windows(X, starts, size))
+        else:
+            self.step_scoring_ = self.step_scoring
+        detector.set_params(window_shape=self.window_shape_)
+        self.detector_ = detector.fit(windows(X, self._training_starts(X, size), size))
 
     def _partial_fit(self, X: np.ndarray, epochs: int | None) -> None:
         # The new series' windows, on the fitted window size, as fit takes them.
         size = self.window_shape_[1]
         self._check_stride(size)
+        starts = self._training_starts(X, size)
+        self.detector_.partial_fit(windows(X, starts, size), epochs=epochs)
+
+    def _training_starts(self, X: np.ndarray, size: int) -> np.ndarray:
+        """Where the training windows of ``X`` start; refused if there are fewer than two
+        (the wrapped detector's refusal would speak of samples, not steps) or if one holds
+        no value of some variable."""
         starts = window_starts(
             len(X), size, self.stride, cover_end=False, max_windows=self.max_train_windows
         )
+        if len(starts) < 2:
+            raise ValueError(
+                f"Training takes at least two windows: {len(X)} time steps give one of "
+                f"window_size={size}; pass a longer series (or, at fit, a smaller window_size)."
+            )
         check_windows_observed(X, starts, size)
-        self.detector_.partial_fit(windows(X, starts, size), epochs=epochs)
+        return starts
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # The fitted window size (window_size may have been set since); any stride.

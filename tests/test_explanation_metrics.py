@@ -38,6 +38,15 @@ def test_looking_at_more_variables_than_there_are_takes_them_all():
     assert hit_rate(np.array([[3.0, 2.0, 1.0]]), np.array([[False, True, False]]), percent=150) == 0
 
 
+def test_the_count_looked_at_is_exact():
+    # 116 % of 25 causes is 29 variables, not floor(28.999...) in floating point.
+    causes = np.zeros((1, 40), dtype=bool)
+    causes[0, :25] = True
+    scores = -np.arange(40.0)[None, :]  # the causes first
+    scores[0, [24, 28]] = scores[0, [28, 24]]  # the last cause ranked 29th
+    assert hit_rate(scores, causes, percent=116) == 1.0
+
+
 def test_clear_errors():
     with pytest.raises(ValueError, match="differ"):
         hit_rate(np.zeros((3, 2)), np.ones((3, 3), dtype=bool))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anomaly import TimeSeriesDetector
+from anomaly import TimeSeriesDetector, VAEDetector
 from anomaly.file_scoring import score_file
 from tests.conftest import fast_vae
 
@@ -147,3 +147,29 @@ def test_a_model_that_takes_missing_values_scores_files_with_gaps(tmp_path, suff
     assert score_file(detector, path, tmp_path / "out.csv", chunk_rows=30) == 200
     out = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(out["anomaly_score"], -detector.score_samples(series))
+
+
+def test_a_missing_value_ranks_last_among_the_top_variables(tmp_path):
+    # Under the log-probability rule observed values' shares fall below 0, a missing
+    # value's share is 0: ranked by the scores alone, the missing variable would come first.
+    rng = np.random.default_rng(0)
+    t = np.arange(300)[:, None]
+    series = pd.DataFrame(np.sin(t / 5 + np.arange(3)) + 0.02 * rng.normal(size=(300, 3)))
+    series.columns = ["a", "b", "c"]
+    rule = dict(missing="marginalize", scoring_rule="reconstruction_probability")
+    detector = TimeSeriesDetector(VAEDetector(epochs=30, random_state=0, **rule), window_size=8)
+    detector.set_params(step_scoring="both").fit(series)
+    gappy = series.copy()
+    gappy.iloc[150, 1] = np.nan
+    assert detector.feature_scores(gappy).iloc[150].idxmax() == "b"
+    stamps = pd.date_range("2024-01-01", periods=300, freq="min")
+    gappy.assign(time=stamps)[["time", "a", "b", "c"]].to_csv(tmp_path / "in.csv", index=False)
+    score_file(detector, tmp_path / "in.csv", tmp_path / "out.csv", explain_top=3, chunk_rows=7)
+    top = pd.read_csv(tmp_path / "out.csv")[["top_1", "top_2", "top_3"]]
+    assert top.iloc[150].tolist()[-1] == "b"
+    # Elsewhere the order of the scores.
+    complete = series.assign(time=stamps)[["time", "a", "b", "c"]]
+    complete.to_csv(tmp_path / "complete.csv", index=False)
+    score_file(detector, tmp_path / "complete.csv", tmp_path / "ranked.csv", explain_top=1)
+    expected = detector.feature_scores(series).idxmax(axis=1)
+    assert (pd.read_csv(tmp_path / "ranked.csv")["top_1"] == expected).all()

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from anomaly import VAEDetector, timeseries, window_scoring
 from anomaly.timeseries import TimeSeriesDetector
-from tests.conftest import DETECTOR_FACTORIES, fast_vae
+from tests.conftest import DETECTOR_FACTORIES, fast_gan, fast_vae
 
 
 def sine_series(n_steps=600, seed=0):
@@ -124,6 +124,12 @@ def test_pot_threshold_flags_the_bursts_and_few_normal_steps():
 def test_a_series_of_one_window_is_refused_in_steps():
     with pytest.raises(ValueError, match="at least two windows: 10 time steps give one"):
         TimeSeriesDetector(fast_vae(), window_size=10).fit(sine_series(10)[0])
+    # And so is an update of one window, and a training of at most one window.
+    detector = TimeSeriesDetector(fast_vae(epochs=1), window_size=10).fit(sine_series(50)[0])
+    with pytest.raises(ValueError, match="at least two windows: 10 time steps give one"):
+        detector.partial_fit(sine_series(10)[0])
+    with pytest.raises(ValueError, match="max_train_windows"):
+        detector.set_params(max_train_windows=1).fit(sine_series(50)[0])
 
 
 def test_a_pot_risk_beyond_the_tail_is_refused_before_training(monkeypatch):
@@ -431,3 +437,22 @@ def test_partial_fit_follows_a_series_into_a_new_regime():
     assert np.mean(updated.predict(drifted[400:]) == -1) < 0.2
     again = clone(frozen).fit(series).partial_fit(drifted[:400], epochs=10)
     np.testing.assert_array_equal(again.score_samples(drifted), updated.score_samples(drifted))
+
+
+def test_a_rule_no_value_carries_scores_whole_windows():
+    # A discriminator's score has no per-value terms: "auto" takes whole windows, so that
+    # the rule chosen is the rule scored; per-value step scoring is refused with it.
+    series = np.sin(np.arange(150)[:, None] / 5 + np.arange(3))
+    scores = {}
+    for rule in ["encoder", "discriminator"]:
+        detector = TimeSeriesDetector(fast_gan(epochs=1, scoring_rule=rule), window_size=8)
+        detector.fit(series)
+        assert detector.step_scoring_ == ("both" if rule == "encoder" else "window")
+        scores[rule] = detector.score_samples(series)
+    assert not np.allclose(scores["encoder"], scores["discriminator"])
+    for step_scoring in ["both", "values"]:
+        detector = TimeSeriesDetector(
+            fast_gan(epochs=1, scoring_rule="discriminator"), step_scoring=step_scoring
+        )
+        with pytest.raises(ValueError, match="scoring_rule='discriminator' has none"):
+            detector.fit(series)

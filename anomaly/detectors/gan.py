@@ -405,6 +405,8 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         "missing": [StrOptions({"error", "marginalize"})],
     }
     _added_parameters: ClassVar[dict] = {"missing": "error"}
+    # Rules whose terms no single value carries: feature_scores and maps leave them out.
+    _rules_without_values: ClassVar[frozenset[str]] = frozenset({"discriminator"})
     _adam_betas = (0.5, 0.999)
     _persisted_attributes = (
         *BaseDeepDetector._persisted_attributes,

@@ -412,6 +412,10 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     }
     _adam_betas = (0.5, 0.999)
     _added_parameters: ClassVar[dict] = {"missing": "error"}
+    # Rules whose terms no single value carries: feature_scores and maps leave them out.
+    _rules_without_values: ClassVar[frozenset[str]] = frozenset(
+        {"feature_reconstruction", "discriminator"}
+    )
     _persisted_attributes = (
         *BaseDeepDetector._persisted_attributes,
         "generator_diversity_",
