@@ -56,7 +56,8 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
     (``decision_function`` on the training data counts each sample among its
     own nearest neighbours, in KNN and LOF), and a detector that only scores
     its training data, such as scikit-learn's ``LocalOutlierFactor()``,
-    gives minus ``negative_outlier_factor_``.
+    gives minus ``negative_outlier_factor_`` (so does one with
+    ``novelty=True``).
     Infinite scores (ours give ``-inf`` where arithmetic overflows) become
     the largest finite floats of their sign, keeping the ranking, so that
     metrics can take them.
@@ -77,12 +78,14 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
         scores = np.asarray(pyod_model.decision_scores_, dtype=float)
     elif is_pyod(final) or isinstance(final, PyODStyle):
         scores = np.asarray(detector.decision_function(X), dtype=float)
+    elif training and hasattr(detector, "negative_outlier_factor_"):
+        # LocalOutlierFactor's training scores, novelty=True or not: score_samples would
+        # count each sample among its own neighbours.
+        scores = -np.asarray(detector.negative_outlier_factor_, dtype=float)
     elif hasattr(detector, "score_samples"):
         scores = -np.asarray(detector.score_samples(X), dtype=float)
     elif hasattr(detector, "decision_function"):
         scores = -np.asarray(detector.decision_function(X), dtype=float)
-    elif training and hasattr(detector, "negative_outlier_factor_"):
-        scores = -np.asarray(detector.negative_outlier_factor_, dtype=float)
     else:
         raise TypeError(
             f"{type(detector).__name__} has neither score_samples nor decision_function for "

@@ -72,6 +72,11 @@ def test_scikit_learn_lof_scores_its_training_data(data):
     assert roc_auc_score(y, anomaly_scores(lof, X, training=True)) > 0.9
     with pytest.raises(TypeError, match="needs novelty=True"):
         anomaly_scores(lof, X)
+    # With novelty=True too: its score_samples would count each sample as its own neighbour.
+    novelty = LocalOutlierFactor(novelty=True).fit(X)
+    np.testing.assert_array_equal(
+        anomaly_scores(novelty, X, training=True), anomaly_scores(lof, X, training=True)
+    )
 
 
 def test_infinite_scores_become_finite_and_keep_their_rank():
