@@ -199,7 +199,9 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
         self.detector_ = clone(self.detector)
         if isinstance(self.detector_, BaseDetector):
             # The scores offset_ comes from: scored by nearest training samples, each sample
-            # is left out of its own neighbours there (it would be its own nearest).
+            # is left out of its own neighbours there (it would be its own nearest). The
+            # parameters checked as fit checks them.
+            self.detector_._validate_params()
             self.decision_scores_ = -self.detector_._fit_scored(X)
         else:
             self.decision_scores_ = -np.asarray(self.detector_.fit(X).score_samples(X), float)

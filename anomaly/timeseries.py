@@ -243,6 +243,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     # The same fit, with the nested parameter checks left on, as Pipeline and bagging leave them:
     # the wrapped detector's fit validates its own parameters.
     fit = _fit_context(prefer_skip_nested_validation=False)(BaseDetector.fit.__wrapped__)
+    fit_predict = _fit_context(prefer_skip_nested_validation=False)(
+        BaseDetector.fit_predict.__wrapped__
+    )
 
     def _fit(self, X: np.ndarray) -> None:
         if self.threshold == "pot":  # before training, not after

@@ -62,6 +62,8 @@ def test_pyod_style_gives_pyod_attributes_and_labels(data):
     np.testing.assert_array_equal(styled.decision_function(X), -styled.detector_.score_samples(X))
     assert styled.threshold_ == -styled.detector_.offset_
     assert not hasattr(detector, "offset_")  # the given detector is cloned, not fitted
+    with pytest.raises(ValueError, match="'epochs' parameter"):
+        PyODStyle(fast_vae(epochs=0)).fit(X)
 
 
 def test_scikit_learn_lof_scores_its_training_data(data):

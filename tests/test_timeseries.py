@@ -60,8 +60,10 @@ def test_default_detector_is_a_vae_of_one_draw_per_window_stopped_early():
 
 def test_the_wrapped_detectors_parameters_are_checked():
     # scikit-learn skips nested estimators' checks inside fit: the wrapper must not lose them.
-    with pytest.raises(ValueError, match="'n_draws' parameter of VAEDetector must be an int"):
-        TimeSeriesDetector(VAEDetector(n_draws=0), window_size=10).fit(sine_series(100)[0])
+    detector = TimeSeriesDetector(VAEDetector(n_draws=0), window_size=10)
+    for method in (detector.fit, detector.fit_predict):
+        with pytest.raises(ValueError, match="'n_draws' parameter of VAEDetector must be an int"):
+            method(sine_series(100)[0])
 
 
 def test_block_size_does_not_change_scores(monkeypatch):
