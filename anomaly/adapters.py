@@ -78,10 +78,10 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
         scores = np.asarray(pyod_model.decision_scores_, dtype=float)
     elif is_pyod(final) or isinstance(final, PyODStyle):
         scores = np.asarray(detector.decision_function(X), dtype=float)
-    elif training and hasattr(detector, "negative_outlier_factor_"):
+    elif training and hasattr(final, "negative_outlier_factor_"):
         # LocalOutlierFactor's training scores, novelty=True or not: score_samples would
         # count each sample among its own neighbours.
-        scores = -np.asarray(detector.negative_outlier_factor_, dtype=float)
+        scores = -np.asarray(final.negative_outlier_factor_, dtype=float)
     elif hasattr(detector, "score_samples"):
         scores = -np.asarray(detector.score_samples(X), dtype=float)
     elif hasattr(detector, "decision_function"):

@@ -42,6 +42,9 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Fit the detector on (mostly) normal data.
 
+        A fit that fails, on input it refuses too, leaves the detector
+        unfitted, not holding an earlier fit beside the new data's names.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)

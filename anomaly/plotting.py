@@ -8,7 +8,6 @@ turns any detector's scores into these).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -422,9 +421,13 @@ def plot_timeline(
     """
     frame = series if isinstance(series, pd.DataFrame) else pd.DataFrame(np.asarray(series))
     x = np.arange(len(frame)) if timestamps is None else np.asarray(timestamps)
-    if x.dtype.kind in "OUS":  # text, as read from a CSV: times where it reads as times
-        with contextlib.suppress(ValueError, TypeError):
+    # Text, as read from a CSV, is read as times where it can be, else kept as labels.
+    labels_axis = False
+    if x.dtype.kind in "US" or (x.dtype.kind == "O" and isinstance(x[0], str)):
+        try:
             x = pd.to_datetime(x, format="ISO8601").to_numpy()
+        except (ValueError, TypeError):
+            labels_axis = True
     fig = Figure(figsize=(10, 4.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     for column in frame.columns:
@@ -435,7 +438,7 @@ def plot_timeline(
         bottom.legend(fontsize=8, loc="upper left")
     if labels is not None:
         # A step spans to the next one (the last step: as long as the one before).
-        if x.dtype.kind in "OUS":  # labels on a categorical axis: a span ends at the next
+        if labels_axis:  # a categorical axis: a span ends at the next label
             ends = np.r_[x[1:], x[-1:]]
         else:
             ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1

@@ -103,11 +103,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         the VAE's reconstruction probability, the window part is its score
         divided by ``window_size``; ``feature_scores`` leaves out the terms
         of a scoring rule that no value carries, such as the ELBO's KL, and
-        a rule that only whole windows have, a discriminator's, takes
-        "window" only); "auto": "both" for several variables, "window" for
-        one (whose windows the wrapped detector's default
-        ``n_neighbors="auto"`` scores by their nearest training windows) or
-        for such a rule.
+        a rule that only whole windows have, a discriminator's or the
+        VAE-GAN's feature reconstruction, takes "window" only); "auto":
+        "both" for several variables, "window" for one (whose windows the
+        wrapped detector's default ``n_neighbors="auto"`` scores by their
+        nearest training windows) or for such a rule.
         On SMD and ASD (38 and 19 variables) "both" ranked
         anomalies far better than "window" by VUS-PR, on NAB (one variable,
         where one value per step is little evidence) worse (see

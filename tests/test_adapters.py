@@ -79,6 +79,11 @@ def test_scikit_learn_lof_scores_its_training_data(data):
     np.testing.assert_array_equal(
         anomaly_scores(novelty, X, training=True), anomaly_scores(lof, X, training=True)
     )
+    # And as a pipeline's last step.
+    piped = make_pipeline(StandardScaler(), LocalOutlierFactor(novelty=True)).fit(X)
+    np.testing.assert_array_equal(
+        anomaly_scores(piped, X, training=True), -piped[-1].negative_outlier_factor_
+    )
 
 
 def test_infinite_scores_become_finite_and_keep_their_rank():

@@ -179,8 +179,9 @@ def test_channels_last_images_are_warned_of(bars):
     with pytest.warns(UserWarning, match=r"12 channels of 10 x 3 pixels.*np.moveaxis"):
         detector.fit(images)
     # Grey images with a channel axis last, as Keras holds them: (n, 28, 28, 1).
-    with pytest.warns(UserWarning, match=r"12 channels of 10 x 1 pixels.*np.moveaxis"):
-        detector.fit(images[..., :1])
+    with pytest.warns(UserWarning, match=r"12 channels of 10 x 1 pixels.*np.moveaxis") as caught:
+        detector.fit_predict(images[..., :1])
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
 def test_conv_backbone_needs_images(make, blobs):

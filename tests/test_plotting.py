@@ -146,6 +146,16 @@ def test_a_metric_with_negative_values_shows_every_bar():
     assert ax.get_ylim()[0] < -0.041
 
 
+def test_timeline_with_time_zone_aware_timestamps_shades_the_last_step():
+    from anomaly.plotting import plot_timeline
+
+    labels = np.zeros(20, dtype=int)
+    labels[[5, 19]] = 1
+    stamps = pd.date_range("2024-01-01", periods=20, freq="h", tz="Europe/Paris")
+    fig = plot_timeline(np.arange(20.0), np.zeros(20), labels=labels, timestamps=stamps)
+    assert [round(patch.get_width(), 4) for patch in fig.axes[0].patches] == [0.0417, 0.0417]
+
+
 def test_timeline_with_text_timestamps_and_labels():
     from anomaly.plotting import plot_timeline
 

@@ -65,7 +65,7 @@ def check_generator(
             f"{COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
             "try another random_state, a lower learning_rate or more epochs.",
             UserWarning,
-            stacklevel=7,  # the caller of fit
+            stacklevel=8,  # the caller of fit (or fit_predict)
         )
     return diversity
 

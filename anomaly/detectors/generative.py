@@ -120,7 +120,8 @@ class GenerativeMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             ``n_steps`` samples, shaped as :meth:`sample` returns them; the
             first and last are the two samples' decoded codes.
         """
-        codes = self.transform(np.stack([np.asarray(start), np.asarray(end)]))
+        # An array whatever set_output asks of transform.
+        codes = np.asarray(self.transform(np.stack([np.asarray(start), np.asarray(end)])))
         weights = np.linspace(0.0, 1.0, n_steps)[:, None]
         return self.inverse_transform((1 - weights) * codes[0] + weights * codes[1])
 

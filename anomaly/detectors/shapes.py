@@ -76,7 +76,7 @@ def warn_if_channels_last(image_shape: tuple[int, ...]) -> None:
             "pixels: images are (channels, height, width); if their last axis holds the "
             "colours, pass np.moveaxis(X, -1, 1) (or each image's np.moveaxis(image, -1, 0)).",
             UserWarning,
-            stacklevel=6,  # the caller of fit (through _validate_input, fit, _fit_context)
+            stacklevel=7,  # fit's caller (via _validate_input, _fit_scored, fit, _fit_context)
         )
 
 

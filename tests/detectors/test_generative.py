@@ -99,6 +99,8 @@ def test_codes_take_set_output_and_name_their_columns(name):
     np.testing.assert_array_equal(
         codes.to_numpy(), pipeline[-1].transform(pipeline[0].transform(X))
     )
+    # interpolate reads the codes as an array whatever transform gives.
+    assert pipeline[-1].interpolate(X[0], X[1], n_steps=3).shape == (3, X.shape[1])
 
 
 @pytest.mark.parametrize("n_samples", [0, -1, 2.0])
