@@ -423,7 +423,7 @@ def plot_timeline(
     x = np.arange(len(frame)) if timestamps is None else np.asarray(timestamps)
     # Text, as read from a CSV, is read as times where it can be, else kept as labels.
     labels_axis = False
-    if x.dtype.kind in "US" or (x.dtype.kind == "O" and isinstance(x[0], str)):
+    if x.dtype.kind in "US" or (x.dtype.kind == "O" and len(x) and isinstance(x[0], str)):
         try:
             x = pd.to_datetime(x, format="ISO8601").to_numpy()
         except (ValueError, TypeError):
