@@ -20,7 +20,7 @@ from sklearn.utils import Tags, check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["BaseDetector", "check_observed", "nan_as"]
+__all__ = ["BaseDetector", "check_observed", "nan_as", "overflow_shares"]
 
 
 class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
@@ -301,6 +301,24 @@ def nan_as(values: np.ndarray, fill: float, *, copy: bool = True) -> np.ndarray:
     (e.g. -inf: the most abnormal); infinities stay infinite (``np.nan_to_num`` alone makes
     them the largest floats)."""
     return np.nan_to_num(values, copy=copy, nan=fill, posinf=np.inf, neginf=-np.inf)
+
+
+def overflow_shares(shares: np.ndarray, standardized: np.ndarray) -> np.ndarray:
+    """Per-value shares of abnormality (n_samples, n_values) of samples whose arithmetic
+    overflowed (a share infinite or NaN, whichever values the overflow spread to): ``+inf``
+    for the value of each such sample that lies furthest out once ``standardized`` (beyond
+    float32: infinite), which caused it, and 0 for the rest, of which the model then says
+    nothing; so that an explanation names the culprit, and the shares still sum to the
+    sample's score (``-inf``)."""
+    overflowed = ~np.isfinite(shares).all(axis=1)
+    if not overflowed.any():
+        return shares
+    shares = shares.copy()
+    with np.errstate(invalid="ignore"):  # a missing value (NaN) is never the culprit
+        distance = np.nan_to_num(np.abs(standardized[overflowed]), nan=-1.0)
+    culprit = distance == distance.max(axis=1, keepdims=True)
+    shares[overflowed] = np.where(culprit, np.inf, 0.0)
+    return shares
 
 
 def check_observed(

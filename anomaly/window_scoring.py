@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from anomaly._threads import block_pool
-from anomaly.base import BaseDetector, nan_as
+from anomaly.base import BaseDetector, nan_as, overflow_shares
 from anomaly.windowing import (
     blank_windows,
     check_series_length,
@@ -129,7 +129,7 @@ class WindowScoringMixin:
             # Minus each step's values' abnormality, summed over variables.
             scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             if not np.isfinite(scores).all():  # as feature_scores gives them; rare: checked last
-                values = nan_as(values, np.inf)
+                values = overflow_shares(values, block_windows)
                 scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             scores = -scores
             if self.step_scoring_ == "both":
@@ -140,7 +140,7 @@ class WindowScoringMixin:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
             )
-        values = nan_as(values, np.inf).reshape(len(block), *self.window_shape_)
+        values = overflow_shares(values, block_windows).reshape(len(block), *self.window_shape_)
         if self.step_scoring_ == "both":  # each variable's share of the window's part too
             values = values + values.mean(axis=2, keepdims=True)
         positions = np.broadcast_to(scores.reshape(len(block), -1), (len(block), values.shape[2]))
@@ -159,7 +159,9 @@ class WindowScoringMixin:
         ``step_scoring_="both"``, plus the mean of the variable's over the
         window's steps). Except with ``step_scoring_="window"``, the row of a
         step sums to minus its ``score_samples`` (up to rounding), so the
-        variables can be ranked by their part in it.
+        variables can be ranked by their part in it. A window beyond the
+        model's arithmetic gives ``+inf`` to its furthest-out value (the
+        variable it names then gets ``+inf``) and 0 to the others.
 
         Parameters
         ----------

@@ -458,3 +458,15 @@ def test_a_rule_no_value_carries_scores_whole_windows():
         )
         with pytest.raises(ValueError, match="scoring_rule='discriminator' has none"):
             detector.fit(series)
+
+
+def test_a_value_beyond_the_models_arithmetic_is_the_one_explained():
+    series = pd.DataFrame(np.sin(np.arange(120)[:, None] / 5 + np.arange(3)), columns=list("abc"))
+    detector = TimeSeriesDetector(fast_vae(epochs=1), window_size=8).fit(series)
+    extreme = series.copy()
+    extreme.iloc[50, 1] = 1e300
+    scores, shares = detector.score_samples(extreme), detector.feature_scores(extreme)
+    overflowed = np.isneginf(scores)
+    assert overflowed.sum() == 15  # the steps of the windows over step 50
+    assert (shares[overflowed].idxmax(axis=1) == "b").all()
+    assert shares.iloc[50].tolist() == [0.0, np.inf, 0.0]

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm.auto import tqdm
 
-from anomaly.base import BaseDetector, nan_as
+from anomaly.base import BaseDetector, nan_as, overflow_shares
 from anomaly.detectors.neighbors import NeighborMixin
 from anomaly.detectors.patches import (
     MAP_SMOOTHING_SIGMA,
@@ -311,10 +311,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         if self.patch_size_ is not None:
             maps = list(self._patched_maps(X_valid))
             return maps if isinstance(X, (list, tuple)) else np.stack(maps)
-        X = X_valid
-        maps = self._blockwise(X, self._map_batch, "mapping")
+        maps = self._blockwise(X_valid, self._map_batch, "mapping")
         maps = nan_as(maps, np.inf)  # as in score_samples: overflow is abnormal
-        return maps.reshape(len(X), *self.image_shape_).sum(axis=1)
+        return maps.reshape(len(X_valid), *self.image_shape_).sum(axis=1)
 
     def feature_scores(self, X: Any) -> np.ndarray | pd.DataFrame:
         """Each value's share of its row's abnormality: the higher, the more abnormal.
@@ -322,7 +321,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         The per-value term of the detector's scoring rule (see its
         ``_map_batch``): for the reconstruction probability, minus each
         value's log-probability, which sums over a row to minus
-        ``score_samples``. Images have :meth:`anomaly_map` instead.
+        ``score_samples``. A row beyond the model's arithmetic (scored
+        ``-inf``) has ``+inf`` at its furthest-out value and 0 at the others.
+        Images have :meth:`anomaly_map` instead.
 
         Parameters
         ----------
@@ -342,7 +343,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             )
         X_valid = self._validate_input(X, reset=False)
         scores = self._blockwise(X_valid, self._map_batch, "explaining")
-        scores = nan_as(scores, np.inf)  # as in score_samples: overflow is abnormal
+        scores = overflow_shares(scores, self._standardize(X_valid))
         if not hasattr(self, "feature_names_in_"):
             return scores
         return pd.DataFrame(scores, columns=self.feature_names_in_, index=getattr(X, "index", None))
