@@ -95,19 +95,16 @@ def score_file(
     if explain_top is not None and not 1 <= explain_top <= len(names):
         raise ValueError(f"explain_top must be from 1 to {len(names)}, got {explain_top}.")
     with_feature_scores = explain or explain_top is not None
-    # score_stream holds back a chunk and a window of steps, so their timestamps wait in a queue.
+    # score_stream holds back a chunk and a window of steps, so their timestamps wait in a queue
+    # (with, to rank the variables, which values are missing: their feature scores are 0).
     pending: list[pa.Table] = []
-    # And, to rank the variables, which values are missing (their feature scores are 0).
-    pending_missing: list[pa.Table] = []
 
     def values() -> Iterator[pd.DataFrame]:
         for stamps, rows in chunks:
-            pending.append(stamps)
             if explain_top is not None:
-                flat = pa.array(np.isnan(rows).ravel())
-                pending_missing.append(
-                    pa.table({"missing": pa.FixedSizeListArray.from_arrays(flat, len(names))})
-                )
+                missing = pa.FixedSizeListArray.from_arrays(np.isnan(rows).ravel(), len(names))
+                stamps = stamps.append_column("missing", missing)
+            pending.append(stamps)
             yield pd.DataFrame(rows, columns=names, copy=False)
 
     bar = tqdm(
@@ -123,7 +120,8 @@ def score_file(
             scores, feature_scores = scored if with_feature_scores else (scored, None)
             labels = np.where(scores - detector.offset_ < 0, -1, 1).astype(np.int8)
             # Minus score_samples: the output takes "higher = more abnormal", as metrics do.
-            table = _take(pending, len(scores)).append_column("anomaly_score", pa.array(-scores))
+            taken = _take(pending, len(scores))
+            table = taken.select([0]).append_column("anomaly_score", pa.array(-scores))
             table = table.append_column("label", pa.array(labels))
             if explain:
                 for name, column in zip(names, feature_scores.T):
@@ -131,8 +129,7 @@ def score_file(
             if explain_top is not None:
                 # A missing value's score is 0, which observed values' log-probabilities can
                 # fall below: it ranks last. Stable on ties: the first variable comes first.
-                missing_list = _take(pending_missing, len(scores))["missing"].combine_chunks()
-                missing = missing_list.flatten().to_numpy(zero_copy_only=False)
+                missing = taken.column(1).combine_chunks().flatten().to_numpy(zero_copy_only=False)
                 ranked = np.where(missing.reshape(-1, len(names)), -np.inf, feature_scores)
                 order = np.argsort(-ranked, axis=1, kind="stable")[:, :explain_top]
                 for rank, column in enumerate(order.T, start=1):
