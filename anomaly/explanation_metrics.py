@@ -14,7 +14,9 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
     For each step with labelled causes, the share of them among its
     ``floor(P% x n_causes)`` highest-scored variables; the mean over those
     steps. 1 when every step's causes are its top-ranked variables; about
-    ``n_causes / n_variables`` for random scores (at P = 100).
+    ``n_causes / n_variables`` for random scores (at P = 100). Variables tied
+    at the cut count by their chance of a place in a random order among them,
+    so that the order of the columns does not matter.
 
     Parameters
     ----------
@@ -54,9 +56,14 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
     n_causes = causes.sum(axis=1)
     # percent * n first: 116 / 100 * 25 is 28.999... in floating point, 116 * 25 / 100 is 29.
     looked_at = np.minimum(np.floor(percent * n_causes / 100).astype(int), scores.shape[1])
-    # Each variable's rank at its step, 0 for the highest score (ties: the first variable first).
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
-    hits = (causes & (ranks < looked_at[:, None])).sum(axis=1)
+    # Ties at the cut share its remaining places: each tied variable counts as the chance
+    # that a random order among them would look at it, so that no order of the columns is
+    # favoured (a variable without a score, NaN, ranks last).
+    scores = np.where(np.isnan(scores), -np.inf, scores)
+    ranked = -np.sort(-scores, axis=1)
+    cut = ranked[np.arange(len(scores)), np.maximum(looked_at - 1, 0)][:, None]
+    above, tied = scores > cut, scores == cut
+    places = looked_at - above.sum(axis=1)
+    hits = (causes & above).sum(axis=1) + (causes & tied).sum(axis=1) * places / tied.sum(axis=1)
+    hits = np.where(looked_at > 0, hits, 0.0)
     return float(np.mean(hits / n_causes))

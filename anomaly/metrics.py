@@ -270,7 +270,8 @@ def event_f1(y_true: ArrayLike, y_pred: ArrayLike) -> float:
         return 0.0
     recall = _detected_runs(y_true, y_pred)[0].mean()
     precision = _detected_runs(y_pred, y_true)[0].mean()
-    return float(statistics.harmonic_mean([precision, recall]))
+    # Python floats: statistics takes a zero as 0, where numpy's would warn of a division.
+    return float(statistics.harmonic_mean([float(precision), float(recall)]))
 
 
 def vus_roc(

@@ -29,7 +29,14 @@ from safetensors.torch import save as save_tensors
 
 from anomaly._atomic import atomic_write
 
-__all__ = ["FORMAT_VERSION", "ModelFile", "read_model_file", "to_json", "write_model_file"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFile",
+    "check_own_class",
+    "read_model_file",
+    "to_json",
+    "write_model_file",
+]
 
 # 1: MLP models of rows.
 # 2: images and windows (new parameters and fitted attributes).
@@ -57,6 +64,17 @@ class ModelFile:
     fields: dict[str, str]
     tensors: dict[str, torch.Tensor]
     version: int
+
+
+def check_own_class(estimator: object) -> None:
+    """Refuse to save a class defined outside this package (a subclass of one of its
+    detectors, say): a file names its class, and loading builds only this package's."""
+    cls = type(estimator)
+    if cls.__module__.partition(".")[0] != __name__.partition(".")[0]:
+        raise TypeError(
+            f"anomaly saves this package's detectors, not a {cls.__name__} defined in "
+            f"{cls.__module__}: anomaly.load could not build it. Pickle it instead."
+        )
 
 
 def to_json(value: object) -> str:

@@ -49,7 +49,9 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
     """
     scores = np.asarray(anomaly_scores, dtype=float)
     check_pot_risk(risk, level)
-    scores = scores[np.isfinite(scores)]
+    # The largest floats too: anomaly_scores gives them for scores of -inf (rows beyond the
+    # model's arithmetic), which would stretch the fitted tail as far.
+    scores = scores[np.abs(scores) < np.finfo(float).max]
     initial = float(np.quantile(scores, level)) if len(scores) else np.nan
     excesses = scores[scores > initial] - initial
     if len(excesses) < 10:

@@ -16,7 +16,7 @@ from anomaly.base import BaseDetector, nan_as
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
-from anomaly.model_file import to_json, write_model_file
+from anomaly.model_file import check_own_class, to_json, write_model_file
 from anomaly.thresholds import check_pot_risk, pot_threshold
 from anomaly.window_scoring import BLOCK_WINDOWS, WindowScoringMixin
 from anomaly.windowing import (
@@ -379,6 +379,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         write_model_file(path, *self._model_file_content())
 
     def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+        check_own_class(self)
         check_is_fitted(self)
         fields, tensors = self.detector_._model_file_content()
         wrapper = {

@@ -149,3 +149,33 @@ def test_bad_arguments():
         compare({}, {}, metrics=["auc"])
     with pytest.raises(ValueError, match=r"must be \(X, y\) or \(X_train, X_test, y_test\)"):
         compare({"iforest": IsolationForest()}, {"bad": (1, 2, 3, 4)}, progress=False)
+
+
+def test_one_metric_name_is_one_metric():
+    X, y = clear_anomalies()
+    table = compare(
+        {"iforest": IsolationForest(n_estimators=10)},
+        {"toy": (X, y)},
+        metrics="roc_auc",
+        progress=False,
+    )
+    assert list(table.metric.unique()) == ["roc_auc"]
+
+
+def test_peak_memory_leaves_out_what_a_tracing_caller_holds():
+    import tracemalloc
+
+    X, y = clear_anomalies()
+
+    def peak() -> float:
+        detectors = {"iforest": IsolationForest(n_estimators=10)}
+        return compare(detectors, {"toy": (X, y)}, progress=False).peak_memory_mib[0]
+
+    alone = peak()
+    tracemalloc.start()
+    try:
+        held = np.ones(2**23 // 8)  # 8 MiB the caller holds, traced
+        assert peak() < alone + 4
+        del held
+    finally:
+        tracemalloc.stop()

@@ -54,3 +54,15 @@ def test_clear_errors():
         hit_rate(np.zeros((3, 2)), np.zeros((3, 2), dtype=bool))
     with pytest.raises(ValueError, match="percent must be positive"):
         hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=0)
+
+
+def test_ties_count_by_their_chance_whatever_the_order_of_the_columns():
+    # Scores that say nothing: each of 4 tied variables has a 1 in 4 chance of the one place.
+    scores, causes = np.zeros((3, 4)), np.zeros((3, 4), dtype=bool)
+    causes[:, 0] = True
+    assert hit_rate(scores, causes) == 0.25 == hit_rate(scores[:, ::-1], causes[:, ::-1])
+    # One cause above the tie, one of two places left to three tied variables, one a cause.
+    scores, causes = np.array([[5.0, 1.0, 1.0, 1.0]]), np.array([[True, False, True, False]])
+    assert hit_rate(scores, causes) == (1 + 1 / 3) / 2
+    # A variable without a score ranks last.
+    assert hit_rate(np.array([[np.nan, 1.0]]), np.array([[True, False]])) == 0.0

@@ -337,3 +337,11 @@ def test_event_f1_is_not_tsb_ad_event_based_f1(tsb_ad):
     theirs = tsb_ad.basic_metricor().metric_EventF1PA(labels, predictions, preds=predictions)
     assert event_f1(labels, predictions) == pytest.approx(0.8)  # precision 2/3, recall 1
     assert theirs == pytest.approx(1 / 3)  # precision 2/10 points, recall 1
+
+
+def test_event_f1_of_alarms_beside_every_event_is_zero_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert event_f1([0, 1, 0, 0], [1, 0, 0, 0]) == 0.0

@@ -335,3 +335,16 @@ def test_files_of_format_version_2_load_and_score_as_when_saved(name):
     # The weights load bit for bit, but torch picks float32 kernels by CPU (AVX2, AVX-512):
     # on another machine than the fixtures', vaegan_series' scores differed by up to 1e-6.
     np.testing.assert_allclose(loaded.score_samples(data), expected, rtol=1e-5)
+
+
+def test_save_refuses_a_subclass_that_load_could_not_build(tmp_path):
+    class MyVAE(anomaly.VAEDetector):
+        pass
+
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    with pytest.raises(TypeError, match="not a MyVAE"):
+        MyVAE(epochs=1, random_state=0).fit(X).save(tmp_path / "m")
+    series = anomaly.TimeSeriesDetector(MyVAE(epochs=1, random_state=0), window_size=5).fit(X)
+    with pytest.raises(TypeError, match="not a MyVAE"):
+        anomaly.save(series, tmp_path / "m")
+    assert not (tmp_path / "m").exists()

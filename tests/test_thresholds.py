@@ -43,3 +43,11 @@ def test_ties_at_the_level_give_the_empirical_quantile():
     # 1.9 % puts the threshold at or below the level, where the tail fit does not reach.
     scores = np.r_[np.zeros(985), np.random.default_rng(0).exponential(size=15) + 1]
     assert pot_threshold(scores, risk=0.019, level=0.98) == np.quantile(scores, 1 - 0.019)
+
+
+def test_the_largest_floats_are_left_out_as_infinite_scores_are():
+    # anomaly_scores gives the largest float for a score of -inf: it must not stretch the tail.
+    scores = np.random.default_rng(0).exponential(size=10_000)
+    expected = pot_threshold(scores)
+    scores[:3] = np.finfo(float).max
+    assert pot_threshold(scores) == pytest.approx(expected, rel=0.05)

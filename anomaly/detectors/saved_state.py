@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from anomaly.model_file import ModelFile, to_json, write_model_file
+from anomaly.model_file import ModelFile, check_own_class, to_json, write_model_file
 from anomaly.training import resolve_device
 
 if TYPE_CHECKING:  # typing.Self is Python 3.11's; the package supports 3.10
@@ -68,6 +68,7 @@ class SavedStateMixin:
 
     def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
         """The header fields and tensors of this detector's model file."""
+        check_own_class(self)
         check_is_fitted(self)
         tensors = {
             _NETWORK_PREFIX + name: value for name, value in self.network_.state_dict().items()
