@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +15,28 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is written into rather than replaced: a pipe or a device, or a
+    descriptor's link such as ``/dev/stdout`` even where it leads to a regular file (under
+    ``>> file``: the shell's file, which is not to be emptied or renamed over)."""
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        return True
+    given = os.path.abspath(path)
+    return given.startswith(("/dev/", "/proc/")) and os.path.realpath(path) != given
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse an output that :func:`atomic_write` could not write, naming ``path``: called
+    before the work that would fill it."""
+    if is_stream(path):
+        return
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a folder, not a file", str(path))
+    if not real.parent.is_dir():
+        raise FileNotFoundError(f"No folder {real.parent} to write {real.name} into.")
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path`` that replaces ``path`` only on success.
@@ -21,17 +44,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     If the block raises, the temporary file is removed and ``path`` is left
     as it was. The finished file gets the usual permissions (0666 minus the
     umask), not the 0600 of a temporary file. Through a symbolic link, the
-    link's target is replaced, not the link; a pipe or a device (e.g.
-    ``/dev/stdout``) is written into, as there is no file to replace.
+    link's target is replaced, not the link; a stream (:func:`is_stream`, e.g.
+    ``/dev/stdout``) is written into, at its end, as there is no file to
+    replace (nor to empty: under ``>> file`` the earlier lines stay).
     """
-    # Through links as given: /dev/stdout into a pipe resolves to no path, yet opens.
-    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
-        with open(path, mode) as handle:
+    check_writable(path)
+    if is_stream(path):
+        with open(path, mode.replace("w", "a")) as handle:
             yield handle
         return
     path = Path(os.path.realpath(path))
-    if not path.parent.is_dir():  # else mkstemp names its temporary file in the error
-        raise FileNotFoundError(f"No folder {path.parent} to write {path.name} into.")
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )

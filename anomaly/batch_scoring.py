@@ -98,24 +98,29 @@ def score_files(
     ]
     results: dict[Path, int | Exception] = {}
     if client is None:
-        for path, args in zip(inputs, arguments):
-            try:
-                results[path] = _score_file(*args)
-            except Exception as error:  # reported with the file's name; the others go on
-                results[path] = error
-        return results
+        return {path: _outcome(*args) for path, args in zip(inputs, arguments)}
     from distributed import as_completed  # only with a cluster: Dask is an optional extra
 
     futures = {
-        client.submit(_score_file, *args, pure=False): path for path, args in zip(inputs, arguments)
+        client.submit(_outcome, *args, pure=False): path for path, args in zip(inputs, arguments)
     }
     for future in as_completed(futures):
-        error = future.exception()
+        error = future.exception()  # a worker lost, say
         results[futures[future]] = future.result() if error is None else error
     for output in outputs:  # left by attempts on workers that died
         for partial in output.parent.glob(f".{glob.escape(output.name)}.*.part"):
             partial.unlink(missing_ok=True)
     return {path: results[path] for path in inputs}
+
+
+def _outcome(*args: Any) -> int | Exception:
+    """:func:`_score_file`'s rows, or the error that stopped it, reported with the file's name
+    while the others go on: returned, not raised, so that a worker does not log it with its
+    traceback too."""
+    try:
+        return _score_file(*args)
+    except Exception as error:  # noqa: BLE001 (one file's failure is its result)
+        return error
 
 
 def _score_file(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from anomaly._atomic import atomic_write, check_not_same_file
+from anomaly._atomic import atomic_write, check_not_same_file, check_writable, is_stream
 from anomaly._threads import idle_cores
 from anomaly.batch_scoring import score_files
 from anomaly.csv_reading import read_series_csv
@@ -247,8 +247,8 @@ def compare_command(args: argparse.Namespace) -> None:
     detectors = {name: cls(**epochs) for name, cls in DETECTOR_CLASSES.items()}
     detectors |= {"IForest": IForest(), "KNN": KNN(), "LOF": LOF(), "ECOD": ECOD()}
     datasets = load_embedded()
+    args.output_dir.mkdir(parents=True, exist_ok=True)  # before the comparison, not after it
     table, scores = compare(detectors, datasets, seeds=args.seeds, return_scores=True)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(args.output_dir / "comparison.csv", "w") as handle:
         table.to_csv(handle, index=False)
     roc = table[table.metric == "roc_auc"].pivot_table(
@@ -279,6 +279,7 @@ def compare_command(args: argparse.Namespace) -> None:
 
 def fit_command(args: argparse.Namespace) -> None:
     check_not_same_file(args.train, args.output)
+    check_writable(args.output)  # before the training, not after it
 
     frame = read_series_csv(
         args.train,
@@ -345,10 +346,12 @@ def score_command(args: argparse.Namespace) -> int | None:
         explain_top=args.explain_top,
     )
     seconds = time.perf_counter() - start
-    # The streaming rate, without the start-up (interpreter, torch, model file) before it.
+    # The streaming rate, without the start-up (interpreter, torch, model file) before it;
+    # beside the scores, not among them, where they go to a stream such as /dev/stdout.
     print(
         f"scored {n_rows} rows in {seconds:.3f} s ({n_rows / seconds:,.0f} rows/s); "
-        f"wrote {args.output}"
+        f"wrote {args.output}",
+        file=sys.stderr if is_stream(args.output) else sys.stdout,
     )
 
 

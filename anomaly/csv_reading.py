@@ -160,11 +160,11 @@ def iter_series_csv(
     ValueError
         On the first malformed row, naming its line and column: the file
         is checked as it is read, so rows before it have been yielded.
-        Blank lines are refused as rows of missing values, except empty
-        lines at the end of the file, which are no rows (as for
-        :func:`read_series_csv`, which also drops trailing rows of missing
-        values). A header that repeats a name, a file that is not UTF-8 and
-        lines ended by a lone carriage return are refused. The timestamps'
+        Blank lines are refused as rows of missing values, except at the
+        end of the file, where empty lines and rows of empty cells are no
+        rows (as for :func:`read_series_csv`). A header that repeats a
+        name, a file that is not UTF-8 and lines ended by a lone carriage
+        return are refused. The timestamps'
         format is fixed by the first chunk (ISO 8601, else inferred from its
         first value) for the whole file.
 
@@ -192,6 +192,7 @@ def iter_series_csv(
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
     parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
     first_row, previous = 0, None  # rows read so far; the last timestamp read
+    held = None  # trailing rows of empty cells, so far
     time_format = None  # the timestamps' format, fixed by the first chunk
     with open(path, "rb") as handle:
         # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
@@ -213,8 +214,19 @@ def iter_series_csv(
                 raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
             for start in range(0, table.num_rows, chunk_rows or max(table.num_rows, 1)):
                 piece = table.slice(start, chunk_rows)
+                # Rows of empty cells wait for a row with a value; at the end they are no rows.
+                if held is not None:
+                    piece = pa.concat_tables([held, piece]).combine_chunks()
                 stamps = piece.column(timestamp_column)
                 values = np.column_stack([piece.column(c).to_numpy() for c in value_columns])
+                written = pc.not_equal(pc.utf8_trim_whitespace(stamps), "")  # null if null
+                filled = np.flatnonzero(written.fill_null(False).to_numpy())
+                filled = np.union1d(filled, np.flatnonzero(~np.isnan(values).all(axis=1)))
+                kept = int(filled[-1]) + 1 if len(filled) else 0
+                held = piece.slice(kept) if kept < piece.num_rows else None
+                if not kept:
+                    continue
+                piece, stamps, values = piece.slice(0, kept), stamps.slice(0, kept), values[:kept]
                 previous, time_format = _check_stream_chunk(
                     path,
                     timestamp_column,

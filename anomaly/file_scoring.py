@@ -14,7 +14,7 @@ from pyarrow import csv as pa_csv
 from sklearn.utils import get_tags
 from tqdm.auto import tqdm
 
-from anomaly._atomic import atomic_write, check_not_same_file
+from anomaly._atomic import atomic_write, check_not_same_file, check_writable
 from anomaly.csv_reading import iter_series_csv
 from anomaly.parquet_reading import iter_series_parquet
 from anomaly.timeseries import TimeSeriesDetector
@@ -77,6 +77,7 @@ def score_file(
         Rows scored.
     """
     check_not_same_file(input_path, output_path)
+    check_writable(output_path)
     names = getattr(detector, "feature_names_in_", None)
     if names is None:
         raise ValueError(
@@ -135,6 +136,7 @@ def score_file(
                 for rank, column in enumerate(order.T, start=1):
                     table = table.append_column(f"top_{rank}", pa.array(np.asarray(names)[column]))
             if writer is None:
+                _check_distinct(table.column_names)
                 writer = (
                     pq.ParquetWriter(handle, table.schema)
                     if _is_parquet(output_path)
@@ -145,6 +147,16 @@ def score_file(
             bar.update(len(scores))
         writer.close()
     return n_rows
+
+
+def _check_distinct(columns: list[str]) -> None:
+    """Refuse an output whose timestamp column (the input's) is named as a column the scores
+    add: a CSV reader would take one for the other, and Parquet readers refuse the file."""
+    if columns[0] in columns[1:]:
+        raise ValueError(
+            f"The timestamp column is named {columns[0]!r}, as an output column is: rename it "
+            "in the input."
+        )
 
 
 def _is_parquet(path: str | os.PathLike) -> bool:

@@ -368,6 +368,48 @@ def test_output_into_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert f"No folder {tmp_path / 'no'} to write model into" in capsys.readouterr().err
 
 
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    from anomaly import cli
+
+    write_series(tmp_path / "train.csv")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").touch()
+    monkeypatch.setattr(cli.TimeSeriesDetector, "fit", lambda *args: pytest.fail("trained"))
+    argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1", "-o"]
+    assert main([*argv, str(tmp_path / "folder")]) == 1
+    assert f"Is a folder, not a file: {tmp_path / 'folder'}" in capsys.readouterr().err
+    monkeypatch.setattr("anomaly.comparison.compare", lambda *a, **k: pytest.fail("compared"))
+    assert main(["compare", "--output-dir", str(tmp_path / "file" / "out")]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+def test_scores_to_stdout_hold_only_the_scores(model, tmp_path, capsys):
+    write_series(tmp_path / "input.csv", n_rows=30, seed=1)
+    assert main(["score", str(model), str(tmp_path / "input.csv"), "-o", "/dev/stdout"]) == 0
+    captured = capsys.readouterr()
+    assert "scored 30 rows" in captured.err and "scored" not in captured.out
+
+
+def test_trailing_rows_of_empty_cells_are_no_rows(model, tmp_path):
+    frame = write_series(tmp_path / "input.csv", n_rows=30, seed=1)
+    with open(tmp_path / "input.csv", "a") as handle:
+        handle.write(",,\n,,\n")  # as spreadsheets export
+    assert (
+        main(["score", str(model), str(tmp_path / "input.csv"), "-o", str(tmp_path / "o.csv")]) == 0
+    )
+    assert len(pd.read_csv(tmp_path / "o.csv")) == len(frame)
+
+
+@pytest.mark.parametrize("name", ["label", "anomaly_score"])
+def test_a_timestamp_column_named_as_an_output_column_is_refused(model, tmp_path, capsys, name):
+    frame = write_series(tmp_path / "input.csv", n_rows=30, seed=1)
+    frame.rename(columns={"time": name}).to_csv(tmp_path / "input.csv", index=False)
+    out = tmp_path / "o.parquet"
+    assert main(["score", str(model), str(tmp_path / "input.csv"), "-o", str(out)]) == 1
+    assert f"The timestamp column is named {name!r}" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("link", [None, "symlink", "hardlink"])
 def test_an_output_that_is_the_input_is_refused_before_reading(model, tmp_path, capsys, link):
     write_series(tmp_path / "data.csv")

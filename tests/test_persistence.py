@@ -234,6 +234,24 @@ def test_writes_go_through_links_and_into_pipes(tmp_path):
     )
     piped = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert piped.stdout == b"out"
+    # And when it leads to a regular file (`>> file`): written at its end, not emptied.
+    appended = tmp_path / "appended.csv"
+    appended.write_text("earlier\n")
+    with open(appended, "a") as stdout:
+        subprocess.run([sys.executable, "-c", code], stdout=stdout, check=True)
+    assert appended.read_text() == "earlier\nout"
+
+
+def test_a_file_under_dev_is_replaced_as_any_file(tmp_path, monkeypatch):
+    # /dev/shm holds regular files: only a descriptor's link is written into.
+    assert not _atomic.is_stream("/dev/shm/scores.csv")
+    assert _atomic.is_stream("/dev/stdout") and _atomic.is_stream("/dev/null")
+
+
+def test_a_folder_is_no_output(tmp_path):
+    with pytest.raises(IsADirectoryError, match="Is a folder"):
+        with _atomic.atomic_write(tmp_path, "w"):
+            pass
 
 
 def test_saved_header_is_plain_json(saved, fitted):
