@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -15,14 +17,32 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+# Names of an open descriptor of this process: the shell's redirections live there.
+_DESCRIPTOR = re.compile(
+    r"/dev/(?:fd/(\d+)|(stdin|stdout|stderr))|/proc/(?:self|thread-self|(\d+))/fd/(\d+)"
+)
+_STANDARD = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def _descriptor(path: str | os.PathLike) -> int | None:
+    """The descriptor ``path`` names, as given (``/dev/stdout``, ``/dev/fd/3``,
+    ``/proc/self/fd/1``), or None."""
+    match = _DESCRIPTOR.fullmatch(os.path.abspath(path))
+    if match is None:
+        return None
+    fd, standard, pid, proc_fd = match.groups()
+    if pid is not None and int(pid) != os.getpid():
+        return None
+    return _STANDARD[standard] if standard else int(fd if fd is not None else proc_fd)
+
+
 def is_stream(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is written into rather than replaced: a pipe or a device, or a
-    descriptor's link such as ``/dev/stdout`` even where it leads to a regular file (under
-    ``>> file``: the shell's file, which is not to be emptied or renamed over)."""
-    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+    """Whether ``path`` is written into rather than replaced: a descriptor of this process
+    (``/dev/stdout``, even where the shell points it at a regular file), a pipe or a
+    device."""
+    if _descriptor(path) is not None:
         return True
-    given = os.path.abspath(path)
-    return given.startswith(("/dev/", "/proc/")) and os.path.realpath(path) != given
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -45,12 +65,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     as it was. The finished file gets the usual permissions (0666 minus the
     umask), not the 0600 of a temporary file. Through a symbolic link, the
     link's target is replaced, not the link; a stream (:func:`is_stream`, e.g.
-    ``/dev/stdout``) is written into, at its end, as there is no file to
-    replace (nor to empty: under ``>> file`` the earlier lines stay).
+    ``/dev/stdout``) is written into, as there is no file to replace (nor one
+    to empty or rename over where the shell points ``/dev/stdout`` at a file:
+    the descriptor is written through, so ``>> file`` appends).
     """
     check_writable(path)
+    descriptor = _descriptor(path)
+    if descriptor is not None:
+        # Through a copy of the descriptor, at the shell's position (or end, under >>):
+        # reopening the name would start from the beginning of its file.
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        with os.fdopen(os.dup(descriptor), mode) as handle:
+            yield handle
+        return
     if is_stream(path):
-        with open(path, mode.replace("w", "a")) as handle:
+        with open(path, mode) as handle:
             yield handle
         return
     path = Path(os.path.realpath(path))

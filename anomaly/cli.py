@@ -315,7 +315,10 @@ def fit_command(args: argparse.Namespace) -> None:
     detector.fit(frame.iloc[:, 1:])  # the value columns, with their names
     if is_main_process():  # under torchrun, every rank trained; rank 0 alone writes
         detector.save(args.output)
-        print(f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}")
+        print(
+            f"fitted on {len(frame)} rows of {list(frame.columns[1:])}; saved {args.output}",
+            file=sys.stderr if is_stream(args.output) else sys.stdout,  # not into the model
+        )
 
 
 def score_command(args: argparse.Namespace) -> int | None:

@@ -192,7 +192,7 @@ def iter_series_csv(
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
     parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
     first_row, previous = 0, None  # rows read so far; the last timestamp read
-    held = None  # trailing rows of empty cells, so far
+    held = 0  # rows of empty cells since the last row with a value
     time_format = None  # the timestamps' format, fixed by the first chunk
     with open(path, "rb") as handle:
         # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
@@ -214,16 +214,16 @@ def iter_series_csv(
                 raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
             for start in range(0, table.num_rows, chunk_rows or max(table.num_rows, 1)):
                 piece = table.slice(start, chunk_rows)
-                # Rows of empty cells wait for a row with a value; at the end they are no rows.
-                if held is not None:
-                    piece = pa.concat_tables([held, piece]).combine_chunks()
                 stamps = piece.column(timestamp_column)
                 values = np.column_stack([piece.column(c).to_numpy() for c in value_columns])
-                written = pc.not_equal(pc.utf8_trim_whitespace(stamps), "")  # null if null
-                filled = np.flatnonzero(written.fill_null(False).to_numpy())
-                filled = np.union1d(filled, np.flatnonzero(~np.isnan(values).all(axis=1)))
+                # Rows of empty cells are counted, not kept: at the end they are no rows.
+                written = pc.not_equal(stamps, "").fill_null(False).to_numpy()
+                filled = np.flatnonzero(written | ~np.isnan(values).all(axis=1))
+                if held and len(filled):
+                    _diagnose(path, timestamp_column, value_columns, allow_missing)  # raises
+                    raise ValueError(f"{path}, line {_line(first_row)}: a row of empty cells.")
                 kept = int(filled[-1]) + 1 if len(filled) else 0
-                held = piece.slice(kept) if kept < piece.num_rows else None
+                held += piece.num_rows - kept
                 if not kept:
                     continue
                 piece, stamps, values = piece.slice(0, kept), stamps.slice(0, kept), values[:kept]

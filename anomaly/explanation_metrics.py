@@ -58,11 +58,12 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
     looked_at = np.minimum(np.floor(percent * n_causes / 100).astype(int), scores.shape[1])
     # Ties at the cut share its remaining places: each tied variable counts as the chance
     # that a random order among them would look at it, so that no order of the columns is
-    # favoured (a variable without a score, NaN, ranks last).
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    ranked = -np.sort(-scores, axis=1)
+    # favoured. A variable without a score (NaN) ranks last, below -inf.
+    ranked = -np.sort(-scores, axis=1)  # NaN last
     cut = ranked[np.arange(len(scores)), np.maximum(looked_at - 1, 0)][:, None]
-    above, tied = scores > cut, scores == cut
+    unscored, cut_unscored = np.isnan(scores), np.isnan(cut)
+    above = np.where(cut_unscored, ~unscored, scores > cut)
+    tied = np.where(cut_unscored, unscored, scores == cut)
     places = looked_at - above.sum(axis=1)
     hits = (causes & above).sum(axis=1) + (causes & tied).sum(axis=1) * places / tied.sum(axis=1)
     hits = np.where(looked_at > 0, hits, 0.0)

@@ -390,6 +390,22 @@ def test_scores_to_stdout_hold_only_the_scores(model, tmp_path, capsys):
     assert "scored 30 rows" in captured.err and "scored" not in captured.out
 
 
+def test_a_model_fitted_to_stdout_redirected_to_a_file_loads(tmp_path, capsys):
+    write_series(tmp_path / "train.csv")
+    path = tmp_path / "model.safetensors"
+    saved = os.dup(1)
+    with open(path, "wb") as redirected:  # as `> model.safetensors` would
+        os.dup2(redirected.fileno(), 1)
+    try:
+        argv = ["fit", str(tmp_path / "train.csv"), "--window-size", "6", "--epochs", "1"]
+        assert main([*argv, "-o", "/dev/stdout"]) == 0
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert "fitted on 120 rows" in capsys.readouterr().err
+    assert isinstance(anomaly.load(path), anomaly.TimeSeriesDetector)
+
+
 def test_trailing_rows_of_empty_cells_are_no_rows(model, tmp_path):
     frame = write_series(tmp_path / "input.csv", n_rows=30, seed=1)
     with open(tmp_path / "input.csv", "a") as handle:

@@ -64,5 +64,6 @@ def test_ties_count_by_their_chance_whatever_the_order_of_the_columns():
     # One cause above the tie, one of two places left to three tied variables, one a cause.
     scores, causes = np.array([[5.0, 1.0, 1.0, 1.0]]), np.array([[True, False, True, False]])
     assert hit_rate(scores, causes) == (1 + 1 / 3) / 2
-    # A variable without a score ranks last.
+    # A variable without a score ranks last, below -inf.
     assert hit_rate(np.array([[np.nan, 1.0]]), np.array([[True, False]])) == 0.0
+    assert hit_rate(np.array([[-np.inf, np.nan]]), np.array([[False, True]])) == 0.0

@@ -242,10 +242,33 @@ def test_writes_go_through_links_and_into_pipes(tmp_path):
     assert appended.read_text() == "earlier\nout"
 
 
-def test_a_file_under_dev_is_replaced_as_any_file(tmp_path, monkeypatch):
-    # /dev/shm holds regular files: only a descriptor's link is written into.
+def test_only_descriptors_pipes_and_devices_are_written_into(tmp_path):
+    assert _atomic.is_stream("/dev/stdout") and _atomic.is_stream("/proc/self/fd/1")
+    assert _atomic.is_stream("/dev/null")
+    # Files under /dev/shm or reached through /proc are replaced as any file, links too.
     assert not _atomic.is_stream("/dev/shm/scores.csv")
-    assert _atomic.is_stream("/dev/stdout") and _atomic.is_stream("/dev/null")
+    assert not _atomic.is_stream(f"/proc/self/cwd/{tmp_path}/scores.csv")
+    if os.path.isdir("/dev/shm"):
+        target = Path("/dev/shm") / f"anomaly-test-{os.getpid()}.csv"
+        link = tmp_path / "latest.csv"
+        link.symlink_to(target)
+        try:
+            target.write_text("old")
+            with _atomic.atomic_write(link, "w") as handle:
+                handle.write("new")
+            assert target.read_text() == "new"
+        finally:
+            target.unlink()
+
+
+def test_stdout_is_written_from_the_shells_position(tmp_path):
+    code = (
+        "from anomaly._atomic import atomic_write\n"
+        "with atomic_write('/dev/stdout', 'w') as f: f.write('out\\n')"
+    )
+    command = f'{{ {sys.executable} -c "{code}"; echo done; }} > {tmp_path / "both.txt"}'
+    subprocess.run(["sh", "-c", command], check=True)
+    assert (tmp_path / "both.txt").read_text() == "out\ndone\n"
 
 
 def test_a_folder_is_no_output(tmp_path):
