@@ -104,10 +104,12 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         divided by ``window_size``; ``feature_scores`` leaves out the terms
         of a scoring rule that no value carries, such as the ELBO's KL, and
         a rule that only whole windows have, a discriminator's or the
-        VAE-GAN's feature reconstruction, takes "window" only); "auto":
-        "both" for several variables, "window" for one (whose windows the
-        wrapped detector's default ``n_neighbors="auto"`` scores by their
-        nearest training windows) or for such a rule.
+        VAE-GAN's feature reconstruction, takes "window" only, as does a
+        distance to the nearest training windows asked for by number,
+        ``n_neighbors=k``); "auto": "both" for several variables, "window"
+        for one (whose windows the wrapped detector's default
+        ``n_neighbors="auto"`` scores by their nearest training windows) or
+        for such a rule or ``n_neighbors``.
         On SMD and ASD (38 and 19 variables) "both" ranked
         anomalies far better than "window" by VUS-PR, on NAB (one variable,
         where one value per step is little evidence) worse (see
@@ -246,6 +248,9 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     fit_predict = _fit_context(prefer_skip_nested_validation=False)(
         BaseDetector.fit_predict.__wrapped__
     )
+    partial_fit = _fit_context(prefer_skip_nested_validation=False)(
+        BaseDetector.partial_fit.__wrapped__
+    )
 
     def _fit(self, X: np.ndarray) -> None:
         if self.threshold == "pot":  # before training, not after
@@ -259,15 +264,22 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             )
         else:
             detector = clone(self.detector)
-        # A rule that no value carries (a discriminator's) scores whole windows only.
-        whole_windows = detector.scoring_rule in getattr(detector, "_rules_without_values", ())
+        # A rule that no value carries (a discriminator's), or the distance to the nearest
+        # training windows asked for by number, scores whole windows only.
+        rule = f"scoring_rule={detector.scoring_rule!r}"
+        if detector.scoring_rule in getattr(detector, "_rules_without_values", ()):
+            whole_windows = rule
+        else:
+            neighbors = getattr(detector, "n_neighbors", None)
+            whole = isinstance(neighbors, Integral) and not isinstance(neighbors, bool)
+            whole_windows = f"n_neighbors={neighbors!r}" if whole else None
         if self.step_scoring == "auto":
             self.step_scoring_ = "both" if X.shape[1] > 1 and not whole_windows else "window"
         elif whole_windows and self.step_scoring != "window":
             raise ValueError(
                 f"step_scoring={self.step_scoring!r} scores a step by its values' terms, and "
-                f"{type(detector).__name__}'s scoring_rule={detector.scoring_rule!r} has none: "
-                "use step_scoring='window' (or 'auto'), or another scoring_rule."
+                f"{type(detector).__name__}'s {whole_windows} has none: use "
+                "step_scoring='window' (or 'auto'), or another setting."
             )
         else:
             self.step_scoring_ = self.step_scoring
@@ -294,7 +306,32 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
                 f"window_size={size}; pass a longer series (or, at fit, a smaller window_size)."
             )
         check_windows_observed(X, starts, size)
+        self._check_positions_observed(X, starts, size)
         return starts
+
+    def _check_positions_observed(self, X: np.ndarray, starts: np.ndarray, size: int) -> None:
+        """Refuse training windows in which some variable is missing at some step of every
+        one: the wrapped detector would refuse that column of its windows, by a number."""
+        if not np.isnan(X).any():
+            return
+        for position in range(size):
+            unobserved = np.isnan(X[starts + position]).all(axis=0)
+            if unobserved.any():
+                variable = int(np.argmax(unobserved))
+                names = getattr(self, "feature_names_in_", None)
+                name = repr(str(names[variable])) if names is not None else variable
+                spacing = int(np.diff(starts).min())
+                remedy = (
+                    f"they start every {spacing} steps, to keep to max_train_windows="
+                    f"{self.max_train_windows}, and it is logged at that period: fit with a "
+                    "larger max_train_windows, or None"
+                    if spacing > self.stride
+                    else "fit on a series where it is observed"
+                )
+                raise ValueError(
+                    f"Variable {name} is missing at step {position} of every training "
+                    f"window: {remedy}."
+                )
 
     def _score_samples(self, X: np.ndarray) -> np.ndarray:
         # The fitted window size (window_size may have been set since); any stride.
@@ -351,6 +388,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         references = fitted[reference_index(len(fitted), detector.scoring_seed_)]
         zone = -(-size // 4)
         starts = window_starts(len(X), size, self.stride)
+        check_windows_observed(X, starts, size)  # as scoring them would
         scores = []
         for first in range(0, len(starts), BLOCK_WINDOWS):
             block = starts[first : first + BLOCK_WINDOWS]

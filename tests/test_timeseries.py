@@ -61,9 +61,38 @@ def test_default_detector_is_a_vae_of_one_draw_per_window_stopped_early():
 def test_the_wrapped_detectors_parameters_are_checked():
     # scikit-learn skips nested estimators' checks inside fit: the wrapper must not lose them.
     detector = TimeSeriesDetector(VAEDetector(n_draws=0), window_size=10)
-    for method in (detector.fit, detector.fit_predict):
+    for method in (detector.fit, detector.fit_predict, detector.partial_fit):
         with pytest.raises(ValueError, match="'n_draws' parameter of VAEDetector must be an int"):
             method(sine_series(100)[0])
+
+
+def test_windows_scored_by_their_nearest_neighbors_are_scored_whole():
+    series = np.c_[sine_series(200)[0], np.cos(np.arange(200) / 5)]
+    detector = TimeSeriesDetector(fast_vae(n_neighbors=3), window_size=10).fit(series)
+    assert detector.step_scoring_ == "window"
+    with pytest.raises(ValueError, match="n_neighbors=3 has none"):
+        TimeSeriesDetector(fast_vae(n_neighbors=3), window_size=10, step_scoring="both").fit(series)
+
+
+def test_a_variable_missing_at_the_training_windows_period_is_named():
+    # Logged every other step: windows two steps apart all miss it at the same steps.
+    series = np.c_[np.sin(np.arange(400) / 3), np.cos(np.arange(400) / 5)]
+    series[1::2, 1] = np.nan
+    frame = pd.DataFrame(series, columns=["cpu", "memory"])
+    detector = TimeSeriesDetector(
+        fast_vae(missing="marginalize"), window_size=10, max_train_windows=100
+    )
+    with pytest.raises(ValueError, match="'memory' is missing at step 1 of every training"):
+        detector.fit(frame)
+    detector.set_params(max_train_windows=None).fit(frame)  # every start: observed somewhere
+
+
+def test_neighbor_scoring_refuses_at_fit_a_window_it_could_not_score():
+    series = np.sin(np.arange(105) / 3)[:, None]
+    series[95:] = np.nan  # the end window, off the training grid, holds no value
+    detector = TimeSeriesDetector(fast_vae(missing="marginalize"), window_size=10, stride=3)
+    with pytest.raises(ValueError, match="every variable is missing"):
+        detector.fit(series)
 
 
 def test_block_size_does_not_change_scores(monkeypatch):
