@@ -77,7 +77,8 @@ def plot_reconstructions(
     n = len(images)
     fig = Figure(figsize=(1.6 * n, 5.2), layout="constrained")
     axes = fig.subplots(3, n, squeeze=False)
-    limits = (min(map(np.min, images)), max(map(np.max, images)))
+    # Missing pixels (NaN) left out; booleans as numbers.
+    limits = (float(min(map(np.nanmin, images))), float(max(map(np.nanmax, images))))
     # Patches are reconstructed in lighting-normalised units: each on its own scale.
     rebuilt_limits = (None, None) if detector.patch_size_ is not None else limits
     for column in range(n):
@@ -157,6 +158,7 @@ def _displayable(
 ) -> np.ndarray:
     """(H, W) as is; (1, H, W) squeezed; (3, H, W) to (H, W, 3) scaled to [0, 1] from
     ``limits`` (the image's own where None), as ``imshow`` does not scale colour images."""
+    image = np.asarray(image, dtype=np.float64)  # booleans have no difference to scale by
     if image.ndim == 2:
         return image
     if image.shape[0] == 1:
@@ -164,7 +166,7 @@ def _displayable(
     if image.shape[0] == 3:
         low = np.nanmin(image) if limits[0] is None else limits[0]
         high = np.nanmax(image) if limits[1] is None else limits[1]
-        scaled = (image.astype(np.float64) - low) / (high - low if high > low else 1.0)
+        scaled = (image - low) / (high - low if high > low else 1.0)
         return np.clip(scaled.transpose(1, 2, 0), 0, 1)
     return image.mean(axis=0)  # other channel counts: their mean, as grey
 
@@ -189,10 +191,11 @@ def plot_image_grid(images: np.ndarray, *, n_cols: int = 8) -> Figure:
     >>> len(fig.axes)
     10
     """
-    images = np.asarray(images)
+    images = np.asarray(images, dtype=np.float64)
     n_rows = -(-len(images) // n_cols)
     fig = Figure(figsize=(1.1 * n_cols, 1.1 * n_rows))
-    low, high = images.min(), images.max()  # one grey scale: images compare by brightness
+    # One grey scale, so that images compare by brightness; missing pixels (NaN) left out.
+    low, high = np.nanmin(images), np.nanmax(images)
     for index, image in enumerate(images):
         ax = fig.add_subplot(n_rows, n_cols, index + 1)
         ax.imshow(_displayable(image, (low, high)), cmap="gray", vmin=low, vmax=high)

@@ -182,6 +182,10 @@ def test_channels_last_images_are_warned_of(bars):
     with pytest.warns(UserWarning, match=r"12 channels of 10 x 1 pixels.*np.moveaxis") as caught:
         detector.fit_predict(images[..., :1])
     assert caught[0].filename == __file__  # the warning points at the caller's line
+    # Colour images of different sizes, colours last: refused, with the same hint.
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"channel counts \[80, 90\].*np.moveaxis"):
+        detector.fit([rng.uniform(size=(80, 70, 3)), rng.uniform(size=(90, 72, 3))])
 
 
 def test_conv_backbone_needs_images(make, blobs):

@@ -35,6 +35,28 @@ def test_colour_images_are_shown_on_their_own_scale():
     np.testing.assert_allclose(shown, (image.transpose(1, 2, 0) - image.min()) / np.ptp(image))
 
 
+def test_images_with_a_missing_pixel_keep_their_grey_scale():
+    images, _, _ = bar_images(n_normal=30, n_anomalous=0)
+    images[::2, 3, 3] = np.nan
+    detector = VAEDetector(
+        conv_channels=(4,),
+        latent_dim=2,
+        epochs=1,
+        n_draws=2,
+        missing="marginalize",
+        random_state=0,
+    ).fit(images)
+    fig = plot_reconstructions(detector, images, n_images=2)
+    assert all(np.isfinite(ax.get_images()[0].get_clim()).all() for ax in fig.axes[:4])
+    assert np.isfinite(plot_image_grid(images[:4]).axes[0].get_images()[0].get_clim()).all()
+
+
+def test_boolean_colour_images_are_shown():
+    image = np.random.default_rng(0).uniform(size=(3, 6, 5)) > 0.5
+    shown = plot_image_grid(image[None]).axes[0].get_images()[0].get_array()
+    np.testing.assert_array_equal(shown, image.transpose(1, 2, 0))
+
+
 def test_reconstruct_returns_input_units(make):
     images, _, _ = bar_images(n_normal=60, n_anomalous=0, channels=2)
     detector = make(conv_channels=(4,), latent_dim=2, epochs=1).fit(images * 10 + 3)

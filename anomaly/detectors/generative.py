@@ -49,8 +49,10 @@ class GenerativeMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         samples : ndarray
             In the input's units, shaped as :meth:`reconstruct` returns
             samples: (n_samples, n_features) for rows, (n_samples, channels,
-            height, width) for images (of a patch's size when the detector
-            was fitted on patches).
+            height, width) for images; of a patch's size when the detector
+            was fitted on patches, and then in the lighting-normalised units
+            its network sees (as :meth:`reconstruct` gives patches: each
+            image's own lighting cannot be restored to a drawn patch).
         """
         check_is_fitted(self)
         check_scalar(n_samples, "n_samples", Integral, min_val=1)

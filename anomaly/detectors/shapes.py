@@ -46,7 +46,13 @@ def as_image_list(X: Any) -> list[np.ndarray] | None:
     images = [image[None] if image.ndim == 2 else image for image in images]
     channels = {image.shape[0] for image in images}
     if len(channels) > 1:
-        raise ValueError(f"X holds images of different channel counts {sorted(channels)}.")
+        hint = ""
+        if all(image.shape[-1] in (1, 3, 4) for image in images):  # as PIL and imageio give
+            hint = (
+                ": images are (channels, height, width); if their last axis holds the "
+                "colours, pass each image's np.moveaxis(image, -1, 0)"
+            )
+        raise ValueError(f"X holds images of different channel counts {sorted(channels)}{hint}.")
     return images
 
 
