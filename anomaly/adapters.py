@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone, is_outlier_detector
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomaly.base import BaseDetector
 
@@ -112,6 +112,8 @@ class PyODDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
         ``decision_function = score_samples - offset_``: minus PyOD's ``threshold_``.
     n_features_in_ : int
         Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, where they all had string names.
 
     Examples
     --------
@@ -133,16 +135,29 @@ class PyODDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> PyODDetector:
         """Fit the PyOD model on ``X``."""
         self._validate_params()
-        X = np.asarray(X)
+        # Checked as scikit-learn's detectors check it (PyOD takes any array as it comes):
+        # columns counted and named, so that new data's are checked against them.
+        X = validate_data(self, X, reset=True)
         self.detector_ = clone(self.detector).fit(X)
-        self.n_features_in_ = X.shape[1]
         self.offset_ = -float(self.detector_.threshold_)
         return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on ``X`` and label it by the model's training labels (``labels_``): -1 for
+        outliers, +1 for inliers.
+
+        A share ``contamination`` of ``X`` is flagged, as PyOD flags it. For a
+        model scored by nearest neighbours (KNN, LOF) this may differ from
+        ``fit(X).predict(X)``, which counts each sample among its own
+        neighbours.
+        """
+        return np.where(self.fit(X, y).detector_.labels_ == 1, -1, 1)
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus PyOD's ``decision_function``: the lower, the more abnormal."""
         check_is_fitted(self)
-        return -np.asarray(self.detector_.decision_function(np.asarray(X)), dtype=float)
+        X = validate_data(self, X, reset=False)
+        return -np.asarray(self.detector_.decision_function(X), dtype=float)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers."""
@@ -165,7 +180,8 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
     ----------
     detector : estimator
         A scikit-learn outlier detector with ``score_samples`` and ``offset_``
-        (e.g. :class:`anomaly.VAEDetector`); cloned at fit.
+        (e.g. :class:`anomaly.VAEDetector`), or a pipeline ending in one; cloned
+        at fit.
 
     Attributes
     ----------
@@ -177,6 +193,8 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
         Scores above it are outliers: minus the detector's ``offset_``.
     labels_ : ndarray of shape (n_samples,)
         0 for training inliers, 1 for outliers.
+    n_features_in_ : int
+        The detector's (``detector_.n_features_in_``).
 
     Examples
     --------
@@ -196,6 +214,14 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> PyODStyle:
         """Fit the detector; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
         self._validate_params()
+        # The threshold is the last step's offset_, which scikit-learn's outlier detectors
+        # set: refused before training where there is none to read after it.
+        final = self.detector[-1] if isinstance(self.detector, Pipeline) else self.detector
+        if not is_outlier_detector(final):
+            raise TypeError(
+                f"PyODStyle takes a scikit-learn outlier detector (or a pipeline ending in "
+                f"one), whose offset_ sets the threshold; not a {type(final).__name__}."
+            )
         self.detector_ = clone(self.detector)
         if isinstance(self.detector_, BaseDetector):
             # The scores offset_ comes from: scored by nearest training samples, each sample
@@ -205,9 +231,14 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
             self.decision_scores_ = -self.detector_._fit_scored(X)
         else:
             self.decision_scores_ = -np.asarray(self.detector_.fit(X).score_samples(X), float)
-        self.threshold_ = -float(self.detector_.offset_)
+        fitted = self.detector_[-1] if isinstance(self.detector_, Pipeline) else self.detector_
+        self.threshold_ = -float(fitted.offset_)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    @property
+    def n_features_in_(self) -> int:
+        return self.detector_.n_features_in_
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Anomaly scores: the higher, the more abnormal (PyOD's convention)."""

@@ -94,3 +94,39 @@ def test_infinite_scores_become_finite_and_keep_their_rank():
     scores = anomaly_scores(Overflowing(), None)
     assert np.isfinite(scores).all()
     np.testing.assert_array_equal(np.argsort(scores), [0, 2, 1])
+
+
+def test_pyod_detector_checks_new_data_as_scikit_learn_does():
+    import pandas as pd
+    from pyod.models.hbos import HBOS
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 3)), columns=list("abc"))
+    detector = PyODDetector(HBOS()).fit(X)
+    assert list(detector.feature_names_in_) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="feature names"):
+        detector.predict(X[["c", "b", "a"]])
+    with pytest.raises(ValueError, match="3 features"):
+        detector.predict(X.to_numpy()[:, :2])
+
+
+def test_pyod_detector_fit_predict_flags_the_contamination_share():
+    from pyod.models.knn import KNN
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    labels = PyODDetector(KNN(contamination=0.1)).fit_predict(X)
+    assert (labels == -1).sum() == KNN(contamination=0.1).fit(X).labels_.sum() == 20
+
+
+def test_pyod_style_takes_a_pipeline_ending_in_an_outlier_detector():
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import KernelDensity
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    forest = IsolationForest(contamination=0.1, random_state=0)
+    styled = PyODStyle(make_pipeline(StandardScaler(), forest)).fit(X)
+    assert styled.threshold_ == -styled.detector_[-1].offset_ and styled.labels_.sum() == 20
+    assert styled.n_features_in_ == 3
+    with pytest.raises(TypeError, match="not a KernelDensity"):
+        PyODStyle(make_pipeline(StandardScaler(), KernelDensity())).fit(X)
