@@ -2,10 +2,12 @@
 
 import inspect
 
+from pyod.models.iforest import IForest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import anomaly
 from anomaly import TimeSeriesDetector
+from anomaly.adapters import PyODDetector
 from anomaly.base import BaseDetector
 
 # Small networks and few epochs keep the ~50 checks per detector fast; the
@@ -35,6 +37,8 @@ DETECTORS = [cls(**params) for cls, params in SMALL.items()] + [
         anomaly.VAEDetector(**SMALL[anomaly.VAEDetector], missing="marginalize", random_state=0),
         window_size=3,
     ),
+    # A PyOD model run as a scikit-learn detector.
+    PyODDetector(IForest(n_estimators=10, random_state=0)),
 ]
 
 ORDERED = (
