@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_scalar
 
 from anomaly.adapters import anomaly_scores
 from anomaly.generative_metrics import (
@@ -109,8 +111,19 @@ def compare_generative(
     # Arrays, so that samples are picked by position from DataFrames too.
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    check_scalar(n_samples, "n_samples", Integral, min_val=1)
+    check_scalar(n_pairs, "n_pairs", Integral, min_val=1)
     unseen = ~np.isin(y_test, np.unique(y_train))
-    real_X, real_y = X_test[~unseen], y_test[~unseen]
+    if not unseen.any() or unseen.sum() > len(unseen) - 2:
+        raise ValueError(
+            f"y_test holds {unseen.sum()} of {len(unseen)} samples of classes absent from "
+            "y_train: the comparison needs some (the anomalies) and at least two of the "
+            "training classes (the real data)."
+        )
+    # In a seeded random order, so that the real samples compared with the model's (the first
+    # n_samples) and the likelihoods' halves do not depend on how X_test is sorted.
+    order = np.random.default_rng(0).permutation(np.flatnonzero(~unseen))
+    real_X, real_y = X_test[order], y_test[order]
     embed = _embedding(features, X_train)
     noisy_X = real_X
     if dequantize is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import KernelDensity
@@ -133,12 +134,27 @@ def class_coverage(
         classes as the data does, about ``log(n_classes)`` for a uniform
         reference when every sample falls in one class.
     """
-    counts = np.bincount(np.asarray(predicted), minlength=n_classes)
+    predicted, reference = (
+        _class_labels(y, name, n_classes)
+        for y, name in ((predicted, "predicted"), (reference, "reference"))
+    )
+    if not len(predicted):
+        raise ValueError("predicted holds no samples: there is no histogram to compare.")
+    counts = np.bincount(predicted, minlength=n_classes)
     # One more count per class (Laplace): a class absent from the data gives a finite KL.
-    reference_counts = np.bincount(np.asarray(reference), minlength=n_classes) + 1
+    reference_counts = np.bincount(reference, minlength=n_classes) + 1
     p, q = counts / counts.sum(), reference_counts / reference_counts.sum()
     present = p > 0
     return float(present.mean()), float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
+def _class_labels(labels: ArrayLike, name: str, n_classes: int) -> np.ndarray:
+    """``labels`` as integers from 0 to ``n_classes`` - 1 (whole floats taken), or refused."""
+    values = np.asarray(labels).ravel()
+    as_int = values.astype(np.int64)
+    if np.any(as_int != values) or np.any((as_int < 0) | (as_int >= n_classes)):
+        raise ValueError(f"{name} holds labels other than the classes 0 to {n_classes - 1}.")
+    return as_int
 
 
 def parzen_log_likelihood(

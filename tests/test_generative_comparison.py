@@ -2,7 +2,9 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.neighbors import KNeighborsClassifier
 
 from anomaly import VAEGANDetector
@@ -131,3 +133,48 @@ def test_a_collapsed_generator_gets_low_mode_coverage():
     covered, kl = class_coverage(features.predict(samples), y_train, 4)
     assert covered == 0.25 and kl > 1.0  # one class of four, far from the data's three
     assert healthy > covered and healthy_kl < kl
+
+
+class _TrueModel(BaseEstimator):
+    """A generator that samples the training classes' true distribution of ``_blobs``."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X):
+        return self
+
+    def sample(self, n_samples, random_state=None):
+        rng = np.random.default_rng(random_state)
+        centres = np.random.default_rng(99).normal(scale=4, size=(4, 6))
+        return centres[rng.integers(0, 3, n_samples)] + rng.normal(size=(n_samples, 6))
+
+    def transform(self, X):
+        return np.asarray(X)
+
+    def interpolate(self, a, b, n_steps=8):
+        return np.linspace(a, b, n_steps)
+
+    def score_samples(self, X):
+        return -np.abs(np.asarray(X)).sum(axis=1)
+
+
+def test_real_samples_are_drawn_whatever_the_order_of_the_test_rows():
+    X_train, y_train = _blobs(150, [0, 1, 2], 0)
+    X_test, y_test = _blobs(200, [0, 1, 2, 3], 1)  # sorted by class, as loaders often give
+    table = compare_generative(
+        {"true": _TrueModel()}, X_train, y_train, X_test, y_test, n_samples=200, n_pairs=3
+    )
+    values = table.set_index("metric")["value"]
+    # The first 200 real rows would be one class: far from samples of all three.
+    assert values["frechet_distance"] < 0.5 and values["coverage"] > 0.9
+
+
+def test_a_comparison_without_anomalies_or_pairs_is_refused_before_training():
+    X_train, y_train = _blobs(50, [0, 1], 0)
+    X_test, y_test = _blobs(20, [0, 1], 1)
+    with pytest.raises(ValueError, match="classes absent from y_train"):
+        compare_generative({"true": _TrueModel()}, X_train, y_train, X_test, y_test)
+    X_test, y_test = _blobs(20, [0, 1, 2], 1)
+    with pytest.raises(ValueError, match="n_pairs"):
+        compare_generative({"true": _TrueModel()}, X_train, y_train, X_test, y_test, n_pairs=0)

@@ -75,3 +75,11 @@ def test_fewer_than_one_neighbour_is_refused(n_neighbors):
     X = np.random.default_rng(0).normal(size=(10, 2))
     with pytest.raises(ValueError, match="at least 1"):
         precision_recall(X, X, n_neighbors=n_neighbors)
+
+
+def test_class_coverage_refuses_no_samples_and_unknown_classes():
+    assert class_coverage(np.array([0.0, 1.0]), [0, 1], n_classes=2) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="no samples"):
+        class_coverage(np.array([], dtype=int), [0, 1], n_classes=2)
+    with pytest.raises(ValueError, match="classes 0 to 1"):
+        class_coverage([0, 5], [0, 1], n_classes=2)

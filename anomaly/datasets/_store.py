@@ -7,11 +7,12 @@ import gzip
 import hashlib
 import os
 import shutil
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
@@ -30,6 +31,12 @@ class DatasetFile:
     path: str
     sha256: str
     url: str
+
+    @property
+    def downloadable(self) -> bool:
+        """Whether ``url`` is the file itself: a file converted from upstream's arrays (SMD,
+        ASD) names the folder it comes from, which no download gives."""
+        return bool(PurePosixPath(urllib.parse.urlparse(self.url).path).suffix)
 
 
 @cache
@@ -73,13 +80,21 @@ def _sha256(path: Path, *, gzipped: bool = False) -> str:
     return digest.hexdigest()
 
 
-def _verify(path: Path, entry: DatasetFile) -> None:
+def _verify(path: Path, entry: DatasetFile, *, downloaded_from: str | None = None) -> None:
+    """Refuse ``path`` unless it matches ``entry``'s checksum; ``downloaded_from``: the
+    address a download into ``path``, a temporary file, came from."""
     gzipped = entry.path.endswith(".gz")
     actual = _sha256(path, gzipped=gzipped)
     # A .gz file's catalogued checksum is of its content (Fashion-MNIST) or, where upstream
     # publishes only that, of the archive itself (MNIST).
     if actual != entry.sha256 and gzipped and _sha256(path) == entry.sha256:
         return
+    if actual != entry.sha256 and downloaded_from is not None:
+        raise ValueError(
+            f"The download of dataset {entry.name!r} from {downloaded_from} does not match its "
+            f"checksum (sha256 {actual}, expected {entry.sha256}): a different version or a "
+            "damaged transfer. Nothing was written."
+        )
     if actual != entry.sha256:
         raise ValueError(
             f"{path} does not match the checksum of dataset {entry.name!r} (sha256 {actual}, "
@@ -103,11 +118,16 @@ def dataset_path(
     entry = _entry(name)
     path = get_data_home(data_home) / entry.path
     if not path.exists():
-        if not download:
+        if not download or not entry.downloadable:
+            remedy = (
+                f"pass download=True to fetch it from {entry.url}"
+                if entry.downloadable
+                else f"convert it from upstream's arrays ({entry.url}): it cannot be downloaded "
+                "by this package"
+            )
             raise FileNotFoundError(
                 f"Dataset {name!r} not found at {path}. Set {DATA_HOME_ENV} or data_home to the "
-                "directory holding it, or pass download=True to fetch it from "
-                f"{entry.url}."
+                f"directory holding it, or {remedy}."
             )
         return fetch(name, data_home)
     _verify(path, entry)
@@ -145,6 +165,11 @@ def fetch(
         The verified file.
     """
     entry = _entry(name)
+    if url is None and not entry.downloadable:
+        raise ValueError(
+            f"Dataset {name!r} is converted from upstream's arrays ({entry.url}) and cannot be "
+            "downloaded by this package; pass url= to fetch a copy of the converted file."
+        )
     target = get_data_home(data_home) / entry.path
     target.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url or entry.url) as response, atomic_write(target) as out:
@@ -161,5 +186,6 @@ def fetch(
         ) as progress:
             shutil.copyfileobj(response, progress)
         out.flush()
-        _verify(Path(out.name), entry)  # before the rename: a bad download never lands
+        # Before the rename: a bad download never lands.
+        _verify(Path(out.name), entry, downloaded_from=url or entry.url)
     return target

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from anomaly.csv_reading import read_series_csv
-from anomaly.datasets._store import DATA_HOME_ENV, dataset_path, get_data_home, registry
+from anomaly.datasets._store import dataset_path, registry
 
 __all__ = [
     "asd_entities",
@@ -246,7 +246,9 @@ def load_interpretation(
             raise ValueError(
                 f"{path}, line {number}: {line!r} is not start-end:d1,d2,..."
             ) from None
-        if not (0 <= start <= end and all(0 <= c < causes.shape[1] for c in columns)):
+        # SMD's end may be the step just past the series (the first normal one after it).
+        inside = 0 <= start <= end <= len(causes) and start < len(causes)
+        if not (inside and all(0 <= c < causes.shape[1] for c in columns)):
             raise ValueError(f"{path}, line {number}: {line!r} is outside the test series.")
         steps = np.arange(start, min(end + 1, len(causes)))
         steps = steps[anomalous[steps]]
@@ -304,15 +306,7 @@ def _load_server_metrics(collection: str, name: str, data_home) -> Bunch:
         raise ValueError(
             f"Unknown {collection.upper()} name {name!r}; known: {', '.join(_names(collection))}."
         )
-    entry = registry()[f"{collection}/{name}"]
-    path = get_data_home(data_home) / entry.path
-    if not path.exists():  # dataset_path would suggest a download that cannot work
-        raise FileNotFoundError(
-            f"Dataset {entry.name!r} not found at {path}. Set {DATA_HOME_ENV} or data_home to the "
-            f"directory holding {collection}/. This file is converted from upstream's arrays "
-            f"({entry.url}) and cannot be downloaded by this package."
-        )
-    path = dataset_path(entry.name, data_home)  # verifies the checksum
+    path = dataset_path(f"{collection}/{name}", data_home)  # verifies the checksum
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}

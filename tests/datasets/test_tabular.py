@@ -98,7 +98,7 @@ def test_load_with_download_fetches_a_missing_file(synthetic):
 def test_fetch_of_a_wrong_file_leaves_nothing(synthetic):
     entry, upstream, _, home = synthetic
     upstream.write_bytes(upstream.read_bytes() + b"tampered")
-    with pytest.raises(ValueError, match="does not match the checksum"):
+    with pytest.raises(ValueError, match="The download of .* does not match its checksum"):
         fetch(entry.name, home, verbose=False)
     assert list((home / "adbench").iterdir()) == []
 
@@ -124,3 +124,11 @@ def test_fetch_from_file_url_into_shared_datasets(shared_datasets, tmp_path):
     X, _ = load_adbench("42_WBC", data_home=tmp_path, return_X_y=True)
     np.testing.assert_array_equal(X, load_adbench("42_WBC", data_home=shared_datasets).data)
     assert path.read_bytes() == source.read_bytes()
+
+
+def test_a_file_converted_from_upstream_is_not_downloaded(tmp_path):
+    with pytest.raises(ValueError, match="cannot be downloaded by this package"):
+        fetch("smd/machine-1-6", tmp_path, verbose=False)
+    with pytest.raises(FileNotFoundError, match="cannot be downloaded by this package"):
+        dataset_path("smd/machine-1-6", tmp_path, download=True)
+    assert not any(tmp_path.iterdir())

@@ -178,5 +178,10 @@ def test_a_malformed_interpretation_line_is_named(shared_datasets, tmp_path, mon
     monkeypatch.setitem(registry(), entry.name, dataclasses.replace(entry, sha256=digest))
     with pytest.raises(ValueError, match=r"omi-2.txt, line 2: '30-x:3' is not start-end"):
         load_interpretation("asd", "omi-2", data_home=tmp_path)
+    label.write_text("486-498:1,2\n99999-100005:3\n")  # past the test series' 4,320 steps
+    digest = hashlib.sha256(label.read_bytes()).hexdigest()
+    monkeypatch.setitem(registry(), entry.name, dataclasses.replace(entry, sha256=digest))
+    with pytest.raises(ValueError, match="line 2: '99999-100005:3' is outside the test series"):
+        load_interpretation("asd", "omi-2", data_home=tmp_path)
     with pytest.raises(ValueError, match="collection must be 'smd' or 'asd'"):
         load_interpretation("nab", "omi-2", data_home=tmp_path)
