@@ -120,7 +120,10 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         - with missing values allowed, a feature never observed in ``X`` is
           refused, as at fit;
         - ``offset_`` is set from the scores of ``X`` as ``fit`` sets it, so
-          that the threshold follows the new data;
+          that the threshold follows the new data, by ``contamination`` as
+          set now (checked; the one setting an update takes from
+          ``set_params``, and recorded in ``fitted_params_`` where there is
+          one);
         - scoring by nearest training samples (``n_neighbors_``) takes its
           references from ``X``; a statistic of training residuals, from ``X``;
         - a defect segmenter (images in patches) is not trained further, and
@@ -147,6 +150,9 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         """
         if not hasattr(self, "offset_"):
             return self.fit(X)
+        # scikit-learn checks a fitted estimator's parameters only at fit: contamination,
+        # read below, is checked here.
+        self._validate_params()
         if epochs is not None:
             check_scalar(epochs, "epochs", Integral, min_val=1)
         X = self._validate_input(X, reset=False)
@@ -159,6 +165,8 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         try:
             self._partial_fit(X, epochs)
             self.offset_ = self._offset(self._training_scores(X))
+            if hasattr(self, "fitted_params_"):  # so that a saved model says what set offset_
+                self.fitted_params_["contamination"] = self.contamination
         except BaseException:
             vars(self).clear()
             vars(self).update(before)

@@ -54,6 +54,7 @@ from anomaly.detectors.shapes import (
     flatten_images,
     warn_if_channels_last,
 )
+from anomaly.detectors.standardization import channel_standardization, checked_standardization
 from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
 from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
@@ -433,16 +434,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         shape = self._input_shape().sample_shape
         if shape is None:
             scaler = StandardScaler().fit(X)
-            return scaler.mean_, scaler.scale_
+            return checked_standardization(X.T, scaler.mean_, scaler.scale_, "feature")
         # One mean and scale per channel (or a window's variable): per-pixel scaling would blow
         # up near-constant border pixels, break the convolutions' shared weights, and make a
         # window's scale depend on its position.
         channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
-        if np.isnan(channels).any():  # missing values (allowed by some detectors) left out
-            mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
-        else:
-            mean, std = channels.mean(axis=1), channels.std(axis=1)
-        scale = np.where(std > 0, std, 1.0)
+        mean, scale = channel_standardization(channels)
         values = n_features // shape[0]
         return np.repeat(mean, values), np.repeat(scale, values)
 

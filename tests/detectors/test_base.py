@@ -131,3 +131,23 @@ def test_a_failed_update_leaves_the_detector_as_it_was(monkeypatch):
     monkeypatch.undo()
     np.testing.assert_array_equal(detector.score_samples(second), before)
     assert len(detector.history_["loss"]) == 5
+
+
+def test_an_update_thresholds_by_contamination_as_set_now_and_records_it():
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    detector = DETECTOR_FACTORIES["VAEDetector"]().fit(X)
+    detector.set_params(contamination=0.2).partial_fit(X)
+    assert (detector.predict(X) == -1).mean() == pytest.approx(0.2, abs=0.01)
+    assert detector.fitted_params_["contamination"] == 0.2
+    with pytest.raises(ValueError, match="'contamination' parameter"):
+        detector.set_params(contamination=2.0).partial_fit(X)
+
+
+def test_a_large_constant_feature_reaches_the_network_as_zero():
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=(300, 3)), np.full(300, 1e20)]
+    detector = DETECTOR_FACTORIES["VAEDetector"]().fit(X)
+    assert np.all(detector._standardize(X)[:, -1] == 0)
+    X[0, 1] = 1e300  # its variance overflows
+    with pytest.raises(ValueError, match="feature 1 holds values too large to standardise"):
+        DETECTOR_FACTORIES["VAEDetector"]().fit(X)

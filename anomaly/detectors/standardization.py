@@ -1,0 +1,51 @@
+"""The checks on the means and scales that a detector standardises its inputs by."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["channel_standardization", "checked_standardization"]
+
+
+def checked_standardization(
+    columns: np.ndarray, mean: np.ndarray, scale: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mean`` and ``scale`` of each of ``columns`` (one per row of it), a constant one's
+    mean set to its value, or refused where the arithmetic overflowed.
+
+    Summed in floating point, the mean of a large constant (1e20, say) misses it, and the
+    column would reach the network as a large constant instead of 0. Values beyond about
+    1e154 overflow the variance: refused, naming the ``kind`` ("feature", "channel") and
+    its index.
+
+    Examples
+    --------
+    >>> columns = np.array([[1e20, 1e20, 1e20], [0.0, 1.0, 2.0]])
+    >>> mean, scale = checked_standardization(columns, columns.mean(axis=1), np.ones(2), "feature")
+    >>> bool(mean[0] == 1e20)
+    True
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column of NaN only: refused later
+        low, high = np.nanmin(columns, axis=1), np.nanmax(columns, axis=1)
+    mean = np.where(low == high, low, mean)
+    bad = ~(np.isfinite(mean) & np.isfinite(scale))
+    if bad.any():
+        raise ValueError(
+            f"X's {kind} {int(np.argmax(bad))} holds values too large to standardise (its "
+            "variance overflows float64): rescale it."
+        )
+    return mean, scale
+
+
+def channel_standardization(channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and scale (the standard deviation, 1 where it is 0) of each row of
+    ``channels``, missing values (NaN) left out, as :func:`checked_standardization` checks
+    them."""
+    if np.isnan(channels).any():
+        mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
+    else:
+        mean, std = channels.mean(axis=1), channels.std(axis=1)
+    return checked_standardization(channels, mean, np.where(std > 0, std, 1.0), "channel")
