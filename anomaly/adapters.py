@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone, is_outlier_detector
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -214,25 +214,26 @@ class PyODStyle(MetaEstimatorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> PyODStyle:
         """Fit the detector; set ``decision_scores_``, ``threshold_`` and ``labels_``."""
         self._validate_params()
-        # The threshold is the last step's offset_, which scikit-learn's outlier detectors
-        # set: refused before training where there is none to read after it.
-        final = self.detector[-1] if isinstance(self.detector, Pipeline) else self.detector
-        if not is_outlier_detector(final):
-            raise TypeError(
-                f"PyODStyle takes a scikit-learn outlier detector (or a pipeline ending in "
-                f"one), whose offset_ sets the threshold; not a {type(final).__name__}."
-            )
         self.detector_ = clone(self.detector)
-        if isinstance(self.detector_, BaseDetector):
+        # A pipeline scores by its last step, whose offset_ sets the threshold.
+        pipeline = isinstance(self.detector_, Pipeline)
+        final = self.detector_[-1] if pipeline else self.detector_
+        if isinstance(final, BaseDetector):
             # The scores offset_ comes from: scored by nearest training samples, each sample
             # is left out of its own neighbours there (it would be its own nearest). The
             # parameters checked as fit checks them.
-            self.detector_._validate_params()
-            self.decision_scores_ = -self.detector_._fit_scored(X)
+            Xt = self.detector_[:-1].fit_transform(X) if pipeline else X
+            final._validate_params()
+            self.decision_scores_ = -final._fit_scored(Xt)
         else:
             self.decision_scores_ = -np.asarray(self.detector_.fit(X).score_samples(X), float)
-        fitted = self.detector_[-1] if isinstance(self.detector_, Pipeline) else self.detector_
-        self.threshold_ = -float(fitted.offset_)
+        if not hasattr(final, "offset_"):
+            raise TypeError(
+                f"PyODStyle reads the threshold from the detector's offset_, which a fitted "
+                f"{type(final).__name__} lacks: give a scikit-learn outlier detector, or a "
+                "pipeline ending in one."
+            )
+        self.threshold_ = -float(final.offset_)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 

@@ -111,13 +111,14 @@ def compare_generative(
     # Arrays, so that samples are picked by position from DataFrames too.
     X_train, X_test = np.asarray(X_train), np.asarray(X_test)
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
-    check_scalar(n_samples, "n_samples", Integral, min_val=1)
+    # The density and coverage take each sample's 5 nearest others: 6 samples at least.
+    check_scalar(n_samples, "n_samples", Integral, min_val=6)
     check_scalar(n_pairs, "n_pairs", Integral, min_val=1)
     unseen = ~np.isin(y_test, np.unique(y_train))
-    if not unseen.any() or unseen.sum() > len(unseen) - 2:
+    if not unseen.any() or unseen.sum() > len(unseen) - 6:
         raise ValueError(
             f"y_test holds {unseen.sum()} of {len(unseen)} samples of classes absent from "
-            "y_train: the comparison needs some (the anomalies) and at least two of the "
+            "y_train: the comparison needs some (the anomalies) and at least 6 of the "
             "training classes (the real data)."
         )
     # In a seeded random order, so that the real samples compared with the model's (the first

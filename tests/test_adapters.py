@@ -128,5 +128,33 @@ def test_pyod_style_takes_a_pipeline_ending_in_an_outlier_detector():
     styled = PyODStyle(make_pipeline(StandardScaler(), forest)).fit(X)
     assert styled.threshold_ == -styled.detector_[-1].offset_ and styled.labels_.sum() == 20
     assert styled.n_features_in_ == 3
-    with pytest.raises(TypeError, match="not a KernelDensity"):
+    with pytest.raises(TypeError, match="which a fitted KernelDensity lacks"):
         PyODStyle(make_pipeline(StandardScaler(), KernelDensity())).fit(X)
+
+
+def test_pyod_style_labels_a_pipeline_as_its_detector_alone():
+    # Scored by nearest training samples, each sample left out of its own neighbours.
+    from sklearn.preprocessing import FunctionTransformer
+
+    X = np.random.default_rng(0).normal(size=(200, 4))
+    alone = PyODStyle(fast_vae(n_neighbors=5, contamination=0.1)).fit(X)
+    piped = PyODStyle(
+        make_pipeline(FunctionTransformer(), fast_vae(n_neighbors=5, contamination=0.1))
+    )
+    np.testing.assert_array_equal(piped.fit(X).labels_, alone.labels_)
+    assert alone.labels_.mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_pyod_style_takes_any_detector_with_an_offset():
+    from sklearn.base import BaseEstimator
+
+    class Duck(BaseEstimator):
+        def fit(self, X, y=None):
+            self.offset_ = -2.0
+            return self
+
+        def score_samples(self, X):
+            return -np.abs(X).sum(axis=1)
+
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    assert PyODStyle(Duck()).fit(X).threshold_ == 2.0

@@ -13,10 +13,12 @@ def checked_standardization(
     columns: np.ndarray, mean: np.ndarray, scale: np.ndarray, kind: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """``mean`` and ``scale`` of each of ``columns`` (one per row of it), a constant one's
-    mean set to its value, or refused where the arithmetic overflowed.
+    set to its value and 1, or refused where the arithmetic overflowed.
 
     Summed in floating point, the mean of a large constant (1e20, say) misses it, and the
-    column would reach the network as a large constant instead of 0. Values beyond about
+    column would reach the network as a large constant instead of 0; its standard deviation
+    comes out tiny rather than 0 (5.6e-17 for 0.3), which would blow a value just off the
+    constant up to millions. Values beyond about
     1e154 overflow the variance: refused, naming the ``kind`` ("feature", "channel") and
     its index.
 
@@ -30,7 +32,8 @@ def checked_standardization(
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # a column of NaN only: refused later
         low, high = np.nanmin(columns, axis=1), np.nanmax(columns, axis=1)
-    mean = np.where(low == high, low, mean)
+    constant = low == high
+    mean, scale = np.where(constant, low, mean), np.where(constant, 1.0, scale)
     bad = ~(np.isfinite(mean) & np.isfinite(scale))
     if bad.any():
         raise ValueError(
@@ -44,8 +47,9 @@ def channel_standardization(channels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """The mean and scale (the standard deviation, 1 where it is 0) of each row of
     ``channels``, missing values (NaN) left out, as :func:`checked_standardization` checks
     them."""
-    if np.isnan(channels).any():
-        mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
-    else:
-        mean, std = channels.mean(axis=1), channels.std(axis=1)
+    with np.errstate(over="ignore"):  # refused by checked_standardization
+        if np.isnan(channels).any():
+            mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
+        else:
+            mean, std = channels.mean(axis=1), channels.std(axis=1)
     return checked_standardization(channels, mean, np.where(std > 0, std, 1.0), "channel")

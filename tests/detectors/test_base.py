@@ -151,3 +151,15 @@ def test_a_large_constant_feature_reaches_the_network_as_zero():
     X[0, 1] = 1e300  # its variance overflows
     with pytest.raises(ValueError, match="feature 1 holds values too large to standardise"):
         DETECTOR_FACTORIES["VAEDetector"]().fit(X)
+
+
+def test_a_constant_channel_reaches_the_network_as_zero_with_unit_scale():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(40, 2, 6, 6))
+    images[:, 0] = 0.3  # its standard deviation comes out 5.6e-17 in floating point
+    detector = VAEDetector(
+        hidden_sizes=(8,), latent_dim=2, conv_channels=(4,), epochs=1, random_state=0
+    ).fit(images)
+    nearby = images[:3].copy()
+    nearby[:, 0] = 0.3 + 1e-9
+    assert np.abs(detector._standardize(nearby.reshape(3, -1))[:, :36]).max() < 1e-6
