@@ -14,7 +14,7 @@ from pyarrow import csv as pa_csv
 from sklearn.utils import get_tags
 from tqdm.auto import tqdm
 
-from anomaly._atomic import atomic_write, check_not_same_file, check_writable
+from anomaly._atomic import atomic_write, check_not_same_file
 from anomaly.csv_reading import iter_series_csv
 from anomaly.parquet_reading import iter_series_parquet
 from anomaly.timeseries import TimeSeriesDetector
@@ -77,7 +77,6 @@ def score_file(
         Rows scored.
     """
     check_not_same_file(input_path, output_path)
-    check_writable(output_path)
     names = getattr(detector, "feature_names_in_", None)
     if names is None:
         raise ValueError(

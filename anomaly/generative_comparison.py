@@ -115,7 +115,7 @@ def compare_generative(
     check_scalar(n_samples, "n_samples", Integral, min_val=6)
     check_scalar(n_pairs, "n_pairs", Integral, min_val=1)
     unseen = ~np.isin(y_test, np.unique(y_train))
-    if not unseen.any() or unseen.sum() > len(unseen) - 6:
+    if not unseen.any() or (~unseen).sum() < 6:
         raise ValueError(
             f"y_test holds {unseen.sum()} of {len(unseen)} samples of classes absent from "
             "y_train: the comparison needs some (the anomalies) and at least 6 of the "

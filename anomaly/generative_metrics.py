@@ -151,7 +151,8 @@ def class_coverage(
 def _class_labels(labels: ArrayLike, name: str, n_classes: int) -> np.ndarray:
     """``labels`` as integers from 0 to ``n_classes`` - 1 (whole floats taken), or refused."""
     values = np.asarray(labels).ravel()
-    as_int = values.astype(np.int64)
+    with np.errstate(invalid="ignore"):  # NaN: refused below
+        as_int = values.astype(np.int64)
     if np.any(as_int != values) or np.any((as_int < 0) | (as_int >= n_classes)):
         raise ValueError(f"{name} holds labels other than the classes 0 to {n_classes - 1}.")
     return as_int

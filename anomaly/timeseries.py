@@ -266,9 +266,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             detector = clone(self.detector)
         # A rule that no value carries (a discriminator's), or the distance to the nearest
         # training windows asked for by number, scores whole windows only.
-        rule = f"scoring_rule={detector.scoring_rule!r}"
         if detector.scoring_rule in getattr(detector, "_rules_without_values", ()):
-            whole_windows = rule
+            whole_windows = f"scoring_rule={detector.scoring_rule!r}"
         else:
             neighbors = getattr(detector, "n_neighbors", None)
             whole = isinstance(neighbors, Integral) and not isinstance(neighbors, bool)

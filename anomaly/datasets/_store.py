@@ -87,20 +87,19 @@ def _verify(path: Path, entry: DatasetFile, *, downloaded_from: str | None = Non
     actual = _sha256(path, gzipped=gzipped)
     # A .gz file's catalogued checksum is of its content (Fashion-MNIST) or, where upstream
     # publishes only that, of the archive itself (MNIST).
-    if actual != entry.sha256 and gzipped and _sha256(path) == entry.sha256:
+    if actual == entry.sha256 or (gzipped and _sha256(path) == entry.sha256):
         return
-    if actual != entry.sha256 and downloaded_from is not None:
+    if downloaded_from is not None:
         raise ValueError(
             f"The download of dataset {entry.name!r} from {downloaded_from} does not match its "
             f"checksum (sha256 {actual}, expected {entry.sha256}): a different version or a "
             "damaged transfer. Nothing was written."
         )
-    if actual != entry.sha256:
-        raise ValueError(
-            f"{path} does not match the checksum of dataset {entry.name!r} (sha256 {actual}, "
-            f"expected {entry.sha256}); the file is corrupted or a different version. Delete it "
-            "and call anomaly.datasets.fetch to download it again."
-        )
+    raise ValueError(
+        f"{path} does not match the checksum of dataset {entry.name!r} (sha256 {actual}, "
+        f"expected {entry.sha256}); the file is corrupted or a different version. Delete it "
+        "and call anomaly.datasets.fetch to download it again."
+    )
 
 
 def dataset_path(
