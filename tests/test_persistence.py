@@ -313,12 +313,14 @@ def test_model_fitted_on_a_missing_device_restores_on_the_cpu(fitted, blobs, tmp
     # As if fitted on a GPU machine: the recorded device does not exist here.
     gpu_fitted = pickle.loads(pickle.dumps(fitted))
     gpu_fitted.fitted_params_ = {**fitted.fitted_params_, "device": "cuda"}
-    with pytest.warns(UserWarning, match="restored on the CPU instead"):
+    with pytest.warns(UserWarning, match="restored on the CPU instead") as caught:
         unpickled = pickle.loads(pickle.dumps(gpu_fitted))
+    assert caught[0].filename == __file__  # the caller's line
     np.testing.assert_array_equal(unpickled.score_samples(blobs), fitted.score_samples(blobs))
     gpu_fitted.save(tmp_path / "m")
-    with pytest.warns(UserWarning, match="restored on the CPU instead"):
+    with pytest.warns(UserWarning, match="restored on the CPU instead") as caught:
         anomaly.load(tmp_path / "m")
+    assert caught[0].filename == __file__
     # A device asked for is not replaced: refused, as at fit, and not as a corrupted file.
     for device, message in [("cuda", "CUDA is not available"), ("bogus", "not a valid torch")]:
         with pytest.raises(ValueError, match=message) as refused:

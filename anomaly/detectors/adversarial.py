@@ -6,11 +6,12 @@ train a discriminator against a generator (or a decoder).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from anomaly._warnings import warn_at_caller
 
 __all__ = [
     "COLLAPSE_THRESHOLD",
@@ -59,13 +60,11 @@ def check_generator(
     """:func:`generator_diversity`, with a warning when the generator has collapsed."""
     diversity = generator_diversity(generate, X)
     if diversity < COLLAPSE_THRESHOLD:
-        warnings.warn(
+        warn_at_caller(
             f"{detector_name}'s generator collapsed: its samples spread "
             f"{diversity:.3g} times as much as the training data (below "
             f"{COLLAPSE_THRESHOLD}). Scores that rely on the generator are unreliable; "
-            "try another random_state, a lower learning_rate or more epochs.",
-            UserWarning,
-            stacklevel=8,  # the caller of fit (or fit_predict)
+            "try another random_state, a lower learning_rate or more epochs."
         )
     return diversity
 

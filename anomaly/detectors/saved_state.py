@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from numbers import Integral
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from anomaly._warnings import warn_at_caller
 from anomaly.model_file import ModelFile, check_own_class, to_json, write_model_file
 from anomaly.training import resolve_device
 
@@ -128,8 +128,7 @@ class SavedStateMixin:
                 value = tuple(value)
             setattr(detector, name, value)
         try:
-            # stacklevel: a warning points at the caller of anomaly.load.
-            detector._restore_network(network_state, device, stacklevel=4)
+            detector._restore_network(network_state, device)
         except RuntimeError as err:  # tensors that do not fit the network the header describes
             raise ValueError(f"weights that do not fit its network: {err}") from None
         return detector
@@ -159,7 +158,6 @@ class SavedStateMixin:
         self,
         network_state: dict[str, torch.Tensor],
         device: str | None = None,
-        stacklevel: int = 3,
     ) -> None:
         """Rebuild ``network_`` from saved weights, on ``device`` or the fitted one."""
         try:
@@ -167,7 +165,7 @@ class SavedStateMixin:
         except ValueError as err:
             if device is not None:  # asked for, not the fitted one: refused, as at fit
                 raise
-            warnings.warn(f"{err} The model is restored on the CPU instead.", stacklevel=stacklevel)
+            warn_at_caller(f"{err} The model is restored on the CPU instead.")
             target = torch.device("cpu")
         # Rows' models saved before the missing values' mask became a shift have no mixing.
         self._mask_beside_values = self._allows_missing(reset=False) and not any(

@@ -7,7 +7,6 @@ the problem when X does not match it.
 
 from __future__ import annotations
 
-import warnings
 from math import prod
 from numbers import Integral
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_array
 
+from anomaly._warnings import warn_at_caller
 from anomaly.networks.backbones import positive_widths
 
 __all__ = [
@@ -77,12 +77,10 @@ def warn_if_channels_last(image_shape: tuple[int, ...]) -> None:
     arrays from PIL or imageio hold the colours last, and would train as nonsense."""
     channels, *_, last = image_shape
     if channels > 4 and last in (1, 3, 4):  # grey (Keras' (n, 28, 28, 1)), RGB, RGBA
-        warnings.warn(
+        warn_at_caller(
             f"X's images are read as {channels} channels of {image_shape[1]} x {last} "
             "pixels: images are (channels, height, width); if their last axis holds the "
-            "colours, pass np.moveaxis(X, -1, 1) (or each image's np.moveaxis(image, -1, 0)).",
-            UserWarning,
-            stacklevel=7,  # fit's caller (via _validate_input, _fit_scored, fit, _fit_context)
+            "colours, pass np.moveaxis(X, -1, 1) (or each image's np.moveaxis(image, -1, 0))."
         )
 
 

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 import anomaly
@@ -107,9 +109,19 @@ def test_collapse_warning_fires_on_a_collapsed_generator(monkeypatch):
         return gan
 
     monkeypatch.setattr(anomaly.GANDetector, "_build_network", collapsed)
-    with pytest.warns(UserWarning, match="generator collapsed: its samples spread 0 times"):
+    with pytest.warns(
+        UserWarning, match="generator collapsed: its samples spread 0 times"
+    ) as caught:
         detector = fast_gan(epochs=2).fit(X)
     assert detector.generator_diversity_ == pytest.approx(0.0, abs=1e-6)
+    # The warning points at the caller's line, by every path that trains.
+    assert caught[0].filename == __file__
+    with pytest.warns(UserWarning, match="generator collapsed") as caught:
+        detector.partial_fit(X)
+    assert caught[0].filename == __file__
+    with pytest.warns(UserWarning, match="generator collapsed") as caught:
+        make_pipeline(StandardScaler(), fast_gan(epochs=2)).fit(X)
+    assert caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("score", SCORES)
