@@ -74,12 +74,18 @@ class Phase:
     early_stopping : bool, default=True
         Whether ``validation_fraction`` applies. A GAN's adversarial losses do
         not measure fit, so its adversarial phase trains for all epochs.
+    stopping_loss : Objective or None, default=None
+        What early stopping watches on the held-out rows, where the objectives'
+        summed losses would not measure fit (a VAE-GAN's adversarial terms
+        measure a race); recorded as ``val_<name>``, never stepped (give it no
+        parameters). None: the sum of the objectives' losses.
     """
 
     module: nn.Module
     objectives: Sequence[Objective]
     frozen: Sequence[nn.Module] = ()
     early_stopping: bool = True
+    stopping_loss: Objective | None = None
 
 
 @dataclass(frozen=True)
@@ -161,8 +167,9 @@ def train(
     On CUDA the losses run under bfloat16 autocast. When
     ``config.validation_fraction`` is set and the phase allows early
     stopping, that share of the rows is held out, training stops after
-    ``n_iter_no_change`` epochs without a total validation loss below the
-    best by more than ``tol`` times its size, and the best weights are restored.
+    ``n_iter_no_change`` epochs without a validation loss (the objectives'
+    total, or the phase's ``stopping_loss``) below the best by more than
+    ``tol`` times its size, and the best weights are restored.
 
     Launched by ``torchrun`` (``WORLD_SIZE`` > 1), the processes train as one
     data-parallel model, as ``DistributedDataParallel`` does: the process
@@ -191,7 +198,8 @@ def train(
     -------
     history : dict of str to list of float
         Mean loss per epoch for each objective (over the rows kept, when
-        trimmed), plus ``val_<name>`` entries when a validation fraction is used.
+        trimmed), plus ``val_<name>`` entries (also the phase's ``stopping_loss``)
+        when a validation fraction is used.
 
     Raises
     ------
@@ -228,8 +236,11 @@ def train(
     warmup_epochs = 0 if config.warm_start else math.ceil(config.epochs / 10)
     names = [objective.name for objective in objectives]
     history: dict[str, list[float]] = {name: [] for name in names}
+    # Evaluated on the held-out rows; the last one decides when to stop if the phase names it.
+    validated = [*objectives, *([phase.stopping_loss] if phase.stopping_loss else [])]
+    val_names = [f"val_{objective.name}" for objective in validated]
     if val_X is not None:
-        history.update({f"val_{name}": [] for name in names})
+        history.update({name: [] for name in val_names})
 
     with _held_fixed(phase.frozen, device):
         best_val, best_state, epochs_without_improvement = math.inf, None, 0
@@ -277,17 +288,17 @@ def train(
 
             if val_X is not None:
                 val_losses = _evaluate(
-                    phase, val_X, config.batch_size, config.trim_fraction, device
+                    phase.module, validated, val_X, config.batch_size, config.trim_fraction, device
                 )
                 if world > 1:  # the ranks' noise differs: one mean, one decision to stop
                     means = torch.tensor(val_losses, device=device)
                     dist.all_reduce(means)
                     val_losses = (means / world).tolist()
-                _check_finite([f"val_{name}" for name in names], val_losses, epoch)
-                for name, value in zip(names, val_losses):
-                    history[f"val_{name}"].append(value)
-                postfix["val"] = sum(val_losses)
-                val_loss = sum(val_losses)
+                _check_finite(val_names, val_losses, epoch)
+                for name, value in zip(val_names, val_losses):
+                    history[name].append(value)
+                val_loss = val_losses[-1] if phase.stopping_loss else sum(val_losses)
+                postfix["val"] = val_loss
                 if best_val == math.inf or val_loss < best_val - config.tol * abs(best_val):
                     epochs_without_improvement = 0
                 else:
@@ -369,16 +380,21 @@ def _trimmed_mean(loss: torch.Tensor, trim: float) -> torch.Tensor:
 
 @torch.no_grad()
 def _evaluate(
-    phase: Phase, X: torch.Tensor, batch_size: int, trim: float, device: torch.device
+    module: nn.Module,
+    objectives: Sequence[Objective],
+    X: torch.Tensor,
+    batch_size: int,
+    trim: float,
+    device: torch.device,
 ) -> list[float]:
     # Held-out rows hold anomalies too: trimmed as training batches are, so they
     # do not decide when training stops.
-    phase.module.eval()
-    totals = torch.zeros(len(phase.objectives), device=device)
+    module.eval()
+    totals = torch.zeros(len(objectives), device=device)
     for start in range(0, len(X), batch_size):
         batch = X[start : start + batch_size].to(device)
         with _autocast(device):
-            for k, objective in enumerate(phase.objectives):
+            for k, objective in enumerate(objectives):
                 totals[k] += _trimmed_mean(objective.loss(batch), trim).float() * len(batch)
     return (totals / len(X)).tolist()
 

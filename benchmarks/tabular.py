@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anomaly import GANDetector, VAEDetector, VAEGANDetector  # noqa: E402
 from anomaly.adapters import anomaly_scores  # noqa: E402
 from anomaly.datasets import ADBENCH_DATASETS, load_adbench  # noqa: E402
-from anomaly.detectors.vae import negative_elbo  # noqa: E402
+from anomaly.detectors.likelihood import negative_elbo  # noqa: E402
 from anomaly.networks import MLP, VAE  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATA_HOME,

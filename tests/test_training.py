@@ -92,6 +92,28 @@ def test_early_stopping_restores_the_best_weights():
     assert not network.training
 
 
+def test_a_stopping_loss_decides_alone_when_training_stops():
+    # The objective pulls w towards 1 and improves on the held-out rows every epoch;
+    # the stopping loss w**2 only grows: training stops on it, 3 epochs after the first.
+    network = _Scalar()
+    objective = Objective("loss", [network.w], lambda batch: (network.w - 1) ** 2)
+    watched = Objective("distance", [], lambda batch: network.w**2)
+    config = TrainingConfig(
+        epochs=100, batch_size=40, learning_rate=0.1, validation_fraction=0.2, n_iter_no_change=3
+    )
+    history = train(
+        Phase(network, [objective], stopping_loss=watched),
+        torch.zeros(50, 1),
+        config,
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert list(history) == ["loss", "val_loss", "val_distance"]
+    assert len(history["val_distance"]) == 4
+    assert history["val_loss"] == sorted(history["val_loss"], reverse=True)  # ignored
+    assert network.w.item() ** 2 == pytest.approx(history["val_distance"][0])  # its best
+
+
 def test_tol_stops_on_small_improvements_and_keeps_the_best_weights():
     # The validation loss 1 / (1 + w) improves every epoch as Adam moves w up by about
     # the learning rate, by a relative lr / (1 + w + lr) that shrinks: a relative tol

@@ -25,6 +25,7 @@ __all__ = [
     "filled_in",
     "importance_weighted_log_likelihood",
     "kl_to_standard_normal",
+    "negative_elbo",
     "observed_log_prob",
     "observed_share",
     "reconstruction",
@@ -51,6 +52,17 @@ def observed_log_prob(likelihood: Distribution, x: torch.Tensor) -> torch.Tensor
     observed = ~torch.isnan(x)
     # The missing values are replaced before log_prob, so no NaN reaches a gradient.
     return torch.where(observed, likelihood.log_prob(torch.where(observed, x, 0.0)), 0.0)
+
+
+def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
+    """``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))`` of each row, one draw of z.
+
+    The VAE's training loss; the training loop averages it over the rows it keeps.
+    Missing values (NaN) are left out of log p(x|z), as in MIWAE.
+    """
+    out = vae(x)
+    log_likelihood = observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
+    return beta * kl_to_standard_normal(out.posterior) - log_likelihood
 
 
 def observed_share(x: torch.Tensor) -> torch.Tensor:

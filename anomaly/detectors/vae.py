@@ -16,7 +16,7 @@ from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     filled_in,
     kl_to_standard_normal,
-    observed_log_prob,
+    negative_elbo,
     observed_share,
     reconstruction,
     reconstruction_log_prob,
@@ -30,22 +30,10 @@ from anomaly.training import Objective, Phase
 
 __all__ = [
     "VAEDetector",
-    "negative_elbo",
     "reconstruction_error",
     "reconstruction_residual",
     "residual_variance",
 ]
-
-
-def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
-    """``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))`` of each row, one draw of z.
-
-    The VAE's training loss; the training loop averages it over the rows it keeps.
-    Missing values (NaN) are left out of log p(x|z), as in MIWAE.
-    """
-    out = vae(x)
-    log_likelihood = observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
-    return beta * kl_to_standard_normal(out.posterior) - log_likelihood
 
 
 def reconstruction_residual(vae: VAE, x: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from anomaly.detectors.likelihood import (
     LikelihoodMixin,
     filled_in,
     kl_to_standard_normal,
+    negative_elbo,
     observed_log_prob,
     reconstruction,
     reconstruction_log_prob,
@@ -230,7 +231,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     weight_decay : float, default=0.0
         Adam's L2 penalty.
     validation_fraction : float in (0, 1) or None, default=None
-        Share of rows held out for early stopping on the summed losses.
+        Share of rows held out for early stopping on the VAE's negative ELBO
+        (``beta`` x KL plus the data-space NLL, ``val_elbo`` in ``history_``):
+        the adversarial losses measure a race, not the fit.
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
     tol : float, default=0.0
@@ -319,7 +322,8 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         The parameters at fit time. Scoring, saving and pickling use these, so
         ``set_params`` (e.g. another ``scoring_rule``) takes effect at the next fit.
     history_ : dict of str to list of float
-        Per-epoch ``"discriminator"``, ``"encoder"`` and ``"decoder"`` losses.
+        Per-epoch ``"discriminator"``, ``"encoder"`` and ``"decoder"`` losses; with
+        ``validation_fraction``, also theirs and ``"val_elbo"`` on the held-out rows.
     generator_diversity_ : float
         Spread of rows sampled from the model (prior draw, then p(x|z)) over
         that of the training rows; a warning is raised below 0.1 (collapse).
@@ -520,7 +524,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
                 lambda x: vaegan_decoder_loss(model, x, gamma, adversarial, missing),
             ),
         ]
-        return [Phase(model, objectives)]
+        # Early stopping watches the VAE's fit (what the scores read), not the adversarial race.
+        elbo = Objective("elbo", [], lambda x: negative_elbo(model.vae, x, beta))
+        return [Phase(model, objectives, stopping_loss=elbo)]
 
     def _after_training(self, model: VAEGAN, X: torch.Tensor) -> None:
         X = X.to(next(model.parameters()).device)

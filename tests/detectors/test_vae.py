@@ -11,8 +11,12 @@ from torch.distributions import Normal, kl_divergence
 
 import anomaly
 from anomaly import VAEDetector
-from anomaly.detectors.likelihood import kl_to_standard_normal, reconstruction_log_prob
-from anomaly.detectors.vae import negative_elbo, reconstruction_error
+from anomaly.detectors.likelihood import (
+    kl_to_standard_normal,
+    negative_elbo,
+    reconstruction_log_prob,
+)
+from anomaly.detectors.vae import reconstruction_error
 from anomaly.networks import MLP, VAE
 from tests.conftest import clear_anomalies, fast_vae
 

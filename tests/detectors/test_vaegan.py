@@ -46,6 +46,21 @@ def test_three_objectives_are_trained_together(clear_case):
     assert history["encoder"][-1] < history["encoder"][0]
 
 
+def test_early_stopping_watches_the_vaes_elbo_not_the_adversarial_losses():
+    X, _ = clear_anomalies(n_normal=200, n_anomalous=5)
+    detector = fast_vaegan(
+        epochs=60, validation_fraction=0.25, n_iter_no_change=3, learning_rate=1e-2
+    ).fit(X)
+    history = detector.history_
+    assert list(history) == [
+        *["discriminator", "encoder", "decoder"],
+        *["val_discriminator", "val_encoder", "val_decoder", "val_elbo"],
+    ]
+    # Stopped n_iter_no_change epochs after the best held-out ELBO (or at the last epoch).
+    best = int(np.argmin(history["val_elbo"]))
+    assert len(history["val_elbo"]) == min(60, best + 1 + 3)
+
+
 @pytest.fixture
 def model():
     torch.manual_seed(0)
