@@ -63,10 +63,11 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
     if risk >= tail_share:
         # The threshold lies at or below the level, where the scores are their own estimate.
         return float(np.quantile(scores, 1 - risk))
-    if np.ptp(excesses) == 0:
-        # Scores tied above the level (a detector's cap, rounded scores): no spread to fit,
-        # and none of them lies above their own value.
-        return float(initial + excesses[0])
+    tail = scores[scores > initial]
+    if np.ptp(tail) <= 8 * np.finfo(float).eps * np.abs(tail).max():
+        # Scores tied above the level (a detector's cap, rounded scores), to the last bits:
+        # no spread to fit, and none of them lies above the largest.
+        return float(tail.max())
     shape, _, scale = genpareto.fit(excesses, floc=0)
     # The level the fitted tail exceeds with probability risk / P(score > initial).
     return initial + float(genpareto.isf(risk / tail_share, shape, 0, scale))

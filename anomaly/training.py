@@ -87,6 +87,12 @@ class Phase:
     early_stopping: bool = True
     stopping_loss: Objective | None = None
 
+    def __post_init__(self) -> None:
+        names = [objective.name for objective in self.objectives]
+        names += [self.stopping_loss.name] if self.stopping_loss else []
+        if len(set(names)) < len(names):  # each names one entry of the history
+            raise ValueError(f"a phase's losses need distinct names, got {names}")
+
 
 @dataclass(frozen=True)
 class TrainingConfig:

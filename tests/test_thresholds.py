@@ -58,3 +58,9 @@ def test_a_tail_of_tied_scores_is_not_extrapolated_below_itself():
     # flagging all of them (2.9 % of the scores at a risk of 1e-3).
     scores = np.r_[np.zeros(1000), np.full(30, 5.0)]
     assert pot_threshold(scores, level=0.95) == 5.0
+    # The tied score itself, not rebuilt from its excess (1.1 + 6.6 rounds below 7.7) ...
+    scores = np.r_[np.full(1000, 1.1), np.full(30, 7.7)]
+    assert pot_threshold(scores, level=0.95) == 7.7
+    # ... and ties to the last bits count as ties.
+    scores = np.r_[np.zeros(1000), np.full(29, 5.0), np.nextafter(5.0, 6.0)]
+    assert pot_threshold(scores, level=0.95) == np.nextafter(5.0, 6.0)

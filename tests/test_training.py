@@ -114,6 +114,13 @@ def test_a_stopping_loss_decides_alone_when_training_stops():
     assert network.w.item() ** 2 == pytest.approx(history["val_distance"][0])  # its best
 
 
+def test_a_phase_refuses_losses_of_one_name():
+    network = _Scalar()
+    loss = Objective("loss", [network.w], lambda batch: network.w**2)
+    with pytest.raises(ValueError, match="distinct names"):
+        Phase(network, [loss], stopping_loss=Objective("loss", [], loss.loss))
+
+
 def test_tol_stops_on_small_improvements_and_keeps_the_best_weights():
     # The validation loss 1 / (1 + w) improves every epoch as Adam moves w up by about
     # the learning rate, by a relative lr / (1 + w + lr) that shrinks: a relative tol

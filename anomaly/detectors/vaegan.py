@@ -524,7 +524,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
                 lambda x: vaegan_decoder_loss(model, x, gamma, adversarial, missing),
             ),
         ]
-        # Early stopping watches the VAE's fit (what the scores read), not the adversarial race.
+        # Early stopping watches the VAE's fit (what the default scores read), not the race.
         elbo = Objective("elbo", [], lambda x: negative_elbo(model.vae, x, beta))
         return [Phase(model, objectives, stopping_loss=elbo)]
 
