@@ -49,7 +49,7 @@ def score_files(
     ----------
     model_path : str or path-like
         A model file of a :class:`~anomaly.TimeSeriesDetector` (``anomaly fit``).
-    inputs : sequence of str or path-like
+    inputs : sequence of str or path-like, or one
         CSV or Parquet files, each one series; their names must differ.
     output_dir : str or path-like
         An existing folder; each output takes its input's name.
@@ -74,6 +74,8 @@ def score_files(
         raise ValueError(f"threads must be at least 1, not {threads}.")
     # Absolute paths: workers may run elsewhere, in other folders.
     model_path = Path(model_path).resolve()
+    if isinstance(inputs, (str, os.PathLike)):  # one file, not its name's letters
+        inputs = [inputs]
     inputs = [Path(path) for path in inputs]
     names = [path.name for path in inputs]
     repeated = sorted({name for name in names if names.count(name) > 1})

@@ -111,10 +111,12 @@ def compare(
     {'VAE': 1.0, 'IForest': 1.0}
     """
     metric_functions = _metric_functions(metrics)
+    # Every dataset's shape checked before the first fit, not when its turn comes.
+    splits = {dataset: _split(dataset, data) for dataset, data in datasets.items()}
     runs = [(d, name, seed) for d in datasets for name in detectors for seed in seeds]
     rows, scores = [], {}
     for dataset, name, seed in tqdm(runs, desc="compare", disable=not progress):
-        X_train, X_test, y_test = _split(dataset, datasets[dataset])
+        X_train, X_test, y_test = splits[dataset]
         outcome = _run(detectors[name], seed, X_train, X_test)
         if outcome["error"] is None:
             scores[name, dataset, seed] = outcome["scores"]

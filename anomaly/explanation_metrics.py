@@ -47,8 +47,9 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
     causes = check_array(causes, dtype=bool)
     if scores.shape != causes.shape:
         raise ValueError(f"feature_scores {scores.shape} and causes {causes.shape} differ.")
-    if percent <= 0:
+    if not percent > 0:  # NaN too
         raise ValueError(f"percent must be positive, got {percent}.")
+    percent = min(percent, 100.0 * scores.shape[1])  # beyond that every variable is looked at
     labelled = causes.any(axis=1)
     if not labelled.any():
         raise ValueError("No step has labelled causes.")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
@@ -22,7 +23,7 @@ from sklearn.metrics import (
 )
 
 from anomaly.detectors.base import BaseDeepDetector
-from anomaly.metrics import anomaly_events
+from anomaly.metrics import _check_labels, anomaly_events
 
 __all__ = [
     "plot_anomaly_map",
@@ -234,8 +235,13 @@ def plot_latent_projection(
     # Codes of one dimension (or one code) have one axis: the second is drawn at 0.
     projected = np.pad(centred @ axes.T, ((0, 0), (0, 2 - len(axes))))
     fig, ax = _figure_and_axes(ax, (5, 4))
-    for label in np.unique(labels):
-        points = projected[labels == label]
+    # NaN is a class of its own; labels of mixed types keep their order of appearance.
+    try:
+        codes_of, classes = pd.factorize(labels, sort=True, use_na_sentinel=False)
+    except TypeError:
+        codes_of, classes = pd.factorize(labels, use_na_sentinel=False)
+    for k, label in enumerate(classes):
+        points = projected[codes_of == k]
         ax.scatter(points[:, 0], points[:, 1], s=4, label=str(label))
     ax.set(xlabel="first principal axis", ylabel="second principal axis")
     ax.legend(fontsize=7, markerscale=3, ncols=2)
@@ -272,9 +278,9 @@ def plot_roc_curves(
     ['perfect (ROC-AUC 1.000)', 'reversed (ROC-AUC 0.000)', 'chance']
     """
     fig, ax = _figure_and_axes(ax, (5, 5))
-    y_true = np.asarray(y_true)
+    y_true = _check_labels(y_true, "y_true")
     for name, abnormality in scores.items():
-        abnormality = np.asarray(abnormality, dtype=float)
+        abnormality = _ranked(abnormality)
         fpr, tpr, _ = roc_curve(y_true, abnormality)
         ax.plot(fpr, tpr, label=f"{name} (ROC-AUC {roc_auc_score(y_true, abnormality):.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
@@ -288,7 +294,15 @@ def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure
     if ax is None:
         fig = Figure(figsize=size, layout="constrained")
         return fig, fig.add_subplot()
-    return ax.figure, ax
+    return ax.figure.figure, ax  # the root Figure, also for an Axes in a SubFigure
+
+
+def _ranked(abnormality: np.ndarray) -> np.ndarray:
+    """Scores for scikit-learn's curves, which refuse infinities: as the largest floats,
+    where :func:`~anomaly.adapters.anomaly_scores` puts rows beyond a model's arithmetic."""
+    largest = np.finfo(float).max
+    abnormality = np.asarray(abnormality, dtype=float)
+    return np.nan_to_num(abnormality, nan=np.nan, posinf=largest, neginf=-largest)
 
 
 def plot_pr_curves(
@@ -320,9 +334,9 @@ def plot_pr_curves(
     ['perfect (PR-AUC 1.000)', 'chance (0.250)']
     """
     fig, ax = _figure_and_axes(ax, (5, 5))
-    y_true = np.asarray(y_true)
+    y_true = _check_labels(y_true, "y_true")
     for name, abnormality in scores.items():
-        abnormality = np.asarray(abnormality, dtype=float)
+        abnormality = _ranked(abnormality)
         precision, recall, _ = precision_recall_curve(y_true, abnormality)
         area = average_precision_score(y_true, abnormality)
         ax.step(recall, precision, where="post", label=f"{name} (PR-AUC {area:.3f})")
@@ -366,17 +380,19 @@ def plot_score_distributions(
     ['normal (2)', 'anomalous (1)']
     """
     fig, ax = _figure_and_axes(ax, (6, 3.5))
-    y_true = np.asarray(y_true).astype(bool)
+    y_true = _check_labels(y_true, "y_true").astype(bool)
     scores = np.asarray(scores, dtype=float)
-    finite = np.isfinite(scores)
+    # Also without the largest floats, anomaly_scores' infinities, which would stretch the bins.
+    finite = np.abs(scores) < np.finfo(float).max
     edges = np.histogram_bin_edges(scores[finite], bins=bins)
     for mask, name in [(~y_true, "normal"), (y_true, "anomalous")]:
+        drawn = int((mask & finite).sum())
         ax.hist(
             scores[mask & finite],
             bins=edges,
             alpha=0.6,
-            density=True,
-            label=f"{name} ({int((mask & finite).sum())})",
+            density=drawn > 0,  # an empty class has no density (0 / 0)
+            label=f"{name} ({drawn})",
         )
     ax.set(xlabel="anomaly score", ylabel="density")
     ax.legend(fontsize=8)
@@ -424,13 +440,10 @@ def plot_timeline(
     """
     frame = series if isinstance(series, pd.DataFrame) else pd.DataFrame(np.asarray(series))
     x = np.arange(len(frame)) if timestamps is None else np.asarray(timestamps)
-    # Text, as read from a CSV, is read as times where it can be, else kept as labels.
-    labels_axis = False
+    # Text, as read from a CSV, is read as times where it can be, else kept as tick labels.
+    tick_labels = None
     if x.dtype.kind in "US" or (x.dtype.kind == "O" and len(x) and isinstance(x[0], str)):
-        try:
-            x = pd.to_datetime(x, format="ISO8601").to_numpy()
-        except (ValueError, TypeError):
-            labels_axis = True
+        x, tick_labels = _times_or_positions(x)
     fig = Figure(figsize=(10, 4.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     for column in frame.columns:
@@ -439,12 +452,14 @@ def plot_timeline(
     if threshold is not None:
         bottom.axhline(threshold, color="tab:red", linestyle="--", label="threshold")
         bottom.legend(fontsize=8, loc="upper left")
+    if tick_labels is not None:
+        bottom.xaxis.set_major_locator(MaxNLocator(8, integer=True))
+        bottom.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _: tick_labels[int(v)] if 0 <= v < len(x) else "")
+        )
     if labels is not None:
         # A step spans to the next one (the last step: as long as the one before).
-        if labels_axis:  # a categorical axis: a span ends at the next label
-            ends = np.r_[x[1:], x[-1:]]
-        else:
-            ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
+        ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
         for start, stop in anomaly_events(labels):
             for ax in (top, bottom):
                 ax.axvspan(x[start], ends[stop - 1], color="tab:red", alpha=0.2, linewidth=0)
@@ -453,6 +468,19 @@ def plot_timeline(
     top.set(ylabel="value")
     bottom.set(ylabel="anomaly score", xlabel="time" if timestamps is not None else "step")
     return fig
+
+
+def _times_or_positions(text: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
+    """Timestamps as times (in UTC where their offsets differ, as across a change to
+    daylight saving time), or, where they are not times, step positions and the text as
+    tick labels (a categorical axis would draw every label)."""
+    for utc in (False, True):
+        try:
+            times = pd.to_datetime(text, format="ISO8601", utc=utc)
+        except (ValueError, TypeError):
+            continue
+        return (times.tz_localize(None) if utc else times).to_numpy(), None
+    return np.arange(len(text)), [str(value) for value in text]
 
 
 def plot_comparison(

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
+from sklearn.utils import check_scalar
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -236,6 +237,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         return self.window_size
 
     def _check_stride(self, window_size: int) -> None:
+        # Scoring reads stride as it is now: set_params after fit is not validated.
+        check_scalar(self.stride, "stride", Integral, min_val=1)
         if self.stride > window_size:
             raise ValueError(
                 f"stride={self.stride} is larger than window_size={window_size}: the steps "

@@ -149,6 +149,18 @@ def test_bad_arguments():
         compare({}, {}, metrics=["auc"])
     with pytest.raises(ValueError, match=r"must be \(X, y\) or \(X_train, X_test, y_test\)"):
         compare({"iforest": IsolationForest()}, {"bad": (1, 2, 3, 4)}, progress=False)
+    # Before any fit: a bad dataset after good ones does not cost their runs.
+    fits = []
+
+    class Recording(IsolationForest):
+        def fit(self, X, y=None):
+            fits.append(len(X))
+            return super().fit(X)
+
+    good = (np.zeros((20, 2)), np.r_[np.zeros(19), 1])
+    with pytest.raises(ValueError, match="Dataset 'bad'"):
+        compare({"iforest": Recording()}, {"good": good, "bad": (1,)}, progress=False)
+    assert fits == []
 
 
 def test_one_metric_name_is_one_metric():

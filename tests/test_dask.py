@@ -166,6 +166,13 @@ def test_a_bad_file_fails_alone(client, files, tmp_path):
     _same_outputs(inputs, out, expected)
 
 
+def test_one_input_path_is_one_file(files, tmp_path):
+    model, inputs, expected = files
+    for one in (inputs[2], str(inputs[2])):  # not the letters of its name
+        assert score_files(model, one, tmp_path) == {inputs[2]: 16}
+    _same_outputs(inputs[2:3], tmp_path, expected)
+
+
 def test_a_killed_worker_loses_and_duplicates_nothing(files, tmp_path):
     model, inputs, expected = files
     with connect("local", n_workers=2) as client:

@@ -54,6 +54,13 @@ def test_clear_errors():
         hit_rate(np.zeros((3, 2)), np.zeros((3, 2), dtype=bool))
     with pytest.raises(ValueError, match="percent must be positive"):
         hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=0)
+    with pytest.raises(ValueError, match="percent must be positive"):
+        hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=np.nan)
+
+
+def test_an_unbounded_percent_looks_at_every_variable():
+    causes = np.array([[False, True, False]])
+    assert hit_rate(np.array([[3.0, 2.0, 1.0]]), causes, percent=np.inf) == 1.0
 
 
 def test_ties_count_by_their_chance_whatever_the_order_of_the_columns():

@@ -204,3 +204,71 @@ def test_score_distribution_legend_counts_the_scores_drawn():
     fig = plot_score_distributions([0, 1, 0, 1, 1], [0.1, np.nan, 0.2, 1.0, np.inf])
     labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
     assert labels == ["normal (2)", "anomalous (1)"]
+
+
+def test_timeline_across_a_change_to_daylight_saving_time_is_a_time_axis():
+    from anomaly.plotting import plot_timeline
+
+    stamps = pd.date_range("2024-03-31 00:00", periods=240, freq="min", tz="Europe/Paris")
+    text = stamps.strftime("%Y-%m-%dT%H:%M:%S%z")  # +0100, then +0200: as a CSV holds them
+    assert text[0].endswith("+0100") and text[-1].endswith("+0200")
+    fig = plot_timeline(np.arange(240.0), np.zeros(240), timestamps=text)
+    line = fig.axes[1].get_lines()[0].get_xdata()
+    assert np.issubdtype(np.asarray(line).dtype, np.datetime64)
+    assert len(fig.axes[1].get_xticks()) < 20
+
+
+def test_timeline_with_text_that_is_not_times_shades_the_last_step_and_labels_few_ticks():
+    from anomaly.plotting import plot_timeline
+
+    labels = np.zeros(500, dtype=int)
+    labels[-1] = 1
+    names = [f"step-{k}" for k in range(500)]
+    fig = plot_timeline(np.arange(500.0), np.zeros(500), labels=labels, timestamps=names)
+    assert [(patch.get_x(), patch.get_width()) for patch in fig.axes[0].patches] == [(499, 1)]
+    fig.canvas.draw()  # the tick labels are the text
+    ticks = [label.get_text() for label in fig.axes[1].get_xticklabels() if label.get_text()]
+    assert 2 < len(ticks) <= 10 and all(tick.startswith("step-") for tick in ticks)
+
+
+@pytest.mark.parametrize("labels", [[-1, 1, -1, 1], ["0", "1", "0", "1"]])
+def test_label_plots_refuse_labels_other_than_0_and_1(labels):
+    from anomaly.plotting import plot_pr_curves, plot_score_distributions
+
+    scores = [0.1, 0.9, 0.2, 0.8]
+    for plot in (plot_score_distributions, plot_roc_curves):
+        with pytest.raises(ValueError, match="must hold only 0 and 1"):
+            plot(labels, scores if plot is plot_score_distributions else {"a": scores})
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        plot_pr_curves(labels, {"a": scores})
+
+
+def test_plots_of_scores_beyond_a_models_arithmetic():
+    from anomaly.plotting import plot_pr_curves, plot_score_distributions
+
+    # anomaly_scores gives the largest float for a score of -inf, -score_samples gives inf.
+    scores = np.r_[np.linspace(0, 1, 50), np.finfo(float).max]
+    fig = plot_score_distributions(np.r_[np.zeros(50, int), 1], scores, bins=10)
+    assert fig.axes[0].patches[0].get_width() == pytest.approx(0.1)  # bins over 0..1
+    raw = np.r_[np.linspace(0, 1, 50), np.inf]
+    labels = np.r_[np.zeros(50, int), 1]
+    fig = plot_pr_curves(labels, {"raw": raw})
+    assert "PR-AUC 1.000" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    plot_roc_curves(labels, {"raw": -raw})
+
+
+def test_plots_into_a_subfigure_return_the_figure():
+    from anomaly.plotting import plot_score_distributions
+
+    figure = Figure()
+    ax = figure.subfigures(1, 2)[0].add_subplot()
+    assert plot_score_distributions([0, 1], [0.0, 1.0], ax=ax) is figure
+    assert plot_roc_curves([0, 1], {"a": [0.0, 1.0]}, ax=ax) is figure
+
+
+def test_latent_projection_draws_missing_and_mixed_labels():
+    codes = np.random.default_rng(0).normal(size=(6, 2))
+    fig = plot_latent_projection(codes, np.array([1.0, 2.0, np.nan, 1.0, np.nan, 2.0]))
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [2, 2, 2]
+    fig = plot_latent_projection(codes, np.array(["a", None, "b", "a", None, "b"], dtype=object))
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [2, 2, 2]

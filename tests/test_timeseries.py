@@ -299,6 +299,9 @@ def test_stride_beyond_the_window_is_refused():
         detector.set_params(stride=11).score_samples(series)
     with pytest.raises(ValueError, match="stride=11 is larger than window_size=10"):
         list(detector.score_stream([series]))
+    for stride in (0, -1, 2.5):  # also checked as it is read, not only at fit
+        with pytest.raises((ValueError, TypeError), match="stride"):
+            detector.set_params(stride=stride).score_samples(series)
 
 
 def test_recurrent_backbone_saves_and_loads(tmp_path):
