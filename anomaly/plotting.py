@@ -8,6 +8,7 @@ turns any detector's scores into these).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -24,6 +25,9 @@ from sklearn.metrics import (
 
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.metrics import _check_labels, anomaly_events
+
+# A time of day followed by a UTC offset (or Z): the end of an ISO 8601 timestamp that has one.
+_OFFSET = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 __all__ = [
     "plot_anomaly_map",
@@ -235,7 +239,7 @@ def plot_latent_projection(
     # Codes of one dimension (or one code) have one axis: the second is drawn at 0.
     projected = np.pad(centred @ axes.T, ((0, 0), (0, 2 - len(axes))))
     fig, ax = _figure_and_axes(ax, (5, 4))
-    # NaN is a class of its own; labels of mixed types keep their order of appearance.
+    # NaN is a class of its own; labels that cannot be sorted keep their order of appearance.
     try:
         codes_of, classes = pd.factorize(labels, sort=True, use_na_sentinel=False)
     except TypeError:
@@ -453,10 +457,8 @@ def plot_timeline(
         bottom.axhline(threshold, color="tab:red", linestyle="--", label="threshold")
         bottom.legend(fontsize=8, loc="upper left")
     if tick_labels is not None:
-        bottom.xaxis.set_major_locator(MaxNLocator(8, integer=True))
-        bottom.xaxis.set_major_formatter(
-            FuncFormatter(lambda v, _: tick_labels[int(v)] if 0 <= v < len(x) else "")
-        )
+        bottom.xaxis.set_major_locator(MaxNLocator(8, integer=True, min_n_ticks=1))
+        bottom.xaxis.set_major_formatter(_whole_position_label(tick_labels))
     if labels is not None:
         # A step spans to the next one (the last step: as long as the one before).
         ends = np.r_[x[1:], x[-1] + (x[-1] - x[-2])] if len(x) > 1 else x + 1
@@ -471,16 +473,34 @@ def plot_timeline(
 
 
 def _times_or_positions(text: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
-    """Timestamps as times (in UTC where their offsets differ, as across a change to
-    daylight saving time), or, where they are not times, step positions and the text as
-    tick labels (a categorical axis would draw every label)."""
-    for utc in (False, True):
+    """Timestamps as times (in UTC where each has an offset and they differ, as across a
+    change to daylight saving time), or, where they are not times, step positions and the
+    text as tick labels (a categorical axis would draw every label)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas 2's word on mixed offsets
         try:
-            times = pd.to_datetime(text, format="ISO8601", utc=utc)
+            times = pd.to_datetime(text, format="ISO8601")
         except (ValueError, TypeError):
-            continue
-        return (times.tz_localize(None) if utc else times).to_numpy(), None
-    return np.arange(len(text)), [str(value) for value in text]
+            times = None
+    if isinstance(times, pd.DatetimeIndex):
+        return times.to_numpy(), None
+    strings = pd.Series(text, dtype=object)
+    if strings.map(type).eq(str).all() and strings.str.contains(_OFFSET).all():
+        times = pd.to_datetime(text, format="ISO8601", utc=True)
+        return times.tz_localize(None).to_numpy(), None
+    return np.arange(len(text)), [
+        value.decode() if isinstance(value, bytes) else str(value) for value in text
+    ]
+
+
+def _whole_position_label(tick_labels: list[str]) -> FuncFormatter:
+    # Only whole positions are steps: a tick between two (zoomed in) gets no label.
+    def label(position: float, _: int) -> str:
+        step = round(position)
+        whole = abs(position - step) < 1e-9 and 0 <= step < len(tick_labels)
+        return tick_labels[step] if whole else ""
+
+    return FuncFormatter(label)
 
 
 def plot_comparison(

@@ -64,7 +64,7 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
         # The threshold lies at or below the level, where the scores are their own estimate.
         return float(np.quantile(scores, 1 - risk))
     tail = scores[scores > initial]
-    if np.ptp(tail) <= 8 * np.finfo(float).eps * np.abs(tail).max():
+    if np.ptp(tail) <= 8 * np.finfo(float).eps * max(np.abs(tail).max(), abs(initial)):
         # Scores tied above the level (a detector's cap, rounded scores), to the last bits:
         # no spread to fit, and none of them lies above the largest.
         return float(tail.max())

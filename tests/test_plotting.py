@@ -230,6 +230,31 @@ def test_timeline_with_text_that_is_not_times_shades_the_last_step_and_labels_fe
     ticks = [label.get_text() for label in fig.axes[1].get_xticklabels() if label.get_text()]
     assert 2 < len(ticks) <= 10 and all(tick.startswith("step-") for tick in ticks)
 
+    # Zoomed in between two steps: only whole positions are labelled.
+    def shown(low, high):
+        fig.axes[1].set_xlim(low, high)
+        fig.canvas.draw()
+        return [
+            label.get_text()
+            for label in fig.axes[1].get_xticklabels()
+            if low <= label.get_position()[0] <= high and label.get_text()
+        ]
+
+    assert shown(2.1, 2.9) == []
+    assert shown(1.8, 3.2) == ["step-2", "step-3"]
+
+
+def test_timeline_keeps_naive_and_offset_timestamps_apart():
+    from anomaly.plotting import plot_timeline
+
+    # Not all with an offset: not read as UTC (the naive ones would be taken as UTC).
+    text = ["2020-01-01T00:00", "2020-01-01T01:00+01:00", "2020-01-01T02:00"]
+    fig = plot_timeline(np.arange(3.0), np.zeros(3), timestamps=text)
+    assert list(fig.axes[1].get_lines()[0].get_xdata()) == [0, 1, 2]
+    fig = plot_timeline(np.arange(2.0), np.zeros(2), timestamps=np.array([b"a", b"b"]))
+    fig.canvas.draw()
+    assert "a" in [label.get_text() for label in fig.axes[1].get_xticklabels()]
+
 
 @pytest.mark.parametrize("labels", [[-1, 1, -1, 1], ["0", "1", "0", "1"]])
 def test_label_plots_refuse_labels_other_than_0_and_1(labels):

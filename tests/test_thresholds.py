@@ -64,3 +64,7 @@ def test_a_tail_of_tied_scores_is_not_extrapolated_below_itself():
     # ... and ties to the last bits count as ties.
     scores = np.r_[np.zeros(1000), np.full(29, 5.0), np.nextafter(5.0, 6.0)]
     assert pot_threshold(scores, level=0.95) == np.nextafter(5.0, 6.0)
+    # A cap at 0 far above the level: its last bits are ties too.
+    rng = np.random.default_rng(0)
+    capped = np.r_[rng.uniform(-10, -9, 3920), rng.choice([-1e-17, 0.0, 1e-17], 80)]
+    assert pot_threshold(capped, level=0.98) == capped.max()
