@@ -38,6 +38,35 @@ __all__ = ["BLOCK_WINDOWS", "WindowScoringMixin"]
 BLOCK_WINDOWS = 1024
 
 
+def steps_on_one_scale(
+    shares: np.ndarray, block_windows: np.ndarray, window_shape: tuple[int, int]
+) -> np.ndarray:
+    """Per-value shares of windows with gaps, rescaled so that each step's sum compares
+    with a complete step's.
+
+    The wrapped detector scales a window's values by the window's values over its
+    observed values, so a step missing some variables would sum to less than a complete
+    one and look more normal (one missing every variable: 0, the most normal of all).
+    Each step is scaled by its own variables over observed variables instead; a step
+    with nothing observed takes its window's mean step, spread evenly over its
+    variables. Windows without gaps come back as they are.
+    """
+    missing = np.isnan(block_windows)
+    if not missing.any():
+        return shares
+    n_variables, window_size = window_shape
+    observed = ~missing.reshape(len(shares), n_variables, window_size)
+    window_share = n_variables * window_size / observed.sum(axis=(1, 2))
+    at_step = observed.sum(axis=1)
+    step_share = np.divide(n_variables, at_step, out=np.zeros(at_step.shape), where=at_step > 0)
+    rescaled = shares.reshape(observed.shape) / window_share[:, None, None] * step_share[:, None]
+    empty = at_step == 0
+    if empty.any():
+        mean_step = rescaled.sum(axis=(1, 2)) / (~empty).sum(axis=1)
+        rescaled += np.where(empty, mean_step[:, None] / n_variables, 0.0)[:, None]
+    return rescaled.reshape(len(shares), -1)
+
+
 class WindowScoringMixin:
     """Scores, feature scores and streams of a series from the wrapped detector's windows."""
 
@@ -126,6 +155,7 @@ class WindowScoringMixin:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
             )
+            values = steps_on_one_scale(values, block_windows, self.window_shape_)
             # Minus each step's values' abnormality, summed over variables.
             scores = values.reshape(len(block), *self.window_shape_).sum(axis=1)
             if not np.isfinite(scores).all():  # as feature_scores gives them; rare: checked last
@@ -140,6 +170,7 @@ class WindowScoringMixin:
             values = detector._blockwise(
                 block_windows, detector._map_batch, "explaining", standardized=True
             )
+            values = steps_on_one_scale(values, block_windows, self.window_shape_)
         values = overflow_shares(values, block_windows).reshape(len(block), *self.window_shape_)
         if self.step_scoring_ == "both":  # each variable's share of the window's part too
             values = values + values.mean(axis=2, keepdims=True)

@@ -87,6 +87,51 @@ def test_a_variable_missing_at_the_training_windows_period_is_named():
     detector.set_params(max_train_windows=None).fit(frame)  # every start: observed somewhere
 
 
+def test_steps_on_one_scale_rescales_each_step_by_its_own_share():
+    # Two windows of 3 variables x 4 steps (flattened variable-major), shares scaled by the
+    # window's values over observed values, as the wrapped detectors give them.
+    windows_ = np.ones((2, 12))
+    windows_[0, [1, 5]] = np.nan  # window 0, step 1: variables 0 and 1 missing
+    windows_[1, [2, 6, 10]] = np.nan  # window 1, step 2: every variable missing
+    raw = np.arange(24.0).reshape(2, 12) * ~np.isnan(windows_)
+    shares = raw * (12 / (~np.isnan(windows_)).sum(axis=1))[:, None]
+    out = window_scoring.steps_on_one_scale(shares, windows_, (3, 4)).reshape(2, 3, 4)
+    raw = raw.reshape(2, 3, 4)
+    np.testing.assert_allclose(out[0, :, 1], raw[0, :, 1] * 3)  # 1 of 3 observed
+    np.testing.assert_allclose(out[0, :, [0, 2, 3]], raw[0, :, [0, 2, 3]])
+    # The empty step: its window's mean step, evenly over the variables.
+    mean_step = raw[1].sum() / 3
+    np.testing.assert_allclose(out[1, :, 2], mean_step / 3)
+    np.testing.assert_allclose(out[1].sum(), raw[1].sum() + mean_step)
+    whole = np.ones((1, 12))  # windows without gaps come back as they are
+    assert window_scoring.steps_on_one_scale(whole, whole, (3, 4)) is whole
+
+
+@pytest.mark.parametrize("step_scoring", ["values", "both"])
+def test_a_step_missing_variables_is_not_made_to_look_normal(step_scoring):
+    # Four variables; in the test copy, steps 150-151 miss two of them and step 300 all four.
+    rng = np.random.default_rng(0)
+    t = np.arange(500)
+    series = np.c_[[np.sin(2 * np.pi * t / p) for p in (40, 25, 30, 50)]].T
+    series += 0.05 * rng.normal(size=series.shape)
+    train = series.copy()
+    train[rng.random(train.shape) < 0.05] = np.nan
+    detector = TimeSeriesDetector(
+        fast_vae(missing="marginalize", epochs=10), window_size=16, step_scoring=step_scoring
+    ).fit(train)
+    complete = -detector.score_samples(series)
+    gappy = series.copy()
+    gappy[150:152, :2] = np.nan
+    gappy[300] = np.nan
+    scores = -detector.score_samples(gappy)
+    # Each step's sum is on a complete step's scale, where the window's scale cut it by about
+    # the share missing (to 0.36 of its complete score, and the empty step's to 0).
+    assert (scores[150:152] > 0.6 * complete[150:152]).all()
+    assert scores[300] > np.median(complete) - np.ptp(complete) / 2
+    # feature_scores still sum to the step's score.
+    np.testing.assert_allclose(detector.feature_scores(gappy).sum(axis=1), scores, rtol=1e-6)
+
+
 def test_neighbor_scoring_refuses_at_fit_a_window_it_could_not_score():
     series = np.sin(np.arange(105) / 3)[:, None]
     series[95:] = np.nan  # the end window, off the training grid, holds no value
