@@ -116,11 +116,21 @@ def _apply(detector: BaseDetector, X: Any, method: str) -> da.Array | dd.Series:
     model = dask.delayed(detector, pure=True)
     if isinstance(detector, TimeSeriesDetector):
         if isinstance(X, dd.DataFrame):
-            columns = list(X.columns)
-            parts = _series(model, detector, X.to_dask_array(lengths=True), method, columns)
+            # Values, lengths and index from one list of partitions: taken apart, dask may
+            # optimise each differently (small Parquet files merged in one, not the other).
+            frames = X.to_delayed()
+            lengths = dask.compute(*[dask.delayed(len)(frame) for frame in frames])
+            dtype = X._meta.to_numpy().dtype
+            values = da.concatenate(
+                [
+                    da.from_delayed(frame.to_numpy(), shape=(n, X.shape[1]), dtype=dtype)
+                    for frame, n in zip(frames, lengths)
+                ]
+            )
+            parts = _series(model, detector, values, method, list(X.columns), lengths)
             indexed = [
-                dask.delayed(pd.Series)(scores, index=index)
-                for (scores, _), index in zip(parts, X.index.to_delayed())
+                dask.delayed(pd.Series)(scores, index=frame.index)
+                for (scores, _), frame in zip(parts, frames)
             ]
             return dd.from_delayed(indexed, meta=pd.Series(dtype=_dtype(method)))
         parts = _series(model, detector, da.asarray(X), method, None)
@@ -159,15 +169,16 @@ def _series(
     X: da.Array,
     method: str,
     columns: list[str] | None,
+    lengths: tuple[int, ...] | None = None,
 ) -> list[tuple[Delayed, int]]:
-    """The scores of each partition of one series, scored with the rows its windows reach,
-    and its length."""
+    """The scores of each partition of one series (of ``lengths``, by default ``X``'s
+    chunks), scored with the rows its windows reach, and its length."""
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D series (steps, variables), got {X.ndim} dimensions.")
     size = detector.window_shape_[1]
     detector._check_stride(size)
     check_series_length(len(X), size)
-    bounds = np.cumsum((0, *X.chunks[0]))
+    bounds = np.cumsum((0, *(X.chunks[0] if lengths is None else lengths)))
     X = X.rechunk({1: -1})
     grid = window_starts(len(X), size, detector.stride)  # as score_samples cuts the whole series
     parts = []

@@ -86,6 +86,23 @@ def test_series_of_a_dataframe_by_its_columns(client):
     assert np.array_equal(lazy.compute().to_numpy(), detector.score_samples(frame))
 
 
+def test_series_of_parquet_files_equals_the_whole_series(client, tmp_path):
+    # Small files, which dask's optimiser may merge: values and index must stay together.
+    frame = pd.DataFrame(_series(), columns=["cpu", "memory", "disk"])
+    detector = TimeSeriesDetector(fast_vae(epochs=1), window_size=16).fit(frame)
+    expected = detector.score_samples(frame)
+    frame.iloc[:150].to_parquet(tmp_path / "a.parquet")
+    frame.iloc[150:].to_parquet(tmp_path / "b.parquet")
+    lazy = anomaly_dask.score_samples(detector, dd.read_parquet(tmp_path))
+    scores = lazy.compute()
+    assert np.array_equal(scores.to_numpy(), expected)
+    assert scores.index.equals(frame.index)
+    folder = tmp_path / "from_dask"
+    dd.from_pandas(frame, npartitions=3).to_parquet(folder)
+    lazy = anomaly_dask.score_samples(detector, dd.read_parquet(folder))
+    assert np.array_equal(lazy.compute().to_numpy(), expected)
+
+
 def test_the_detector_is_one_task_of_the_graph():
     X, _ = clear_anomalies()
     detector = fast_vae().fit(X)
