@@ -254,14 +254,24 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         # Keep float32 input as it is; anything else becomes float64 so that
         # standardisation is computed before the cast to the network's float32.
         allow_nan = self._allows_missing(reset=reset)
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if reset else 1,
-            ensure_all_finite="allow-nan" if allow_nan else True,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_min_samples=2 if reset else 1,
+                ensure_all_finite="allow-nan" if allow_nan else True,
+            )
+        except ValueError as err:
+            if "NaN" not in str(err) or "missing" not in self.get_params(deep=False):
+                raise
+            # Ours, not scikit-learn's general advice (which points to supervised models).
+            when = "fit" if reset else "refit"
+            raise ValueError(
+                f"{str(err).splitlines()[0]} {type(self).__name__} refuses missing values with "
+                f'missing="error": {when} with missing="marginalize" to take them, or impute them.'
+            ) from None
         if allow_nan:
             check_observed(
                 X,

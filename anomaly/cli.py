@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", type=Path, help="file to write (one input): CSV, or Parquet if .parquet"
     )
     written.add_argument(
-        "--output-dir", type=Path, help="folder to write each input's scores into, by its name"
+        "--output-dir",
+        type=Path,
+        help="folder (made if missing) to write each input's scores into, by its name",
     )
     score.add_argument(
         "--scheduler",
@@ -360,8 +362,7 @@ def score_command(args: argparse.Namespace) -> int | None:
 
 def score_files_command(args: argparse.Namespace, inputs: list[Path]) -> int:
     """Each input scored into --output-dir; one line per file, the failed ones by name."""
-    if not args.output_dir.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "No such folder", str(args.output_dir))
+    args.output_dir.mkdir(parents=True, exist_ok=True)  # as compare's, before any work
     options = dict(
         timestamp_column=args.timestamp_column,
         chunk_rows=args.chunk_rows,

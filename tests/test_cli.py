@@ -96,8 +96,11 @@ def test_many_inputs_need_an_output_folder(model, tmp_path, capsys):
     argv = ["score", str(model), str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
     assert main([*argv, "-o", str(tmp_path / "s.csv")]) == 1
     assert "2 inputs need --output-dir" in capsys.readouterr().err
-    assert main([*argv, "--output-dir", str(tmp_path / "missing")]) == 1
-    assert "No such folder" in capsys.readouterr().err
+    # A missing folder is made (as compare's); a file in its place is refused.
+    assert main([*argv, "--output-dir", str(tmp_path / "new" / "scores")]) == 0
+    assert sorted(p.name for p in (tmp_path / "new" / "scores").iterdir()) == ["a.csv", "b.csv"]
+    assert main([*argv, "--output-dir", str(tmp_path / "a.csv")]) == 1
+    assert "exists" in capsys.readouterr().err
     assert main(["score", str(model), str(tmp_path / "z*.csv"), "--output-dir", str(tmp_path)]) == 1
     assert "No file matches" in capsys.readouterr().err
     for workers in (["--workers", "0", "--scheduler", "local"], ["--workers", "2"]):
