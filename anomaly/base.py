@@ -264,13 +264,18 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
                 ensure_all_finite="allow-nan" if allow_nan else True,
             )
         except ValueError as err:
-            if "NaN" not in str(err) or "missing" not in self.get_params(deep=False):
+            first_line = str(err).splitlines()[0]
+            params = self.get_params()  # a TimeSeriesDetector's detector's too
+            names = ("missing", "detector__missing")
+            setting = next((name for name in names if name in params), None)
+            if not first_line.startswith("Input X contains NaN") or setting is None:
                 raise
             # Ours, not scikit-learn's general advice (which points to supervised models).
             when = "fit" if reset else "refit"
             raise ValueError(
-                f"{str(err).splitlines()[0]} {type(self).__name__} refuses missing values with "
-                f'missing="error": {when} with missing="marginalize" to take them, or impute them.'
+                f"{first_line} {type(self).__name__} refuses missing values with "
+                f'{setting}="error": {when} with {setting}="marginalize" to take them, or '
+                "impute them."
             ) from None
         if allow_nan:
             check_observed(

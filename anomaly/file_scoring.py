@@ -127,13 +127,17 @@ def score_file(
                 for name, column in zip(names, feature_scores.T):
                     table = table.append_column(f"score_{name}", pa.array(column))
             if explain_top is not None:
-                # A missing value's score is 0, which observed values' log-probabilities can
-                # fall below: it ranks last. Stable on ties: the first variable comes first.
+                # A missing value ranks last, whatever its share (observed values'
+                # log-probabilities can fall below it), and is named by no rank: an empty
+                # cell. Stable on ties: the first variable comes first.
                 missing = taken.column(1).combine_chunks().flatten().to_numpy(zero_copy_only=False)
-                ranked = np.where(missing.reshape(-1, len(names)), -np.inf, feature_scores)
+                missing = missing.reshape(-1, len(names))
+                ranked = np.where(missing, -np.inf, feature_scores)
                 order = np.argsort(-ranked, axis=1, kind="stable")[:, :explain_top]
+                steps = np.arange(len(order))
                 for rank, column in enumerate(order.T, start=1):
-                    table = table.append_column(f"top_{rank}", pa.array(np.asarray(names)[column]))
+                    named = np.where(missing[steps, column], None, np.asarray(names)[column])
+                    table = table.append_column(f"top_{rank}", pa.array(named, type=pa.string()))
             if writer is None:
                 _check_distinct(table.column_names)
                 writer = (

@@ -62,7 +62,8 @@ def steps_on_one_scale(
     rescaled = shares.reshape(observed.shape) / window_share[:, None, None] * step_share[:, None]
     empty = at_step == 0
     if empty.any():
-        mean_step = rescaled.sum(axis=(1, 2)) / (~empty).sum(axis=1)
+        with np.errstate(invalid="ignore"):  # +inf and -inf shares: overflow_shares resets them
+            mean_step = rescaled.sum(axis=(1, 2)) / (~empty).sum(axis=1)
         rescaled += np.where(empty, mean_step[:, None] / n_variables, 0.0)[:, None]
     return rescaled.reshape(len(shares), -1)
 
@@ -188,9 +189,12 @@ class WindowScoringMixin:
         Per time step and variable, the mean over the windows covering the
         step of the wrapped detector's ``feature_scores`` of that value (with
         ``step_scoring_="both"``, plus the mean of the variable's over the
-        window's steps). Except with ``step_scoring_="window"``, the row of a
-        step sums to minus its ``score_samples`` (up to rounding), so the
-        variables can be ranked by their part in it. A window beyond the
+        window's steps), a step with gaps scaled by its own share of observed
+        variables (a missing value's is 0; a step with nothing observed shares
+        its window's mean step evenly, see :func:`steps_on_one_scale`).
+        Except with ``step_scoring_="window"``, the row of a step sums to minus
+        its ``score_samples`` (up to rounding), so the variables can be ranked
+        by their part in it. A window beyond the
         model's arithmetic gives ``+inf`` to its furthest-out value (the
         variable it names then gets ``+inf``) and 0 to the others.
 

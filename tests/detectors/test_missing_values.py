@@ -114,6 +114,15 @@ def test_clear_errors_and_tags():
     X = _remove(_rows(), 0.2, 1)
     with pytest.raises(ValueError, match='Input X contains NaN.*missing="marginalize"'):
         VAEDetector(epochs=1).fit(X)
+    series = np.c_[np.sin(np.arange(100) / 3), np.cos(np.arange(100) / 3)]
+    series[5, 0] = np.nan
+    with pytest.raises(ValueError, match='NaN.*with detector__missing="marginalize"'):
+        TimeSeriesDetector(VAEDetector(epochs=1), window_size=8).fit(series)
+    # Another error that mentions NaN keeps its own words.
+    frame = pd.DataFrame(np.nan_to_num(X)[:, :2], columns=["NaN_rate", "rate"])
+    fitted = VAEDetector(epochs=1).fit(frame)
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.score_samples(frame.rename(columns={"rate": "other"}))
     assert not VAEDetector().__sklearn_tags__().input_tags.allow_nan
     assert VAEDetector(missing="marginalize").__sklearn_tags__().input_tags.allow_nan
     assert (
