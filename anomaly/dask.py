@@ -120,10 +120,15 @@ def _apply(detector: BaseDetector, X: Any, method: str) -> da.Array | dd.Series:
             # optimise each differently (small Parquet files merged in one, not the other).
             frames = X.to_delayed()
             lengths = dask.compute(*[dask.delayed(len)(frame) for frame in frames])
-            dtype = X._meta.to_numpy().dtype
+            dtype, options = X._meta.to_numpy().dtype, {}
+            if all(pd.api.types.is_numeric_dtype(column) for column in X.dtypes):
+                # Nullable columns (Float64, Int64) with NA as NaN, as validation reads them
+                # in memory; float32 stays float32.
+                dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
+                options = dict(dtype=dtype, na_value=np.nan)
             values = da.concatenate(
                 [
-                    da.from_delayed(frame.to_numpy(), shape=(n, X.shape[1]), dtype=dtype)
+                    da.from_delayed(frame.to_numpy(**options), shape=(n, X.shape[1]), dtype=dtype)
                     for frame, n in zip(frames, lengths)
                 ]
             )

@@ -103,6 +103,15 @@ def test_series_of_parquet_files_equals_the_whole_series(client, tmp_path):
     assert np.array_equal(lazy.compute().to_numpy(), expected)
 
 
+def test_series_with_nullable_columns_and_missing_values(client):
+    frame = pd.DataFrame(_series(), columns=["cpu", "memory", "disk"]).astype("Float64")
+    frame.iloc[[40, 41, 200], 1] = pd.NA
+    detector = TimeSeriesDetector(fast_vae(epochs=1, missing="marginalize"), window_size=16)
+    detector.fit(frame)
+    lazy = anomaly_dask.score_samples(detector, dd.from_pandas(frame, npartitions=3))
+    assert np.array_equal(lazy.compute().to_numpy(), detector.score_samples(frame))
+
+
 def test_the_detector_is_one_task_of_the_graph():
     X, _ = clear_anomalies()
     detector = fast_vae().fit(X)
