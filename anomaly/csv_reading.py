@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -469,15 +470,19 @@ def _read_series(
     return frame
 
 
-def _to_datetime(text: pd.Series, time_format: str) -> pd.Series:
+def to_datetime(text: pd.Series, time_format: str) -> pd.Series:
     """Timestamps, NaT where not of ``time_format``; offsets that change (e.g. to daylight
     saving time) in UTC, as the Parquet reader takes them, so that a file reads the same
-    whole or in chunks of one offset each."""
+    whole or in chunks of one offset each. Times with and without an offset, mixed, are
+    refused (a ValueError)."""
     try:
-        return pd.to_datetime(text, format=time_format, errors="coerce")
-    except ValueError:  # offsets that differ; but not times with and without one, mixed
+        with warnings.catch_warnings():
+            # pandas 2 warns of offsets that differ (and gives objects) where pandas 3 refuses.
+            warnings.simplefilter("error", FutureWarning)
+            return pd.to_datetime(text, format=time_format, errors="coerce")
+    except (ValueError, FutureWarning) as err:
         if not text.dropna().str.contains(r"(?:Z|[+-]\d\d:?\d\d)$").all():
-            raise
+            raise ValueError(f"times with and without a UTC offset, mixed ({err})") from None
         return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 
@@ -547,10 +552,10 @@ def _timestamps(
             time_format = "ISO8601"
             guessed = guess_datetime_format(text.iloc[0])
             if guessed is not None:
-                iso = _to_datetime(text, "ISO8601").isna().sum()
-                inferred = _to_datetime(text, guessed).isna().sum()
+                iso = to_datetime(text, "ISO8601").isna().sum()
+                inferred = to_datetime(text, guessed).isna().sum()
                 time_format = guessed if inferred < iso else "ISO8601"
-        stamps = _to_datetime(text, time_format)
+        stamps = to_datetime(text, time_format)
     except (ValueError, TypeError) as err:
         raise ValueError(
             f"{path}: column {raw.name!r} cannot be read as timestamps ({err})."

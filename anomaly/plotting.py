@@ -8,7 +8,6 @@ turns any detector's scores into these).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,11 +22,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from anomaly.csv_reading import to_datetime
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.metrics import _check_labels, anomaly_events
-
-# A time of day followed by a UTC offset (or Z): the end of an ISO 8601 timestamp that has one.
-_OFFSET = r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
 
 __all__ = [
     "plot_anomaly_map",
@@ -473,21 +470,19 @@ def plot_timeline(
 
 
 def _times_or_positions(text: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
-    """Timestamps as times (in UTC where each has an offset and they differ, as across a
-    change to daylight saving time), or, where they are not times, step positions and the
-    text as tick labels (a categorical axis would draw every label)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pandas 2's word on mixed offsets
+    """Timestamps as times, read as the CSV reader reads them (offsets that change, as
+    across a change to daylight saving time, in UTC), or, where they are not times, step
+    positions and the text as tick labels (a categorical axis would draw every label)."""
+    strings = pd.Series(text, dtype=object)
+    if strings.map(type).eq(str).all():
         try:
-            times = pd.to_datetime(text, format="ISO8601")
+            times = to_datetime(strings.str.strip(), "ISO8601")
         except (ValueError, TypeError):
             times = None
-    if isinstance(times, pd.DatetimeIndex):
-        return times.to_numpy(), None
-    strings = pd.Series(text, dtype=object)
-    if strings.map(type).eq(str).all() and strings.str.contains(_OFFSET).all():
-        times = pd.to_datetime(text, format="ISO8601", utc=True)
-        return times.tz_localize(None).to_numpy(), None
+        if times is not None and times.notna().all():
+            if str(times.dt.tz) == "UTC":  # naive, as the time axis plots UTC
+                times = times.dt.tz_localize(None)
+            return times.to_numpy(), None
     return np.arange(len(text)), [
         value.decode() if isinstance(value, bytes) else str(value) for value in text
     ]
