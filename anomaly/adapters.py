@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from anomaly.base import BaseDetector
 
-__all__ = ["PyODDetector", "PyODStyle", "anomaly_scores", "is_pyod"]
+__all__ = ["PyODDetector", "PyODStyle", "anomaly_scores", "infinities_as_largest", "is_pyod"]
 
 
 def is_pyod(detector: object) -> bool:
@@ -91,9 +91,14 @@ def anomaly_scores(detector: Any, X: Any, *, training: bool = False) -> np.ndarr
             f"{type(detector).__name__} has neither score_samples nor decision_function for "
             "new data (a LocalOutlierFactor needs novelty=True to score data it was not fit on)."
         )
-    return np.nan_to_num(
-        scores, nan=np.nan, posinf=np.finfo(float).max, neginf=-np.finfo(float).max
-    )
+    return infinities_as_largest(scores)
+
+
+def infinities_as_largest(scores: np.ndarray) -> np.ndarray:
+    """``scores`` as floats with infinities as the largest floats (NaN kept): rows beyond a
+    model's arithmetic keep their rank where scikit-learn's metrics refuse infinities."""
+    largest, scores = np.finfo(float).max, np.asarray(scores, dtype=float)
+    return np.nan_to_num(scores, nan=np.nan, posinf=largest, neginf=-largest)
 
 
 class PyODDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):

@@ -22,6 +22,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from anomaly.adapters import infinities_as_largest
 from anomaly.csv_reading import to_datetime
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.metrics import _check_labels, anomaly_events
@@ -281,7 +282,7 @@ def plot_roc_curves(
     fig, ax = _figure_and_axes(ax, (5, 5))
     y_true = _check_labels(y_true, "y_true")
     for name, abnormality in scores.items():
-        abnormality = _ranked(abnormality)
+        abnormality = infinities_as_largest(abnormality)
         fpr, tpr, _ = roc_curve(y_true, abnormality)
         ax.plot(fpr, tpr, label=f"{name} (ROC-AUC {roc_auc_score(y_true, abnormality):.3f})")
     ax.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
@@ -296,14 +297,6 @@ def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure
         fig = Figure(figsize=size, layout="constrained")
         return fig, fig.add_subplot()
     return ax.figure.figure, ax  # the root Figure, also for an Axes in a SubFigure
-
-
-def _ranked(abnormality: np.ndarray) -> np.ndarray:
-    """Scores for scikit-learn's curves, which refuse infinities: as the largest floats,
-    where :func:`~anomaly.adapters.anomaly_scores` puts rows beyond a model's arithmetic."""
-    largest = np.finfo(float).max
-    abnormality = np.asarray(abnormality, dtype=float)
-    return np.nan_to_num(abnormality, nan=np.nan, posinf=largest, neginf=-largest)
 
 
 def plot_pr_curves(
@@ -337,7 +330,7 @@ def plot_pr_curves(
     fig, ax = _figure_and_axes(ax, (5, 5))
     y_true = _check_labels(y_true, "y_true")
     for name, abnormality in scores.items():
-        abnormality = _ranked(abnormality)
+        abnormality = infinities_as_largest(abnormality)
         precision, recall, _ = precision_recall_curve(y_true, abnormality)
         area = average_precision_score(y_true, abnormality)
         ax.step(recall, precision, where="post", label=f"{name} (PR-AUC {area:.3f})")
