@@ -148,13 +148,13 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         self : object
             The updated detector.
         """
+        if epochs is not None:  # checked even where fit, below, ignores it
+            check_scalar(epochs, "epochs", Integral, min_val=1)
         if not hasattr(self, "offset_"):
             return self.fit(X)
         # scikit-learn checks a fitted estimator's parameters only at fit: contamination,
         # read below, is checked here.
         self._validate_params()
-        if epochs is not None:
-            check_scalar(epochs, "epochs", Integral, min_val=1)
         X = self._validate_input(X, reset=False)
         if self._allows_missing(reset=False) and not isinstance(X, list):
             # As at fit: a feature never observed here has nothing to be learnt from (its
@@ -265,17 +265,14 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
             )
         except ValueError as err:
             first_line = str(err).splitlines()[0]
-            params = self.get_params()  # a TimeSeriesDetector's detector's too
-            names = ("missing", "detector__missing")
-            setting = next((name for name in names if name in params), None)
-            if not first_line.startswith("Input X contains NaN") or setting is None:
+            remedy = self._missing_values_remedy()
+            if not first_line.startswith("Input X contains NaN") or remedy is None:
                 raise
             # Ours, not scikit-learn's general advice (which points to supervised models).
             when = "fit" if reset else "refit"
             raise ValueError(
-                f"{first_line} {type(self).__name__} refuses missing values with "
-                f'{setting}="error": {when} with {setting}="marginalize" to take them, or '
-                "impute them."
+                f"{first_line} {type(self).__name__} refuses missing values as set: {when} "
+                f"with {remedy} to take them, or impute them."
             ) from None
         if allow_nan:
             check_observed(
@@ -290,6 +287,11 @@ class BaseDetector(OutlierMixin, BaseEstimator, metaclass=ABCMeta):
         """Whether missing values (NaN) may come in: by the parameters at fit (``reset``),
         else as fitted."""
         return False
+
+    def _missing_values_remedy(self) -> str | None:
+        """The setting that lets missing values in, for the error that refuses them (None
+        where none does)."""
+        return 'missing="marginalize"' if "missing" in self.get_params(deep=False) else None
 
     def _offset(self, training_scores: np.ndarray) -> float:
         # Percentiles interpolate: an infinite or NaN score (overflow) would make NaN of its

@@ -52,6 +52,12 @@ WINDOW_SCORING_RULE = "standardized_residual"
 # stopping after 5 epochs that improve their loss by under 1 %. On ASD it ranked as well as
 # 50 fixed epochs (mean VUS-PR 0.630 against 0.629) in about two thirds of the fit time.
 WINDOW_EARLY_STOPPING = {"validation_fraction": 0.1, "n_iter_no_change": 5, "tol": 1e-2}
+# The detector that detector=None stands for.
+_DEFAULT_DETECTOR_PARAMS = {
+    "scoring_rule": WINDOW_SCORING_RULE,
+    "n_draws": WINDOW_DRAWS,
+    **WINDOW_EARLY_STOPPING,
+}
 # window_size="auto": steps per window for several variables, and for one.
 WINDOW_SIZE = 32
 ONE_VARIABLE_WINDOW_SIZE = 64
@@ -230,6 +236,14 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             return self.detector is not None and self.detector._allows_missing(reset=True)
         return self.detector_._allows_missing(reset=False)
 
+    def _missing_values_remedy(self) -> str | None:
+        if self.detector is None:
+            params = {**_DEFAULT_DETECTOR_PARAMS, "missing": "marginalize"}
+            return f"detector=VAEDetector({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+        if "missing" in self.detector.get_params(deep=False):
+            return 'detector__missing="marginalize"'
+        return None
+
     def _window_size(self, n_variables: int) -> int:
         """The window size a fit on ``n_variables`` uses."""
         if self.window_size == "auto":
@@ -262,9 +276,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         self._check_stride(size)
         self.window_shape_ = (X.shape[1], size)
         if self.detector is None:
-            detector = VAEDetector(
-                scoring_rule=WINDOW_SCORING_RULE, n_draws=WINDOW_DRAWS, **WINDOW_EARLY_STOPPING
-            )
+            detector = VAEDetector(**_DEFAULT_DETECTOR_PARAMS)
         else:
             detector = clone(self.detector)
         # A rule that no value carries (a discriminator's), or the distance to the nearest

@@ -210,7 +210,7 @@ def train(
     Raises
     ------
     FloatingPointError
-        If a loss becomes NaN or infinite; the message names the epoch.
+        If a loss or a weight becomes NaN or infinite; the message names the epoch.
     """
     network, objectives = phase.module, phase.objectives
     # First: on CUDA, joining selects this rank's GPU, where "cuda" then places the network.
@@ -288,6 +288,7 @@ def train(
                 totals, rows_seen = totals[:-1], totals[-1]
             epoch_losses = (totals / rows_seen).tolist()
             _check_finite(names, epoch_losses, epoch)
+            _check_finite_weights(network, epoch)
             for name, value in zip(names, epoch_losses):
                 history[name].append(value)
             postfix = dict(zip(names, epoch_losses))
@@ -410,6 +411,17 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(
         device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
     )
+
+
+def _check_finite_weights(network: nn.Module, epoch: int) -> None:
+    # A trimmed loss leaves out a row it cannot compute, but the row's NaN gradient still
+    # reaches the weights: the loss alone would not show it.
+    if not torch.stack([param.isfinite().all() for param in network.parameters()]).all():
+        raise FloatingPointError(
+            f"Training diverged in epoch {epoch}: a weight became NaN or infinite. Check the "
+            "input for extreme values (beyond float32 once standardised), or lower "
+            "learning_rate or clip_grad_norm."
+        )
 
 
 def _check_finite(names: Sequence[str], values: Sequence[float], epoch: int) -> None:

@@ -133,6 +133,24 @@ def test_a_failed_update_leaves_the_detector_as_it_was(monkeypatch):
     assert len(detector.history_["loss"]) == 5
 
 
+@pytest.mark.parametrize("name", sorted(DETECTOR_FACTORIES))
+def test_an_update_poisoned_by_a_value_beyond_float32_fails_and_changes_nothing(name):
+    # Standardised as fitted, 1e300 is infinite in float32: trimming leaves its row out of
+    # the loss, but its NaN gradient still reaches every weight.
+    first, second = _regimes(n_samples=100)
+    detector = DETECTOR_FACTORIES[name]().fit(first)
+    before = detector.score_samples(first)
+    second[7, 0] = 1e300
+    with pytest.raises(FloatingPointError, match="diverged in epoch 1"):
+        detector.partial_fit(second, epochs=1)
+    np.testing.assert_array_equal(detector.score_samples(first), before)
+
+
+def test_epochs_are_checked_before_an_unfitted_detector_is_fitted():
+    with pytest.raises(ValueError, match="epochs == -5, must be >= 1"):
+        DETECTOR_FACTORIES["VAEDetector"]().partial_fit(_regimes()[0], epochs=-5)
+
+
 def test_an_update_thresholds_by_contamination_as_set_now_and_records_it():
     X = np.random.default_rng(0).normal(size=(200, 3))
     detector = DETECTOR_FACTORIES["VAEDetector"]().fit(X)

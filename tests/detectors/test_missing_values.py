@@ -118,6 +118,13 @@ def test_clear_errors_and_tags():
     series[5, 0] = np.nan
     with pytest.raises(ValueError, match='NaN.*with detector__missing="marginalize"'):
         TimeSeriesDetector(VAEDetector(epochs=1), window_size=8).fit(series)
+    # The default detector: the same one, named, with missing values taken.
+    with pytest.raises(ValueError) as err:
+        TimeSeriesDetector(window_size=8).fit(series)
+    assert (
+        "fit with detector=VAEDetector(scoring_rule='standardized_residual', n_draws=1, "
+        "validation_fraction=0.1, n_iter_no_change=5, tol=0.01, missing='marginalize') to take"
+    ) in str(err.value)
     # Another error that mentions NaN keeps its own words.
     frame = pd.DataFrame(np.nan_to_num(X)[:, :2], columns=["NaN_rate", "rate"])
     fitted = VAEDetector(epochs=1).fit(frame)
