@@ -44,7 +44,11 @@ def hit_rate(feature_scores: np.ndarray, causes: np.ndarray, *, percent: float =
     1.0
     """
     scores = check_array(feature_scores, dtype=np.float64, ensure_all_finite=False)
-    causes = check_array(causes, dtype=bool)
+    causes = check_array(causes, dtype=None, ensure_all_finite=False)
+    if not np.isin(causes, (0, 1)).all():  # "0" or 2 would read as a cause; NaN too
+        others = np.unique(causes[~np.isin(causes, (0, 1))].astype(str))[:5].tolist()
+        raise ValueError(f"causes must hold only 0 and 1 (1 = cause), got {others}")
+    causes = causes.astype(bool)
     if scores.shape != causes.shape:
         raise ValueError(f"feature_scores {scores.shape} and causes {causes.shape} differ.")
     if not percent > 0:  # NaN too

@@ -10,6 +10,7 @@ computed on the same features.
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -200,11 +201,14 @@ def parzen_log_likelihood(
     >>> round(value, 1)  # N(0, 1): -log(2 pi e) / 2 = -1.42
     -1.4
     """
-    validation, generated = _features(validation, generated)
-    _, test = _features(validation, test)
+    validation, generated = _features(validation, generated, names=("validation", "generated"))
+    test, _ = _features(test, generated, names=("test", "generated"), min_samples=1)
     if bandwidths is None:
         # Identical samples have no spread to scale by: then candidates around 1.
         bandwidths = (generated.std(axis=0).mean() or 1.0) * np.logspace(-2, 1, 13)
+    bandwidths = np.asarray(bandwidths, dtype=np.float64).ravel()
+    if not len(bandwidths) or not np.all(bandwidths > 0) or not np.isfinite(bandwidths).all():
+        raise ValueError(f"bandwidths must be positive and finite, at least one; got {bandwidths}.")
     best = max(
         (KernelDensity(bandwidth=float(b)).fit(generated).score(validation), float(b))
         for b in bandwidths
@@ -225,13 +229,18 @@ def _product_root(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return root.real
 
 
-def _features(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    real = check_array(real, dtype=np.float64, ensure_min_samples=2)
+def _features(
+    real: np.ndarray,
+    generated: np.ndarray,
+    names: tuple[str, str] = ("real", "generated"),
+    min_samples: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    real = check_array(real, dtype=np.float64, ensure_min_samples=min_samples)
     generated = check_array(generated, dtype=np.float64, ensure_min_samples=2)
     if real.shape[1] != generated.shape[1]:
         raise ValueError(
-            f"real has {real.shape[1]} features and generated {generated.shape[1]}: features "
-            "must come from the same extractor."
+            f"{names[0]} has {real.shape[1]} features and {names[1]} {generated.shape[1]}: "
+            "features must come from the same extractor."
         )
     return real, generated
 
@@ -239,8 +248,8 @@ def _features(real: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.n
 def _inside(points: np.ndarray, centres: np.ndarray, n_neighbors: int) -> np.ndarray:
     """Whether each point lies in each centre's ball (radius: its k-th neighbour among the
     centres), shape (n_points, n_centres)."""
-    if n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be at least 1, got {n_neighbors}.")
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be an integer of at least 1, got {n_neighbors!r}.")
     if n_neighbors >= len(centres):
         raise ValueError(f"n_neighbors={n_neighbors} needs more than {len(centres)} samples.")
     # Distances from differences (not |a|^2 + |b|^2 - 2ab, which cancels), the radii's and

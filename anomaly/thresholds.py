@@ -17,7 +17,9 @@ __all__ = ["check_pot_risk", "pot_threshold"]
 
 
 def check_pot_risk(risk: float, level: float) -> None:
-    """Refuse a ``risk`` that the tail above ``level`` cannot hold."""
+    """Refuse a ``level`` outside (0, 1), and a ``risk`` that the tail above it cannot hold."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}.")
     if not 0 < risk < 1 - level:
         raise ValueError(f"risk must be in (0, 1 - level) = (0, {1 - level:g}), got {risk}.")
 
@@ -70,4 +72,10 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
         return float(tail.max())
     shape, _, scale = genpareto.fit(excesses, floc=0)
     # The level the fitted tail exceeds with probability risk / P(score > initial).
-    return initial + float(genpareto.isf(risk / tail_share, shape, 0, scale))
+    threshold = initial + float(genpareto.isf(risk / tail_share, shape, 0, scale))
+    top = tail.max()
+    if threshold < top and np.sum(scores == top) > 1 and np.mean(scores >= top) > risk:
+        # A few tied values (rounded scores): a fit that ends at the largest puts the threshold
+        # just below it, flagging every score tied there, more than risk of them.
+        return float(top)
+    return threshold

@@ -56,6 +56,10 @@ def test_clear_errors():
         hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=0)
     with pytest.raises(ValueError, match="percent must be positive"):
         hit_rate(np.zeros((1, 2)), np.ones((1, 2), dtype=bool), percent=np.nan)
+    # Causes other than 0 and 1 would each read as a cause.
+    for causes in ([["1", "0"]], [[1, 2]], [[np.nan, 1]]):
+        with pytest.raises(ValueError, match="causes must hold only 0 and 1"):
+            hit_rate(np.zeros((1, 2)), np.array(causes))
 
 
 def test_an_unbounded_percent_looks_at_every_variable():

@@ -7,6 +7,7 @@ from anomaly.generative_metrics import (
     class_coverage,
     density_coverage,
     frechet_distance,
+    parzen_log_likelihood,
     precision_recall,
 )
 
@@ -70,10 +71,10 @@ def test_features_of_different_widths_are_refused():
         frechet_distance(np.zeros((5, 2)), np.zeros((5, 3)))
 
 
-@pytest.mark.parametrize("n_neighbors", [0, -1])
-def test_fewer_than_one_neighbour_is_refused(n_neighbors):
+@pytest.mark.parametrize("n_neighbors", [0, -1, 2.0, True])
+def test_fewer_than_one_neighbour_or_no_integer_is_refused(n_neighbors):
     X = np.random.default_rng(0).normal(size=(10, 2))
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="an integer of at least 1"):
         precision_recall(X, X, n_neighbors=n_neighbors)
 
 
@@ -83,3 +84,17 @@ def test_class_coverage_refuses_no_samples_and_unknown_classes():
         class_coverage(np.array([], dtype=int), [0, 1], n_classes=2)
     with pytest.raises(ValueError, match="classes 0 to 1"):
         class_coverage([0, 5], [0, 1], n_classes=2)
+
+
+def test_parzen_scores_one_test_row_and_names_what_it_refuses():
+    rng = np.random.default_rng(0)
+    generated, validation = rng.normal(size=(200, 2)), rng.normal(size=(50, 2))
+    value, bandwidth = parzen_log_likelihood(generated, validation, np.zeros((1, 2)))
+    assert np.isfinite(value) and bandwidth > 0
+    with pytest.raises(ValueError, match="test has 3 features and generated 2"):
+        parzen_log_likelihood(generated, validation, np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="validation has 3 features"):
+        parzen_log_likelihood(generated, np.zeros((4, 3)), validation)
+    for bandwidths in ([], [0.0, 1.0], [np.nan]):
+        with pytest.raises(ValueError, match="bandwidths must be positive"):
+            parzen_log_likelihood(generated, validation, validation, bandwidths=bandwidths)

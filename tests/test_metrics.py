@@ -1,6 +1,7 @@
 """Metrics: hand-computed cases, agreement with scikit-learn, VUS properties, input checks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
@@ -244,6 +245,13 @@ def test_scores_must_be_finite(metric, bad):
 def test_predictions_must_be_binary(metric):
     with pytest.raises(ValueError, match="y_pred must hold only 0 and 1"):
         metric([0, 1, 0], [0.0, 0.7, 0.2])
+
+
+def test_nullable_labels_with_a_missing_value_are_refused():
+    labels = pd.Series([False, True, pd.NA, True], dtype="boolean")
+    with pytest.raises(ValueError, match="y_true must hold only 0 and 1.*missing value"):
+        roc_auc(labels, [0.1, 0.2, 0.3, 0.4])
+    assert roc_auc(labels.fillna(False), [0.1, 0.4, 0.2, 0.3]) == 1.0
 
 
 def test_anomaly_events_checks_labels():

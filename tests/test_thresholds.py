@@ -68,3 +68,19 @@ def test_a_tail_of_tied_scores_is_not_extrapolated_below_itself():
     rng = np.random.default_rng(0)
     capped = np.r_[rng.uniform(-10, -9, 3920), rng.choice([-1e-17, 0.0, 1e-17], 80)]
     assert pot_threshold(capped, level=0.98) == capped.max()
+
+
+def test_a_tail_of_a_few_tied_values_is_not_put_below_its_largest():
+    # 15 scores at 1 and 15 at 2 above the level: a fit ending at 2 put the threshold at
+    # 1.99, flagging 1.5 % of the scores at a risk of 1e-3.
+    scores = np.r_[np.zeros(1000), np.ones(15), np.full(15, 2.0)]
+    assert pot_threshold(scores, level=0.95) == 2.0
+    # Rounded continuous scores still give a threshold between their values.
+    rounded = np.round(np.random.default_rng(0).exponential(size=100_000), 1)
+    assert 6.5 < pot_threshold(rounded) < 7.5
+
+
+def test_level_outside_0_1_is_refused():
+    for level in (1.5, -0.1, np.nan):
+        with pytest.raises(ValueError, match="level must be in"):
+            pot_threshold(np.arange(1000.0), level=level)
