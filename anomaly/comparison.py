@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils import check_consistent_length
 from tqdm.auto import tqdm
 
 from anomaly import metrics as anomaly_metrics
@@ -188,15 +189,19 @@ def _metric_function(metric: str | Callable) -> Callable:
 
 
 def _split(name: str, data: tuple) -> tuple[Any, Any, np.ndarray]:
-    if len(data) == 2:
-        X, y = data
-        return X, X, np.asarray(y)
-    if len(data) == 3:
-        X_train, X_test, y_test = data
-        return X_train, X_test, np.asarray(y_test)
-    raise ValueError(
-        f"Dataset {name!r} must be (X, y) or (X_train, X_test, y_test), got {len(data)} items."
-    )
+    # A loader's Bunch is a dict: unpacked, it would give its keys.
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        got = f"{len(data)} items" if isinstance(data, (tuple, list)) else type(data).__name__
+        raise ValueError(
+            f"Dataset {name!r} must be (X, y) or (X_train, X_test, y_test), got {got} (a "
+            "loader gives (X, y) with return_X_y=True)."
+        )
+    X_train, X_test, y_test = (data[0], *data) if len(data) == 2 else data
+    try:
+        check_consistent_length(X_test, y_test)
+    except ValueError as err:
+        raise ValueError(f"Dataset {name!r}: the scored rows and labels differ: {err}") from None
+    return X_train, X_test, np.asarray(y_test)
 
 
 def _seeded(detector: Any, seed: int) -> Any:

@@ -158,8 +158,10 @@ def test_bad_arguments():
             return super().fit(X)
 
     good = (np.zeros((20, 2)), np.r_[np.zeros(19), 1])
-    with pytest.raises(ValueError, match="Dataset 'bad'"):
-        compare({"iforest": Recording()}, {"good": good, "bad": (1,)}, progress=False)
+    for bad in [(1,), (good[0], good[1][:-1]), {"data": good[0], "target": good[1]}]:
+        # A loader's Bunch (a dict) and labels one short are refused as well.
+        with pytest.raises(ValueError, match="Dataset 'bad'"):
+            compare({"iforest": Recording()}, {"good": good, "bad": bad}, progress=False)
     assert fits == []
 
 

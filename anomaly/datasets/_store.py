@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import gzip
 import hashlib
 import os
@@ -48,7 +49,7 @@ def registry() -> dict[str, DatasetFile]:
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     """The data directory: ``data_home``, else ``$ANOMALY_DATA``, else ``~/anomaly_data``."""
-    if data_home is None:
+    if data_home is None or os.fspath(data_home) == "":  # empty, as $ANOMALY_DATA may be
         data_home = os.environ.get(DATA_HOME_ENV) or Path.home() / "anomaly_data"
     return Path(data_home).expanduser()
 
@@ -57,9 +58,16 @@ def _entry(name: str) -> DatasetFile:
     try:
         return registry()[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown dataset {name!r}; known datasets: {', '.join(sorted(registry()))}."
-        ) from None
+        # The names of its own collection (the part before "/"), not the whole registry's.
+        collection, _, short = name.rpartition("/")
+        known = sorted(
+            entry.removeprefix(f"{collection}/")
+            for entry in registry()
+            if entry.startswith(f"{collection}/")
+        ) or sorted(registry())
+        close = difflib.get_close_matches(short, known, n=1, cutoff=0.6)
+        hint = f" did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown dataset {name!r};{hint} known: {', '.join(known)}.") from None
 
 
 def _sha256(path: Path, *, gzipped: bool = False) -> str:

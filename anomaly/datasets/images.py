@@ -321,7 +321,7 @@ def load_magnetic_tile(
     --------
     >>> from anomaly.datasets import load_magnetic_tile
     >>> tiles = load_magnetic_tile()  # doctest: +SKIP
-    >>> len(tiles.data), tiles.data[0].shape, tiles.target.mean().round(2)  # doctest: +SKIP
+    >>> len(tiles.data), tiles.data[0].shape, round(float(tiles.target.mean()), 2)  # doctest: +SKIP
     (1077, (373, 248), 0.29)
     >>> load_magnetic_tile(size=(32, 32)).data.shape  # doctest: +SKIP
     (1077, 32, 32)

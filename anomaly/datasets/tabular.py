@@ -54,7 +54,7 @@ def load_adbench(
     --------
     >>> from anomaly.datasets import load_adbench
     >>> X, y = load_adbench("4_breastw", return_X_y=True)  # doctest: +SKIP
-    >>> X.shape, y.mean().round(3)  # doctest: +SKIP
+    >>> X.shape, round(float(y.mean()), 3)  # doctest: +SKIP
     ((683, 9), 0.35)
     """
     with np.load(dataset_path(f"adbench/{name}", data_home, download=download)) as arrays:

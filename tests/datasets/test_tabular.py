@@ -35,8 +35,17 @@ def test_catalogue_lists_the_supported_sets():
 
 
 def test_unknown_dataset(tmp_path):
-    with pytest.raises(ValueError, match="Unknown dataset 'adbench/nope'"):
+    with pytest.raises(ValueError, match="Unknown dataset 'adbench/nope'; known: 18_Ionosphere"):
         load_adbench("nope", data_home=tmp_path)
+    # Only its own collection's names, and the nearest of them.
+    with pytest.raises(ValueError, match="did you mean '4_breastw'") as err:
+        load_adbench("breastw", data_home=tmp_path)
+    assert "arrhythmia" not in str(err.value)  # an ODDS set
+
+
+def test_an_empty_data_home_is_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv(DATA_HOME_ENV, str(tmp_path))
+    assert get_data_home("") == get_data_home() == tmp_path
 
 
 def test_missing_file_says_how_to_get_it(tmp_path):
