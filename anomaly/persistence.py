@@ -95,8 +95,10 @@ def load(
                 raise ValueError(f"a wrapper field without a class: {err}") from None
             wrapper_cls = _registered(WRAPPERS, name, "wrapper")
             estimator = wrapper_cls._from_wrapper_field(wrapper, estimator)
-    except ValueError as err:
-        raise ValueError(f"{path} has a corrupted header: {err}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        # A header that is valid JSON but not what was saved (edited, with a new checksum).
+        detail = err if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        raise ValueError(f"{path} has a corrupted header: {detail}") from None
     return estimator
 
 

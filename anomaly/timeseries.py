@@ -453,6 +453,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             attributes.setdefault("step_scoring_", params["step_scoring"])
             # The unfitted detector as the user gave it: fit sets window_shape.
             wrapped = cls(clone(detector).set_params(window_shape=None), **params)
+            wrapped._validate_params()
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"wrapper {type(err).__name__}: {err}") from None
         unexpected = set(attributes) - set(_PERSISTED_ATTRIBUTES)

@@ -147,6 +147,11 @@ def test_version_1_file_loads_with_the_row_defaults(saved, fitted, blobs):
         ({"wrapper": json.dumps({"class": ["os.system"]})}, "unknown wrapper class"),
         ({"wrapper": json.dumps({"class": "os.system"})}, "unknown wrapper class 'os.system'"),
         ({"wrapper": "[1]"}, "a wrapper field without a class"),
+        # Valid JSON that is not what was saved: refused as the file's fault.
+        ({"params": "[1]"}, "corrupted header"),
+        ({"params": json.dumps({"contamination": 7})}, "corrupted header.*contamination"),
+        ({"settings": json.dumps({"scoring_rule": "bogus"})}, "corrupted header.*scoring_rule"),
+        ({"attributes": json.dumps({"image_shape_": 3})}, "corrupted header: TypeError"),
     ],
 )
 def test_crafted_header_is_refused(saved, changes, message):
@@ -305,6 +310,17 @@ def test_set_params_after_fit_does_not_break_saving_or_pickling(blobs, tmp_path)
     np.testing.assert_array_equal(anomaly.load(tmp_path / "m").score_samples(blobs), expected)
     np.testing.assert_array_equal(
         pickle.loads(pickle.dumps(detector)).score_samples(blobs), expected
+    )
+    # The parameters as set come back too, as from a pickle: contamination, which an
+    # update reads, thresholds the loaded model's update as the saved one's.
+    detector.set_params(contamination=0.2)
+    detector.save(tmp_path / "m")
+    loaded, unpickled = anomaly.load(tmp_path / "m"), pickle.loads(pickle.dumps(detector))
+    assert loaded.get_params() == unpickled.get_params() == detector.get_params()
+    assert loaded.fitted_params_ == detector.fitted_params_
+    np.testing.assert_array_equal(
+        loaded.partial_fit(blobs, epochs=1).predict(blobs),
+        detector.partial_fit(blobs, epochs=1).predict(blobs),
     )
 
 

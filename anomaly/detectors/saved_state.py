@@ -43,6 +43,14 @@ _ADDED_PARAMETERS = {
 _ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None, "image_score_scales_": None}
 
 
+def _parameters(field: str) -> dict:
+    """Parameters from their JSON field, lists (JSON's arrays) as the tuples they were."""
+    return {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in json.loads(field).items()
+    }
+
+
 class SavedStateMixin:
     """``save``, the model file's content and pickling of a detector with a ``network_``."""
 
@@ -82,13 +90,18 @@ class SavedStateMixin:
                 tensors[_ATTRIBUTE_PREFIX + name] = torch.from_numpy(np.ascontiguousarray(value))
             else:
                 attributes[name] = value
-        params = dict(self.fitted_params_)
-        if not isinstance(params["random_state"], (Integral, type(None))):
-            # A RandomState only matters at fit; the saved model's scores come from scoring_seed_.
-            params["random_state"] = None
+        # The parameters it was fitted with, and as set since (contamination, which an update
+        # reads, or any other): a loaded model is the one saved, as a pickled one is.
+        params, settings = dict(self.fitted_params_), self.get_params(deep=False)
+        for values in (params, settings):
+            if not isinstance(values["random_state"], (Integral, type(None))):
+                # A RandomState only matters at fit; the saved model's scores come from
+                # scoring_seed_.
+                values["random_state"] = None
         fields = {
             "class": type(self).__name__,
             "params": to_json(params),
+            "settings": to_json(settings),
             "attributes": to_json(attributes),
         }
         return fields, tensors
@@ -97,19 +110,21 @@ class SavedStateMixin:
     def _from_model_file(cls, model: ModelFile, *, device: str | None = None) -> Self:
         """The fitted detector saved in ``model`` (see :meth:`save`), on ``device``."""
         try:
-            params = {
-                key: tuple(value) if isinstance(value, list) else value
-                for key, value in json.loads(model.fields["params"]).items()
-            }
+            params = _parameters(model.fields["params"])
             if model.version < 3:
                 params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
             params = {**_ADDED_PARAMETERS, **cls._added_parameters, **params}
             attributes = {**_ADDED_ATTRIBUTES, **json.loads(model.fields["attributes"])}
-            detector = cls(**params)
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
+            fitted = cls(**params)
+            fitted._validate_params()
+            # Files from before settings were saved: the parameters as fitted.
+            settings = model.fields.get("settings")
+            detector = cls(**_parameters(settings)) if settings is not None else fitted
+            detector._validate_params()
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as err:
             raise ValueError(f"parameters {type(err).__name__}: {err}") from None
         # Parameters added since the file was written: _ADDED_PARAMETERS' values, or defaults.
-        detector.fitted_params_ = {**detector.get_params(deep=False), **params}
+        detector.fitted_params_ = {**fitted.get_params(deep=False), **params}
         if model.version == 1:
             attributes = {**_VERSION_1_ATTRIBUTES, **attributes}
         network_state = {}
