@@ -74,8 +74,10 @@ def pot_threshold(anomaly_scores: np.ndarray, *, risk: float = 1e-3, level: floa
     # The level the fitted tail exceeds with probability risk / P(score > initial).
     threshold = initial + float(genpareto.isf(risk / tail_share, shape, 0, scale))
     top = tail.max()
-    if threshold < top and np.sum(scores == top) > 1 and np.mean(scores >= top) > risk:
+    below_top = tail[tail < top].max(initial=initial)
+    if below_top <= threshold < top and np.sum(scores == top) > 1 and np.mean(scores >= top) > risk:
         # A few tied values (rounded scores): a fit that ends at the largest puts the threshold
-        # just below it, flagging every score tied there, more than risk of them.
+        # just below it, above every other score, flagging only (and every one of) the scores
+        # tied there, more than risk of them.
         return float(top)
     return threshold

@@ -17,6 +17,7 @@ from anomaly.base import BaseDetector, nan_as
 from anomaly.detectors import VAEDetector
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.neighbors import reference_index
+from anomaly.detectors.saved_state import loaded_parameters, saved_parameters
 from anomaly.model_file import check_own_class, to_json, write_model_file
 from anomaly.thresholds import check_pot_risk, pot_threshold
 from anomaly.window_scoring import BLOCK_WINDOWS, WindowScoringMixin
@@ -433,10 +434,14 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     def _model_file_content(self) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
         check_own_class(self)
         check_is_fitted(self)
+        self._validate_params()  # as fit would: a value set since that load would refuse
         fields, tensors = self.detector_._model_file_content()
+        # The detector parameter as set (None for the default), not the fitted copy of it.
+        given = None if self.detector is None else self.detector.get_params(deep=False)
         wrapper = {
             "class": type(self).__name__,
             "params": {k: v for k, v in self.get_params(deep=False).items() if k != "detector"},
+            "detector": None if given is None else saved_parameters(given),
             "attributes": {
                 name: getattr(self, name) for name in _PERSISTED_ATTRIBUTES if hasattr(self, name)
             },
@@ -451,9 +456,15 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
             # Files from before step_scoring scored whole windows.
             params = {"step_scoring": "window", **wrapper["params"]}
             attributes.setdefault("step_scoring_", params["step_scoring"])
-            # The unfitted detector as the user gave it: fit sets window_shape.
-            wrapped = cls(clone(detector).set_params(window_shape=None), **params)
+            if "detector" in wrapper:  # the detector parameter as it was set
+                given = wrapper["detector"]
+                given = None if given is None else type(detector)(**loaded_parameters(given))
+            else:  # files from before: the fitted copy, unfitted (fit sets window_shape)
+                given = clone(detector).set_params(window_shape=None)
+            wrapped = cls(given, **params)
             wrapped._validate_params()
+            if given is not None:
+                given._validate_params()
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"wrapper {type(err).__name__}: {err}") from None
         unexpected = set(attributes) - set(_PERSISTED_ATTRIBUTES)

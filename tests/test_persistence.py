@@ -322,6 +322,10 @@ def test_set_params_after_fit_does_not_break_saving_or_pickling(blobs, tmp_path)
         loaded.partial_fit(blobs, epochs=1).predict(blobs),
         detector.partial_fit(blobs, epochs=1).predict(blobs),
     )
+    # A value that fit and load would refuse is refused at saving, not written.
+    with pytest.raises(ValueError, match="'contamination' parameter"):
+        detector.set_params(contamination=0.7).save(tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

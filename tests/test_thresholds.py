@@ -75,6 +75,11 @@ def test_a_tail_of_a_few_tied_values_is_not_put_below_its_largest():
     # 1.99, flagging 1.5 % of the scores at a risk of 1e-3.
     scores = np.r_[np.zeros(1000), np.ones(15), np.full(15, 2.0)]
     assert pot_threshold(scores, level=0.95) == 2.0
+    # One score repeated at the top of continuous ones: the fit's threshold below the second
+    # largest is not raised past it.
+    scores = np.random.default_rng(0).exponential(size=1500)
+    scores = np.r_[scores, scores.max()]
+    assert pot_threshold(scores) < np.unique(scores)[-2]
     # Rounded continuous scores still give a threshold between their values.
     rounded = np.round(np.random.default_rng(0).exponential(size=100_000), 1)
     assert 6.5 < pot_threshold(rounded) < 7.5

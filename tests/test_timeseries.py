@@ -308,6 +308,18 @@ def test_save_and_load_give_identical_scores(tmp_path):
     np.testing.assert_array_equal(
         loaded.score_samples(test_frame), detector.score_samples(test_frame)
     )
+    # The detector parameter as set since fit, not the fitted copy of it.
+    detector.set_params(detector__contamination=0.2, detector__epochs=3)
+    detector.save(tmp_path / "model.safetensors")
+    loaded = anomaly.load(tmp_path / "model.safetensors")
+    assert loaded.detector.get_params() == detector.detector.get_params()
+    # The default detector stays the default.
+    TimeSeriesDetector(window_size=10).fit(series[:60]).save(tmp_path / "default.safetensors")
+    assert anomaly.load(tmp_path / "default.safetensors").detector is None
+    # A value that fit and load would refuse is refused at saving, not written.
+    with pytest.raises(ValueError, match="'stride' parameter"):
+        detector.set_params(stride=0).save(tmp_path / "other.safetensors")
+    assert not (tmp_path / "other.safetensors").exists()
 
 
 def test_forged_wrapper_header_is_refused(tmp_path):

@@ -59,14 +59,13 @@ def _entry(name: str) -> DatasetFile:
         return registry()[name]
     except KeyError:
         # The names of its own collection (the part before "/"), not the whole registry's.
-        collection, _, short = name.rpartition("/")
-        known = sorted(
-            entry.removeprefix(f"{collection}/")
-            for entry in registry()
-            if entry.startswith(f"{collection}/")
-        ) or sorted(registry())
-        close = difflib.get_close_matches(short, known, n=1, cutoff=0.6)
-        hint = f" did you mean {close[0]!r}?" if close else ""
+        collection = name.rpartition("/")[0]
+        known = sorted(entry for entry in registry() if entry.startswith(f"{collection}/"))
+        known = known or sorted(registry())
+        # Nearest by the part after the collection: "breastw" is "4_breastw"'s.
+        by_short = {entry.rpartition("/")[2]: entry for entry in known}
+        close = difflib.get_close_matches(name.rpartition("/")[2], by_short, n=1, cutoff=0.6)
+        hint = f" did you mean {by_short[close[0]]!r}?" if close else ""
         raise ValueError(f"Unknown dataset {name!r};{hint} known: {', '.join(known)}.") from None
 
 

@@ -24,7 +24,7 @@ from anomaly.training import resolve_device
 if TYPE_CHECKING:  # typing.Self is Python 3.11's; the package supports 3.10
     from typing_extensions import Self
 
-__all__ = ["SavedStateMixin"]
+__all__ = ["SavedStateMixin", "loaded_parameters", "saved_parameters"]
 
 _NETWORK_PREFIX = "network."
 _ATTRIBUTE_PREFIX = "attribute."
@@ -43,11 +43,18 @@ _ADDED_PARAMETERS = {
 _ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None, "image_score_scales_": None}
 
 
-def _parameters(field: str) -> dict:
-    """Parameters from their JSON field, lists (JSON's arrays) as the tuples they were."""
+def saved_parameters(params: dict) -> dict:
+    """Parameters as a model file holds them: a RandomState, which only matters at fit (the
+    saved model's scores come from ``scoring_seed_``), as None."""
+    if not isinstance(params.get("random_state"), (Integral, type(None))):
+        params = {**params, "random_state": None}
+    return params
+
+
+def loaded_parameters(params: dict) -> dict:
+    """Parameters read back from JSON: lists (JSON's arrays) as the tuples they were."""
     return {
-        key: tuple(value) if isinstance(value, list) else value
-        for key, value in json.loads(field).items()
+        key: tuple(value) if isinstance(value, list) else value for key, value in params.items()
     }
 
 
@@ -91,17 +98,13 @@ class SavedStateMixin:
             else:
                 attributes[name] = value
         # The parameters it was fitted with, and as set since (contamination, which an update
-        # reads, or any other): a loaded model is the one saved, as a pickled one is.
-        params, settings = dict(self.fitted_params_), self.get_params(deep=False)
-        for values in (params, settings):
-            if not isinstance(values["random_state"], (Integral, type(None))):
-                # A RandomState only matters at fit; the saved model's scores come from
-                # scoring_seed_.
-                values["random_state"] = None
+        # reads, or any other): a loaded model is the one saved, as a pickled one is. Checked,
+        # as fit would: a value set since that load would refuse is refused here.
+        self._validate_params()
         fields = {
             "class": type(self).__name__,
-            "params": to_json(params),
-            "settings": to_json(settings),
+            "params": to_json(saved_parameters(self.fitted_params_)),
+            "settings": to_json(saved_parameters(self.get_params(deep=False))),
             "attributes": to_json(attributes),
         }
         return fields, tensors
@@ -110,17 +113,21 @@ class SavedStateMixin:
     def _from_model_file(cls, model: ModelFile, *, device: str | None = None) -> Self:
         """The fitted detector saved in ``model`` (see :meth:`save`), on ``device``."""
         try:
-            params = _parameters(model.fields["params"])
+            params = loaded_parameters(json.loads(model.fields["params"]))
             if model.version < 3:
                 params = {_RENAMED_IN_VERSION_3.get(k, k): v for k, v in params.items()}
-            params = {**_ADDED_PARAMETERS, **cls._added_parameters, **params}
+            added = {**_ADDED_PARAMETERS, **cls._added_parameters}
+            params = {**added, **params}
             attributes = {**_ADDED_ATTRIBUTES, **json.loads(model.fields["attributes"])}
             fitted = cls(**params)
             fitted._validate_params()
             # Files from before settings were saved: the parameters as fitted.
             settings = model.fields.get("settings")
-            detector = cls(**_parameters(settings)) if settings is not None else fitted
-            detector._validate_params()
+            if settings is None:
+                detector = fitted
+            else:
+                detector = cls(**{**added, **loaded_parameters(json.loads(settings))})
+                detector._validate_params()
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as err:
             raise ValueError(f"parameters {type(err).__name__}: {err}") from None
         # Parameters added since the file was written: _ADDED_PARAMETERS' values, or defaults.

@@ -35,10 +35,12 @@ def test_catalogue_lists_the_supported_sets():
 
 
 def test_unknown_dataset(tmp_path):
-    with pytest.raises(ValueError, match="Unknown dataset 'adbench/nope'; known: 18_Ionosphere"):
+    with pytest.raises(
+        ValueError, match="Unknown dataset 'adbench/nope'; known: adbench/18_Ionosphere"
+    ):
         load_adbench("nope", data_home=tmp_path)
     # Only its own collection's names, and the nearest of them.
-    with pytest.raises(ValueError, match="did you mean '4_breastw'") as err:
+    with pytest.raises(ValueError, match="did you mean 'adbench/4_breastw'") as err:
         load_adbench("breastw", data_home=tmp_path)
     assert "arrhythmia" not in str(err.value)  # an ODDS set
 
