@@ -567,6 +567,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
                 "shape (n_samples, height, width) or (n_samples, channels, height, width), or "
                 "a list of 2-D or 3-D arrays."
             )
+        if not images:  # an array of no images: refused as scikit-learn refuses no rows
+            raise ValueError(f"Found an array of 0 images while {name} requires at least one.")
         check_patched_pixels(images, name, missing_allowed=self._allows_missing(reset=reset))
         if reset:
             channels = images[0].shape[0]

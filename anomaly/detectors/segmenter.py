@@ -265,9 +265,12 @@ def segment(segmenter: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """Defect probabilities, (n, 1, height, width), of standardised images (n, channels,
     height, width): the maximum of the maps at full and at half resolution."""
     full = torch.sigmoid(segmenter(batch))
-    # Averaging 2 x 2 pixels halves the texture's noise: doubled, it keeps its contrast.
-    half = torch.sigmoid(segmenter(2 * F.avg_pool2d(batch, 2)))
-    return torch.maximum(full, F.interpolate(half, size=batch.shape[-2:], mode="bilinear"))
+    # Averaging 2 x 2 pixels halves the texture's noise: doubled, it keeps its contrast. An
+    # odd side's last pixel is averaged alone, and the map doubled back and cut to size, so
+    # that each half-resolution pixel lies over the two it averaged.
+    half = torch.sigmoid(segmenter(2 * F.avg_pool2d(batch, 2, ceil_mode=True)))
+    half = F.interpolate(half, scale_factor=2, mode="bilinear")
+    return torch.maximum(full, half[..., : batch.shape[-2], : batch.shape[-1]])
 
 
 def segment_whole(segmenter: nn.Module, image: np.ndarray) -> np.ndarray:

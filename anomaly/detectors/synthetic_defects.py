@@ -25,7 +25,7 @@ DEFECT_FRACTION = 0.5
 
 
 def _blob(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """A filled ellipse, 2 to a tenth of the patch's side in radius, at a random angle."""
+    """A filled ellipse, 2 to side / 6.4 pixels in radius (10 at 64), at a random angle."""
     side = min(size)
     rows, cols = np.mgrid[: size[0], : size[1]]
     centre = rng.uniform(0.125, 0.875, 2) * size
@@ -38,7 +38,7 @@ def _blob(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
 
 
 def _line(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """A thin random walk of 1 or 2 pixels' width, a quarter to 1.25 of the side long."""
+    """A thin random walk of 1 or 3 pixels' width, a quarter to 1.25 of the side long."""
     mask = np.zeros(size, dtype=bool)
     y, x = rng.uniform(0, 1, 2) * size
     angle, width = rng.uniform(0, 2 * np.pi), int(rng.integers(1, 3))
@@ -92,7 +92,9 @@ def corrupt(patches: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
         # Soft edges: a defect fades into its surroundings over a pixel or so.
         soft = gaussian_filter(mask.astype(np.float32), 0.7)
         if kind == 3:  # another patch's texture, possibly turned, inside the region
-            other = patches[rng.integers(len(patches))]
+            # Not the patch itself, unturned: that would mark a defect where nothing changed.
+            offset = int(rng.integers(1, len(patches))) if len(patches) > 1 else 0
+            other = patches[(i + offset) % len(patches)]
             if size[0] == size[1] and rng.random() < 0.5:
                 other = other.transpose(0, 2, 1)
             corrupted[i] = corrupted[i] * (1 - soft) + other * soft

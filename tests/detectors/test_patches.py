@@ -269,6 +269,9 @@ def test_wrong_images_are_clear_errors():
         detector.score_samples(rng.normal(size=(2, 20, 60)))
     with pytest.raises(ValueError, match="must hold images"):
         detector.score_samples(rng.normal(size=(2, 3000)))
+    for method in ("score_samples", "anomaly_map"):  # an array of no images
+        with pytest.raises(ValueError, match="0 images while VAEDetector requires at least one"):
+            getattr(detector, method)(np.zeros((0, 50, 60)))
     with pytest.raises(
         ValueError, match=r"patch_size no larger than every image, at most \(20, 60\)"
     ):

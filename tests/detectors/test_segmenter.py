@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+import torch
 from scipy.special import expit
+from torch import nn
 
 from anomaly.detectors.lines import line_contrast
 from anomaly.detectors.profiles import streak_steps
@@ -13,6 +15,7 @@ from anomaly.detectors.segmenter import (
     evidence_scales,
     image_evidence,
     image_scores,
+    segment,
 )
 
 # One channel: the peak's log-odds, then rows' brightness, rows' contrast, columns' brightness,
@@ -160,3 +163,21 @@ def test_the_profile_steps_are_followed_by_the_darkest_line_a_step_s_window_long
     assert found[LINE] > plain[LINE] + 1
     # Then the streak steps, inside the margin, with the profile steps' windows.
     np.testing.assert_array_equal(plain[LINE + 1 :], streak_steps(image[:, 2:-2, 2:-2], (5, 5)))
+
+
+class _HalfOnly(nn.Module):
+    """Logits of the half-resolution pass only (the input itself there), none at full."""
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch if batch.shape[-1] < 12 else torch.full_like(batch, -20.0)
+
+
+@pytest.mark.parametrize("column", [14, 15, 16])
+def test_the_half_resolution_map_lies_over_the_pixels_it_averaged_on_odd_sides(column):
+    image = torch.zeros(1, 1, 9, 17)
+    image[..., column] = 10.0
+    probabilities = segment(_HalfOnly(), image)[0, 0]
+    assert probabilities.shape == (9, 17)
+    # The pair of columns averaged together, or the last column alone.
+    assert int(probabilities.mean(axis=0).argmax()) in {column - column % 2, column}
+    assert probabilities[:, column].min() > 0.5

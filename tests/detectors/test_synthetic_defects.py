@@ -36,3 +36,13 @@ def test_the_loss_is_lowest_for_logits_that_outline_the_mask():
     wrong = segmentation_loss(10 - 20 * masks, masks)
     blank = segmentation_loss(torch.full_like(masks, -10.0), masks)
     assert right < blank < wrong and right < 0.01
+
+
+def test_texture_is_never_pasted_from_the_patch_itself():
+    # Two patches, not square (never turned): the texture of the patch itself would change
+    # nothing under its mask.
+    patches = np.random.default_rng(0).normal(size=(2, 1, 16, 24)).astype(np.float32)
+    for seed in range(60):
+        corrupted, masks = corrupt(patches, np.random.default_rng(seed))
+        defective = masks.reshape(2, -1).any(axis=1)
+        assert (corrupted != patches).any(axis=(1, 2, 3))[defective].all()
