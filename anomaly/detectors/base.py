@@ -543,7 +543,11 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         X, given_shape = flatten_images(X, windows=self.window_shape is not None)
         if given_shape is not None and not reset:
             check_image_shape(
-                given_shape, self.image_shape_, self.n_features_in_, type(self).__name__
+                given_shape,
+                self.image_shape_,
+                self.n_features_in_,
+                type(self).__name__,
+                self.fitted_params_.get("patch_size"),
             )
         X = super()._validate_input(X, reset=reset)
         if reset:

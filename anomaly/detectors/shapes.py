@@ -154,10 +154,25 @@ def fitted_window_shape(declared: Any, image_shape: Any, n_features: int) -> tup
     return shape
 
 
+def _colours_last_hint(shape: tuple[int, ...], channels: int) -> str:
+    """A hint where an image's last axis, not its first, holds the expected channels."""
+    if shape[0] != channels and shape[-1] == channels:  # as PIL and imageio give them
+        return (
+            "; images are (channels, height, width): if their last axis holds the colours, "
+            "pass each image's np.moveaxis(image, -1, 0)"
+        )
+    return ""
+
+
 def check_image_shape(
-    given: tuple[int, ...], fitted: tuple[int, ...] | None, n_features: int, name: str
+    given: tuple[int, ...],
+    fitted: tuple[int, ...] | None,
+    n_features: int,
+    name: str,
+    patch_size: Any = None,
 ) -> None:
-    """Refuse images at scoring time that differ from those of fit, saying how."""
+    """Refuse images at scoring time that differ from those of fit, saying how (and that
+    ``patch_size``, where one was given, went unused at fit)."""
     if fitted is None:
         raise ValueError(
             f"X holds images of shape {given} (channels, height, width) but {name} was "
@@ -168,8 +183,14 @@ def check_image_shape(
         return
     if given[0] != fitted[0]:
         problem = f"{given[0]} channels where the detector expects {fitted[0]}"
+        problem += _colours_last_hint(given, fitted[0])
     else:
         problem = f"{given[1:]} pixels where the detector expects {fitted[1:]}"
+        if patch_size is not None:
+            problem += (
+                f"; patch_size={patch_size!r} went unused, as no training image was larger "
+                "than a patch, so images went whole: fit on larger images to cut patches"
+            )
     raise ValueError(
         f"X holds images of shape {given} (channels, height, width) but "
         f"{name} was fitted on {fitted}: {problem}."
@@ -210,7 +231,8 @@ def check_patch_fits(
     for image in images:
         if image.shape[0] != channels:
             raise ValueError(
-                f"X holds images of {image.shape[0]} channels where {name} expects {channels}."
+                f"X holds images of {image.shape[0]} channels where {name} expects "
+                f"{channels}{_colours_last_hint(image.shape, channels)}."
             )
         height, width = image.shape[1:]
         if height < patch[0] or width < patch[1]:

@@ -269,6 +269,12 @@ def test_wrong_images_are_clear_errors():
         detector.score_samples(rng.normal(size=(2, 20, 60)))
     with pytest.raises(ValueError, match="must hold images"):
         detector.score_samples(rng.normal(size=(2, 3000)))
+    with pytest.raises(ValueError, match=r"50 channels .*np.moveaxis\(image, -1, 0\)"):
+        detector.score_samples([rng.normal(size=(50, 60, 1))])  # colours last
+    # Training images no larger than the patch went whole: the error says so.
+    unpatched = fast(VAEDetector, patch_size=16, epochs=1).fit(rng.normal(size=(4, 16, 16)))
+    with pytest.raises(ValueError, match="patch_size=16 went unused"):
+        unpatched.score_samples(rng.normal(size=(2, 40, 40)))
     for method in ("score_samples", "anomaly_map"):  # an array of no images
         with pytest.raises(ValueError, match="0 images while VAEDetector requires at least one"):
             getattr(detector, method)(np.zeros((0, 50, 60)))
