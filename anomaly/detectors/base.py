@@ -118,6 +118,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         "neighbor_features_",
         "offset_",
         "image_score_scales_",
+        "segmenter_standardization_",
         "history_",
     )
 
@@ -141,6 +142,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             network = self._build_network()
             history = self._train(network, data, self.epochs, training_seed, device)
         self.network_, self.history_ = network, history
+        self.segmenter_standardization_ = None  # set by a segmenter's fit, where it is needed
         if self._segments_defects():
             with seeded(training_seed, device):
                 self._fit_segmenter(data.numpy(), training_seed, device)

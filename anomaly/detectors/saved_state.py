@@ -40,7 +40,12 @@ _ADDED_PARAMETERS = {
     "n_neighbors": None,
     "synthetic_defects": False,
 }
-_ADDED_ATTRIBUTES = {"patch_size_": None, "n_neighbors_": None, "image_score_scales_": None}
+_ADDED_ATTRIBUTES = {
+    "patch_size_": None,
+    "n_neighbors_": None,
+    "image_score_scales_": None,
+    "segmenter_standardization_": None,
+}
 
 
 def saved_parameters(params: dict) -> dict:

@@ -33,6 +33,7 @@ edge is seen without them, and averaging the overlaps dims it); images beyond
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ from anomaly.detectors.profiles import (
     step_window,
     streak_steps,
 )
+from anomaly.detectors.standardization import channel_standardization
 from anomaly.detectors.synthetic_defects import corrupt, segmentation_loss
 from anomaly.networks.segmentation import UNet
 from anomaly.training import Objective, Phase, TrainingConfig, train
@@ -342,10 +344,18 @@ class DefectSegmenterMixin:
     """
 
     def _fit_segmenter(self, patches: np.ndarray, seed: int, device: torch.device) -> None:
-        """Train the segmenter on ``patches`` (the standardised training patches) and add it
-        to the fitted network."""
+        """Train the segmenter on ``patches`` (the training patches as the network takes
+        them) and add it to the fitted network."""
+        patches = patches.reshape(len(patches), *self.image_shape_)
+        # The synthetic defects are drawn in standard deviations of the texture: inputs the
+        # network takes unstandardised (standardize=False, a Bernoulli likelihood's unit
+        # interval) are standardised for the segmenter alone, one mean and scale per channel.
+        if not self._standardizes():
+            channels = patches.transpose(1, 0, 2, 3).reshape(len(patches[0]), -1)
+            self.segmenter_standardization_ = np.stack(channel_standardization(channels))
+            patches = self._for_segmenter(patches)
         segmenter, history = fit_segmenter(
-            patches.reshape(len(patches), *self.image_shape_),
+            patches,
             seed=seed,
             device=device,
             verbose=bool(self.verbose),
@@ -354,9 +364,21 @@ class DefectSegmenterMixin:
         self.history_ |= history
         self.network_.add_module("defect_segmenter", segmenter)
 
+    def _for_segmenter(self, images: Any) -> Any:
+        """Images or patches, (..., channels, height, width), as the network takes them,
+        standardised for the segmenter where the network's are not (numpy or torch)."""
+        if self.segmenter_standardization_ is None:
+            return images
+        mean, scale = (v[:, None, None] for v in self.segmenter_standardization_)
+        if isinstance(images, torch.Tensor):
+            mean, scale = (
+                torch.as_tensor(v, dtype=images.dtype).to(images.device) for v in (mean, scale)
+            )
+        return (images - mean) / scale
+
     def _defect_batch(self, batch: torch.Tensor) -> torch.Tensor:
         """Each pixel's defect probability by the fitted segmenter, (n, height * width)."""
-        patches = batch.view(-1, *self.image_shape_)
+        patches = self._for_segmenter(batch.view(-1, *self.image_shape_))
         return segment(self.network_.defect_segmenter, patches).flatten(1)
 
     def _segmented_maps(self, images: list[np.ndarray]) -> Iterator[np.ndarray]:
@@ -373,7 +395,7 @@ class DefectSegmenterMixin:
         for image in images:
             if fits_whole(image):
                 standardized = (self._prepare_image(image) - mean) / scale
-                yield segment_whole(segmenter, standardized)
+                yield segment_whole(segmenter, self._for_segmenter(standardized))
             else:
                 yield next(patched)[0]
 

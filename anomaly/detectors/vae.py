@@ -277,6 +277,12 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         :func:`~anomaly.detectors.segmenter.banded_map` use them (fewer
         columns in a model fitted before the streak steps or the line: see
         ``image_scores``). None without a segmenter.
+    segmenter_standardization_ : ndarray of shape (2, channels) or None
+        With a defect segmenter on inputs the network takes unstandardised
+        (``standardize=False``, a Bernoulli likelihood), the mean (row 0) and
+        standard deviation (row 1) of each channel of the training patches,
+        which standardise the segmenter's input: its synthetic defects are
+        drawn in those units. None otherwise.
     n_neighbors_ : int or None
         Neighbours that ``score_samples`` averages the distance over (see
         ``n_neighbors``); None when it scores by ``scoring_rule``.

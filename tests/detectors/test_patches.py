@@ -201,6 +201,26 @@ def test_a_small_bright_defect_ranks_high_and_the_map_peaks_on_it(detector_class
     assert np.mean(on_defect) >= 0.8
 
 
+def test_unstandardised_inputs_are_standardised_for_the_segmenter_alone(tmp_path):
+    # Raw values (about 128 +- 30): the synthetic defects are drawn in units of the texture's
+    # spread, which the segmenter's input has only once standardised.
+    rng = np.random.default_rng(0)
+    raw = lambda image: 128 + 20 * image  # noqa: E731
+    train = [raw(texture(rng, (96, 80))) for _ in range(40)]
+    normal = [raw(texture(rng, (96, 80))) for _ in range(10)]
+    defects = [raw(with_spot(texture(rng, (96, 80)), rng)[0]) for _ in range(10)]
+    detector = fast(VAEDetector, standardize=False, patch_size=32, epochs=8).fit(train)
+    mean, scale = detector.segmenter_standardization_[:, 0]
+    assert 100 < mean < 160 and scale > 10
+    scores = -detector.score_samples(normal + defects)
+    assert roc_auc_score([0] * 10 + [1] * 10, scores) > 0.9
+    detector.save(tmp_path / "raw.safetensors")
+    loaded = load(tmp_path / "raw.safetensors")
+    np.testing.assert_array_equal(loaded.score_samples(defects), -scores[10:])
+    # Standardised inputs need none.
+    assert fast(VAEDetector, patch_size=32, epochs=1).fit(train).segmenter_standardization_ is None
+
+
 def test_odd_and_mixed_image_sizes_go_through_patches(tmp_path):
     rng = np.random.default_rng(1)
     images = [texture(rng, size) for size in [(250, 199), (64, 70), (101, 333)]]
