@@ -195,6 +195,7 @@ def iter_series_csv(
     first_row, previous = 0, None  # rows read so far; the last timestamp read
     held = 0  # rows of empty cells since the last row with a value
     time_format = None  # the timestamps' format, fixed by the first chunk
+    aware = None  # whether they have a UTC offset, by the first chunk
     with open(path, "rb") as handle:
         # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
         end = _content_end(handle)
@@ -228,7 +229,7 @@ def iter_series_csv(
                 if not kept:
                     continue
                 piece, stamps, values = piece.slice(0, kept), stamps.slice(0, kept), values[:kept]
-                previous, time_format = _check_stream_chunk(
+                previous, time_format, aware = _check_stream_chunk(
                     path,
                     timestamp_column,
                     value_columns,
@@ -236,6 +237,7 @@ def iter_series_csv(
                     values,
                     first_row,
                     previous,
+                    aware,
                     time_format,
                     allow_missing,
                 )
@@ -335,12 +337,15 @@ def _check_stream_chunk(
     values: np.ndarray,
     first_row: int,
     previous: int | None,
+    previous_aware: bool | None,
     time_format: str | None,
     allow_missing: bool,
-) -> tuple[int, str]:
-    """Missing (unless ``allow_missing``) or infinite values, and timestamps out of order.
+) -> tuple[int, str, bool]:
+    """Missing (unless ``allow_missing``) or infinite values, and timestamps out of order
+    or, against the chunk before, with and without a UTC offset.
 
-    Returns the last timestamp (in ns) and the timestamps' format, for the next chunk.
+    Returns the last timestamp (in ns), the timestamps' format and whether they have an
+    offset, for the next chunk.
     """
     bad_values = np.isinf(values).any() if allow_missing else not np.isfinite(values).all()
     if stamps.null_count or bad_values:
@@ -350,6 +355,13 @@ def _check_stream_chunk(
             "or non-finite values."
         )
     times, time_format = _parse_times(path, timestamp_column, stamps, first_row, time_format)
+    aware = times.type.tz is not None
+    if previous is not None and aware != previous_aware:
+        # Each chunk is parsed alone: mixed within one, they are refused when it is parsed.
+        raise ValueError(
+            f"{path}, line {_line(first_row)}: times with and without a UTC offset, mixed "
+            "(this line's and the line before's)."
+        )
     ticks = np.asarray(pc.cast(times, pa.int64()))
     if previous is not None:
         ticks_before = np.r_[previous, ticks[:-1]]
@@ -359,9 +371,9 @@ def _check_stream_chunk(
     if len(bad):
         row = int(bad[0])
         stamp = times[row].as_py()
-        before = times[row - 1].as_py() if row else pd.Timestamp(int(previous))
+        before = times[row - 1].as_py() if row else pd.Timestamp(int(previous), tz=times.type.tz)
         _order_error(path, pd.Timestamp(stamp), pd.Timestamp(before), _line(first_row + row))
-    return int(ticks[-1]), time_format
+    return int(ticks[-1]), time_format, aware
 
 
 def _parse_times(
@@ -376,7 +388,9 @@ def _parse_times(
     index = pd.RangeIndex(first_row, first_row + len(stamps))
     raw = pd.Series(stamps.to_pylist(), index=index, name=column, dtype=object)
     parsed, time_format = _timestamps(raw, path, time_format)
-    return pa.array(parsed), time_format
+    # In ns, as pyarrow's path above: pandas may give microseconds, which would not order
+    # against the ticks of a chunk before.
+    return pa.array(parsed.dt.as_unit("ns")), time_format
 
 
 def _diagnose(
@@ -514,11 +528,21 @@ def _check_missing(raw: pd.Series, path: Path) -> None:
 
 
 def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Series:
-    """The numbers of a column; missing values refused, or NaN with ``allow_missing``."""
-    missing = raw.isna() | (raw.str.strip() == "")
-    if not allow_missing:
-        _check_missing(raw, path)
-    values = pd.to_numeric(raw.str.strip(), errors="coerce").astype(np.float64)
+    """The numbers of a column; missing values refused, or NaN with ``allow_missing``. Read as
+    the streaming reader (pyarrow) reads them, so that a file fitted on scores alike: a cell
+    of spaces is refused, and "nan" amid spaces is missing."""
+    text = raw.str.strip()
+    spaces = raw.notna() & (text == "")
+    if spaces.any():
+        raise ValueError(
+            f"{path}, line {_line(raw.index[_first(spaces)])}: a cell of spaces in "
+            f"{raw.name!r}; leave it empty for a missing value."
+        )
+    missing = raw.isna() | text.str.fullmatch(r"[+-]?nan", case=False).fillna(False)
+    if not allow_missing and missing.any():
+        line = _line(raw.index[_first(missing)])
+        raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")
+    values = pd.to_numeric(text, errors="coerce").astype(np.float64)
     bad = values.isna() & ~missing
     if bad.any():
         row = _first(bad)

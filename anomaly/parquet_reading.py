@@ -146,7 +146,8 @@ def _times(path: Path, column: pa.Array, name: str, first_row: int) -> np.ndarra
             stamps = pd.to_datetime(column.to_pandas(), format="ISO8601", utc=True)
         except ValueError as err:
             raise ValueError(f"{path}: {name!r} holds text that is not ISO 8601 ({err}).") from err
-        return stamps.astype("int64").to_numpy()
+        # In ns whatever unit pandas parsed to, so that the chunks' numbers order together.
+        return stamps.dt.as_unit("ns").astype("int64").to_numpy()
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         return column.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):

@@ -7,6 +7,7 @@ import pytest
 
 from anomaly import TimeSeriesDetector, VAEDetector
 from anomaly.file_scoring import score_file
+from anomaly.parquet_reading import iter_series_parquet
 from tests.conftest import fast_vae
 
 
@@ -175,3 +176,13 @@ def test_a_missing_value_ranks_last_among_the_top_variables(tmp_path):
     score_file(detector, tmp_path / "complete.csv", tmp_path / "ranked.csv", explain_top=1)
     expected = detector.feature_scores(series).idxmax(axis=1)
     assert (pd.read_csv(tmp_path / "ranked.csv")["top_1"] == expected).all()
+
+
+def test_parquet_text_timestamps_order_across_chunks_whatever_their_precision(tmp_path):
+    # One value with nanoseconds: pandas reads that chunk in ns and the others in us.
+    stamps = [f"2024-01-01T00:00:{second:02d}" for second in range(6)]
+    stamps[2] = "2024-01-01T00:00:02.000000001"
+    path = tmp_path / "series.parquet"
+    pd.DataFrame({"time": stamps, "a": np.arange(6.0)}).to_parquet(path)
+    for chunk_rows in (None, 3):
+        assert sum(len(v) for _, v in iter_series_parquet(path, ["a"], chunk_rows=chunk_rows)) == 6
