@@ -93,7 +93,8 @@ def read_series_csv(
     and must be used throughout; plain numbers (such as Unix seconds) are
     refused, convert them first. Missing values are refused too (fill or
     drop them first, or pass ``allow_missing``): empty cells and pandas' NA
-    markers (``NA``, ``NaN``, ``null``, ...) count as missing.
+    markers (``NA``, ``NaN``, ``null``, ...) count as missing; a cell of
+    spaces alone is refused (leave it empty).
 
     Examples
     --------
