@@ -92,9 +92,10 @@ def corrupt(patches: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
         # Soft edges: a defect fades into its surroundings over a pixel or so.
         soft = gaussian_filter(mask.astype(np.float32), 0.7)
         if kind == 3:  # another patch's texture, possibly turned, inside the region
-            # Not the patch itself, unturned: that would mark a defect where nothing changed.
-            offset = int(rng.integers(1, len(patches))) if len(patches) > 1 else 0
-            other = patches[(i + offset) % len(patches)]
+            # Not the patch itself (its next instead), which unturned would mark a defect
+            # where nothing changed; drawn as before, so that other draws stay as they were.
+            source = int(rng.integers(len(patches)))
+            other = patches[(source + 1) % len(patches) if source == i else source]
             if size[0] == size[1] and rng.random() < 0.5:
                 other = other.transpose(0, 2, 1)
             corrupted[i] = corrupted[i] * (1 - soft) + other * soft
