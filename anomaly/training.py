@@ -26,6 +26,7 @@ __all__ = [
     "Objective",
     "Phase",
     "TrainingConfig",
+    "check_validation_fraction",
     "is_main_process",
     "resolve_device",
     "seeded",
@@ -341,13 +342,28 @@ def _join_process_group(device: torch.device) -> tuple[int, int]:
 
 
 def _average_gradients(parameters: Sequence[nn.Parameter], world: int) -> None:
-    """Each gradient's mean over the ranks, in one all-reduce of them all."""
-    gradients = [p.grad for p in parameters if p.grad is not None]
-    flat = torch.cat([g.reshape(-1) for g in gradients])
+    """Each gradient's mean over the ranks, in one all-reduce of them all.
+
+    A parameter left out of some ranks' graphs (the missing values' mixing, on a batch
+    without gaps) counts as a zero gradient there, and keeps none where no rank has one, as
+    in one process: every rank's all-reduce then has the same length.
+    """
+    parameters = list(parameters)
+    has_gradient = [p.grad is not None for p in parameters]
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in parameters]
+        + [torch.tensor(has_gradient, dtype=parameters[0].dtype, device=parameters[0].device)]
+    )
     dist.all_reduce(flat)
-    flat /= world
-    for gradient, mean in zip(gradients, flat.split([g.numel() for g in gradients])):
-        gradient.copy_(mean.view_as(gradient))
+    counts = flat[-len(parameters) :].tolist()
+    means = flat[: -len(parameters)] / world
+    for param, mean, count in zip(parameters, means.split([p.numel() for p in parameters]), counts):
+        if count == 0:
+            continue
+        if param.grad is None:
+            param.grad = mean.view_as(param).clone()
+        else:
+            param.grad.copy_(mean.view_as(param.grad))
 
 
 @contextmanager
@@ -363,14 +379,21 @@ def _held_fixed(modules: Sequence[nn.Module], device: torch.device) -> Iterator[
             module.requires_grad_(True)
 
 
+def check_validation_fraction(fraction: float, n_rows: int) -> int:
+    """The number of rows ``fraction`` holds out of ``n_rows``, refused where it leaves none
+    to train on."""
+    n_val = max(1, round(fraction * n_rows))
+    if n_val >= n_rows:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n_rows}.")
+    return n_val
+
+
 def _split(
     X: torch.Tensor, fraction: float | None, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     if not fraction:
         return X, None
-    n_val = max(1, round(fraction * len(X)))
-    if n_val >= len(X):
-        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {len(X)}.")
+    n_val = check_validation_fraction(fraction, len(X))
     order = torch.randperm(len(X), generator=generator)
     return X[order[n_val:]], X[order[:n_val]]
 

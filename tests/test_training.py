@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from anomaly.detectors import base as detector_base
 from anomaly.training import Objective, Phase, TrainingConfig, resolve_device, train
-from tests.conftest import fast_vae
+from tests.conftest import fast_gan, fast_vae
 
 
 @pytest.mark.parametrize("available, expected", [(True, "cuda"), (False, "cpu")])
@@ -191,9 +192,17 @@ def test_gradient_clipping_is_applied(blobs, monkeypatch):
     assert norms == []
 
 
-def test_validation_fraction_must_leave_training_rows():
+def test_validation_fraction_must_leave_training_rows(monkeypatch):
     with pytest.raises(ValueError, match="leaves no training rows"):
         fast_vae(validation_fraction=0.9).fit(np.random.default_rng(0).normal(size=(2, 3)))
+    # Before any phase trains: a GAN's adversarial phase, which holds nothing out, included.
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    detector = fast_gan(validation_fraction=0.2).fit(X)
+    phases = []
+    monkeypatch.setattr(detector_base, "train", lambda phase, *args, **kw: phases.append(phase))
+    with pytest.raises(ValueError, match="leaves no training rows out of 1"):
+        detector.partial_fit(X[:1], epochs=100)
+    assert phases == []
 
 
 def test_frozen_modules_are_used_but_not_trained():

@@ -95,3 +95,22 @@ def test_early_stopping_stops_every_rank_together(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     history = anomaly.load(tmp_path / "m.safetensors").detector_.history_
     assert len(history["loss"]) < 40  # it did stop early
+
+
+def test_a_gap_in_one_rank_s_batch_only_trains_on_both(tmp_path):
+    # With one missing value, one rank's batch has a gap and the other's not: the missing
+    # values' mixing, out of the other's graph, has a gradient on one rank alone.
+    script = tmp_path / "fit.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from anomaly import VAEDetector\n"
+        "X = np.random.default_rng(0).normal(size=(64, 4))\n"
+        "X[0, 1] = np.nan\n"
+        "detector = VAEDetector(epochs=2, batch_size=8, hidden_sizes=(4,), latent_dim=2,\n"
+        "                       random_state=0, device='cpu', missing='marginalize').fit(X)\n"
+        "print('weights', sum(float(p.detach().sum()) for p in detector.network_.parameters()))\n"
+    )
+    done = subprocess.run([*LAUNCH, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    weights = {line for line in done.stdout.splitlines() if line.startswith("weights")}
+    assert len(weights) == 1  # the same on both ranks

@@ -57,7 +57,14 @@ from anomaly.detectors.shapes import (
 from anomaly.detectors.standardization import channel_standardization, checked_standardization
 from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
-from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
+from anomaly.training import (
+    Phase,
+    TrainingConfig,
+    check_validation_fraction,
+    resolve_device,
+    seeded,
+    train,
+)
 
 __all__ = ["BaseDeepDetector"]
 
@@ -207,7 +214,11 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         )
         batch_order = torch.Generator().manual_seed(seed)
         history: dict[str, list[float]] = {}
-        for phase in self._phases(network):
+        phases = self._phases(network)
+        if config.validation_fraction and any(phase.early_stopping for phase in phases):
+            # Before any phase trains: a GAN's adversarial phase holds out nothing.
+            check_validation_fraction(config.validation_fraction, len(data))
+        for phase in phases:
             history |= train(phase, data, config, device=device, generator=batch_order)
         self._after_training(network, data)
         return history
