@@ -391,7 +391,13 @@ def _parse_times(
     parsed, time_format = _timestamps(raw, path, time_format)
     # In ns, as pyarrow's path above: pandas may give microseconds, which would not order
     # against the ticks of a chunk before.
-    return pa.array(parsed.dt.as_unit("ns")), time_format
+    try:
+        return pa.array(parsed.dt.as_unit("ns")), time_format
+    except pd.errors.OutOfBoundsDatetime:
+        raise ValueError(
+            f"{path}, lines {_line(first_row)}-{_line(first_row + len(stamps) - 1)}: timestamps "
+            "outside the years 1678-2261, which a streamed file's nanosecond times cannot hold."
+        ) from None
 
 
 def _diagnose(
@@ -539,7 +545,7 @@ def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Seri
             f"{path}, line {_line(raw.index[_first(spaces)])}: a cell of spaces in "
             f"{raw.name!r}; leave it empty for a missing value."
         )
-    missing = raw.isna() | text.str.fullmatch(r"[+-]?nan", case=False).fillna(False)
+    missing = raw.isna() | text.str.fullmatch(r"[+-]?nan", case=False, na=False)
     if not allow_missing and missing.any():
         line = _line(raw.index[_first(missing)])
         raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")

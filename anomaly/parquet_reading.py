@@ -147,7 +147,13 @@ def _times(path: Path, column: pa.Array, name: str, first_row: int) -> np.ndarra
         except ValueError as err:
             raise ValueError(f"{path}: {name!r} holds text that is not ISO 8601 ({err}).") from err
         # In ns whatever unit pandas parsed to, so that the chunks' numbers order together.
-        return stamps.dt.as_unit("ns").astype("int64").to_numpy()
+        try:
+            return stamps.dt.as_unit("ns").astype("int64").to_numpy()
+        except pd.errors.OutOfBoundsDatetime:
+            raise ValueError(
+                f"{path}, rows {first_row + 1}-{first_row + len(column)}: {name!r} holds times "
+                "outside the years 1678-2261, which nanosecond times cannot hold."
+            ) from None
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         return column.to_numpy(zero_copy_only=False).astype("datetime64[ns]").astype(np.int64)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):

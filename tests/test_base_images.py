@@ -146,6 +146,7 @@ def test_scoring_memory_is_bounded_by_blocks(fitted_on_images, bars):
 
 BAD_IMAGES = {
     "channels": (np.zeros((2, 3, 12, 10)), "3 channels where the detector expects 1"),
+    "colours last": ([np.zeros((12, 10, 1))] * 2, r"np.moveaxis\(image, -1, 0\)"),
     "size": (np.zeros((2, 12, 11)), r"\(12, 11\) pixels where the detector expects \(12, 10\)"),
     "NaN pixel": (np.full((2, 12, 10), np.nan), "NaN"),
     "5-D": (np.zeros((2, 1, 1, 12, 10)), "got a 5-D array"),

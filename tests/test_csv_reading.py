@@ -278,3 +278,9 @@ def test_padded_nan_is_missing_in_both_readers(tmp_path):
     assert read_series_csv(path, allow_missing=True)["v"].isna().tolist() == [True, True, False]
     streamed = np.concatenate([v for _, v in iter_series_csv(path, ["v"], allow_missing=True)])
     np.testing.assert_array_equal(streamed[:, 0], [np.nan, np.nan, 1])
+
+
+def test_times_beyond_nanoseconds_are_refused_when_streamed_naming_their_lines(tmp_path):
+    path = _write(tmp_path, "time,v\n2300-01-01 0:00,1\n2300-01-01 1:00,2\n")
+    with pytest.raises(ValueError, match="lines 2-3: timestamps outside the years 1678-2261"):
+        list(iter_series_csv(path, ["v"]))

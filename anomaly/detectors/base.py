@@ -528,6 +528,10 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         At fit, sets the fitted shapes, ``patch_size_`` and ``backbone_``.
         """
         images = None if self.window_shape is not None else as_image_list(X)
+        if images is not None and not images:  # refused as scikit-learn refuses no rows
+            raise ValueError(
+                f"Found an array of 0 images while {type(self).__name__} requires at least one."
+            )
         if reset:
             if images is not None:
                 warn_if_channels_last(images[0].shape)
@@ -551,6 +555,17 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             self.patch_size_ = patch
         return X if patch is None else images
 
+    def _unused_patch_size(self, given_shape: tuple[int, ...]) -> Any:
+        """``patch_size`` where images of ``given_shape`` would have been cut into patches
+        had the training images been larger than one (for the error that refuses them)."""
+        declared = self.fitted_params_.get("patch_size")
+        if declared is None or self.fitted_params_.get("image_shape") is not None:
+            return None
+        patch = (declared, declared) if isinstance(declared, Integral) else tuple(declared)
+        larger = given_shape[1] > patch[0] or given_shape[2] > patch[1]
+        fits = given_shape[1] >= patch[0] and given_shape[2] >= patch[1]
+        return declared if fits and larger else None
+
     def _validate_whole(self, X: Any, *, reset: bool) -> np.ndarray:
         """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
         X, given_shape = flatten_images(X, windows=self.window_shape is not None)
@@ -560,7 +575,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
                 self.image_shape_,
                 self.n_features_in_,
                 type(self).__name__,
-                self.fitted_params_.get("patch_size"),
+                self._unused_patch_size(given_shape),
             )
         X = super()._validate_input(X, reset=reset)
         if reset:
@@ -584,8 +599,6 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
                 "shape (n_samples, height, width) or (n_samples, channels, height, width), or "
                 "a list of 2-D or 3-D arrays."
             )
-        if not images:  # an array of no images: refused as scikit-learn refuses no rows
-            raise ValueError(f"Found an array of 0 images while {name} requires at least one.")
         check_patched_pixels(images, name, missing_allowed=self._allows_missing(reset=reset))
         if reset:
             channels = images[0].shape[0]

@@ -268,11 +268,14 @@ def segment(segmenter: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     height, width): the maximum of the maps at full and at half resolution."""
     full = torch.sigmoid(segmenter(batch))
     # Averaging 2 x 2 pixels halves the texture's noise: doubled, it keeps its contrast. An
-    # odd side's last pixel is averaged alone, and the map doubled back and cut to size, so
-    # that each half-resolution pixel lies over the two it averaged.
-    half = torch.sigmoid(segmenter(2 * F.avg_pool2d(batch, 2, ceil_mode=True)))
+    # odd side's last pixel is averaged with its reflection's neighbour (four values, as
+    # everywhere), and the map doubled back and cut to size, so that each half-resolution
+    # pixel lies over the pixels it averaged.
+    height, width = batch.shape[-2:]
+    padded = F.pad(batch, (0, width % 2, 0, height % 2), mode="reflect")
+    half = torch.sigmoid(segmenter(2 * F.avg_pool2d(padded, 2)))
     half = F.interpolate(half, scale_factor=2, mode="bilinear")
-    return torch.maximum(full, half[..., : batch.shape[-2], : batch.shape[-1]])
+    return torch.maximum(full, half[..., :height, :width])
 
 
 def segment_whole(segmenter: nn.Module, image: np.ndarray) -> np.ndarray:

@@ -86,6 +86,8 @@ def corrupt(patches: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     masks = np.zeros((len(patches), *size), dtype=np.float32)
     for i in np.flatnonzero(rng.random(len(patches)) < DEFECT_FRACTION):
         kind = rng.integers(4)
+        if kind == 3 and len(patches) == 1:  # no other patch's texture to paste
+            kind = 0
         mask = (_region, _blob, _line, _region)[kind](rng, size)
         if mask.sum() < 3:  # too small to find: left defect-free
             continue

@@ -295,6 +295,13 @@ def test_wrong_images_are_clear_errors():
     unpatched = fast(VAEDetector, patch_size=16, epochs=1).fit(rng.normal(size=(4, 16, 16)))
     with pytest.raises(ValueError, match="patch_size=16 went unused"):
         unpatched.score_samples(rng.normal(size=(2, 40, 40)))
+    # Not where the refused image would have gone whole anyway (the default patch_size).
+    small = fast(VAEDetector, epochs=1).fit(rng.normal(size=(4, 12, 12)))
+    with pytest.raises(ValueError, match="pixels where the detector expects") as error:
+        small.score_samples(rng.normal(size=(2, 10, 10)))
+    assert "unused" not in str(error.value)
+    with pytest.raises(ValueError, match="0 images while VAEDetector requires at least one"):
+        VAEDetector().fit(np.zeros((0, 50, 60)))
     for method in ("score_samples", "anomaly_map"):  # an array of no images
         with pytest.raises(ValueError, match="0 images while VAEDetector requires at least one"):
             getattr(detector, method)(np.zeros((0, 50, 60)))

@@ -41,8 +41,11 @@ def test_the_loss_is_lowest_for_logits_that_outline_the_mask():
 def test_texture_is_never_pasted_from_the_patch_itself():
     # Two patches, not square (never turned): the texture of the patch itself would change
     # nothing under its mask.
-    patches = np.random.default_rng(0).normal(size=(2, 1, 16, 24)).astype(np.float32)
-    for seed in range(60):
-        corrupted, masks = corrupt(patches, np.random.default_rng(seed))
-        defective = masks.reshape(2, -1).any(axis=1)
-        assert (corrupted != patches).any(axis=(1, 2, 3))[defective].all()
+    for n_patches in (2, 1):  # one patch alone has no other texture to paste
+        patches = np.random.default_rng(0).normal(size=(n_patches, 1, 16, 24))
+        patches = patches.astype(np.float32)
+        for seed in range(60):
+            corrupted, masks = corrupt(patches, np.random.default_rng(seed))
+            defective = masks.reshape(n_patches, -1).any(axis=1)
+            changed = ~np.isclose(corrupted, patches, atol=1e-5)  # not rounding alone
+            assert changed.any(axis=(1, 2, 3))[defective].all()
