@@ -438,6 +438,12 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         fields, tensors = self.detector_._model_file_content()
         # The detector parameter as set (None for the default), not the fitted copy of it.
         given = None if self.detector is None else self.detector.get_params(deep=False)
+        if given is not None and type(self.detector) is not type(self.detector_):
+            # Loaded, it is rebuilt as the fitted detector's class.
+            raise ValueError(
+                f"detector was set to a {type(self.detector).__name__} since fit, where a "
+                f"{type(self.detector_).__name__} was fitted: refit before saving, or set it back."
+            )
         wrapper = {
             "class": type(self).__name__,
             "params": {k: v for k, v in self.get_params(deep=False).items() if k != "detector"},

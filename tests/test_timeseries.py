@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from anomaly import VAEDetector, timeseries, window_scoring
+from anomaly import GANDetector, VAEDetector, timeseries, window_scoring
 from anomaly.timeseries import TimeSeriesDetector
 from tests.conftest import DETECTOR_FACTORIES, fast_gan, fast_vae
 
@@ -313,6 +313,9 @@ def test_save_and_load_give_identical_scores(tmp_path):
     detector.save(tmp_path / "model.safetensors")
     loaded = anomaly.load(tmp_path / "model.safetensors")
     assert loaded.detector.get_params() == detector.detector.get_params()
+    # Another class set since fit cannot be rebuilt from the fitted one's: refused.
+    with pytest.raises(ValueError, match="detector was set to a GANDetector since fit"):
+        detector.set_params(detector=GANDetector()).save(tmp_path / "other.safetensors")
     # The default detector stays the default.
     TimeSeriesDetector(window_size=10).fit(series[:60]).save(tmp_path / "default.safetensors")
     assert anomaly.load(tmp_path / "default.safetensors").detector is None
