@@ -193,10 +193,9 @@ def iter_series_csv(
     read_options = pa_csv.ReadOptions(column_names=header)
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
     parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
-    first_row, previous = 0, None  # rows read so far; the last timestamp read
+    first_row, previous = 0, None  # rows read so far; the last timestamp read, offset or not
     held = 0  # rows of empty cells since the last row with a value
     time_format = None  # the timestamps' format, fixed by the first chunk
-    aware = None  # whether they have a UTC offset, by the first chunk
     with open(path, "rb") as handle:
         # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
         end = _content_end(handle)
@@ -230,7 +229,7 @@ def iter_series_csv(
                 if not kept:
                     continue
                 piece, stamps, values = piece.slice(0, kept), stamps.slice(0, kept), values[:kept]
-                previous, time_format, aware = _check_stream_chunk(
+                previous, time_format = _check_stream_chunk(
                     path,
                     timestamp_column,
                     value_columns,
@@ -238,7 +237,6 @@ def iter_series_csv(
                     values,
                     first_row,
                     previous,
-                    aware,
                     time_format,
                     allow_missing,
                 )
@@ -337,17 +335,13 @@ def _check_stream_chunk(
     stamps: pa.Array,
     values: np.ndarray,
     first_row: int,
-    previous: int | None,
-    previous_aware: bool | None,
+    previous: tuple[int, bool] | None,
     time_format: str | None,
     allow_missing: bool,
-) -> tuple[int, str, bool]:
-    """Missing (unless ``allow_missing``) or infinite values, and timestamps out of order
-    or, against the chunk before, with and without a UTC offset.
-
-    Returns the last timestamp (in ns), the timestamps' format and whether they have an
-    offset, for the next chunk.
-    """
+) -> tuple[tuple[int, bool], str]:
+    """Missing (unless ``allow_missing``) or infinite values, timestamps out of order and,
+    against the chunk before, with and without a UTC offset. Returns the last timestamp (ns)
+    and whether it has an offset, and the timestamps' format, for the next chunk."""
     bad_values = np.isinf(values).any() if allow_missing else not np.isfinite(values).all()
     if stamps.null_count or bad_values:
         _diagnose(path, timestamp_column, value_columns, allow_missing)  # raises, naming the line
@@ -357,24 +351,21 @@ def _check_stream_chunk(
         )
     times, time_format = _parse_times(path, timestamp_column, stamps, first_row, time_format)
     aware = times.type.tz is not None
-    if previous is not None and aware != previous_aware:
+    if previous is not None and aware != previous[1]:
         # Each chunk is parsed alone: mixed within one, they are refused when it is parsed.
         raise ValueError(
             f"{path}, line {_line(first_row)}: times with and without a UTC offset, mixed "
             "(this line's and the line before's)."
         )
     ticks = np.asarray(pc.cast(times, pa.int64()))
-    if previous is not None:
-        ticks_before = np.r_[previous, ticks[:-1]]
-    else:
-        ticks_before = np.r_[ticks[0] - 1, ticks[:-1]]
+    ticks_before = np.r_[ticks[0] - 1 if previous is None else previous[0], ticks[:-1]]
     bad = np.flatnonzero(ticks <= ticks_before)
     if len(bad):
         row = int(bad[0])
-        stamp = times[row].as_py()
-        before = times[row - 1].as_py() if row else pd.Timestamp(int(previous), tz=times.type.tz)
-        _order_error(path, pd.Timestamp(stamp), pd.Timestamp(before), _line(first_row + row))
-    return int(ticks[-1]), time_format, aware
+        before = times[row - 1].as_py() if row else pd.Timestamp(previous[0], tz=times.type.tz)
+        line = _line(first_row + row)
+        _order_error(path, pd.Timestamp(times[row].as_py()), pd.Timestamp(before), line)
+    return (int(ticks[-1]), aware), time_format
 
 
 def _parse_times(
@@ -389,9 +380,7 @@ def _parse_times(
     index = pd.RangeIndex(first_row, first_row + len(stamps))
     raw = pd.Series(stamps.to_pylist(), index=index, name=column, dtype=object)
     parsed, time_format = _timestamps(raw, path, time_format)
-    # In ns, as pyarrow's path above: pandas may give microseconds, which would not order
-    # against the ticks of a chunk before.
-    try:
+    try:  # in ns, as pyarrow's path: pandas' microseconds would not order with its ticks
         return pa.array(parsed.dt.as_unit("ns")), time_format
     except pd.errors.OutOfBoundsDatetime:
         raise ValueError(
@@ -405,12 +394,7 @@ def _diagnose(
 ) -> None:
     """Find the first malformed row of ``path`` with pandas, chunk by chunk, and raise."""
     try:
-        chunks = pd.read_csv(
-            path,
-            dtype=str,
-            skip_blank_lines=False,
-            chunksize=1 << 16,
-        )
+        chunks = pd.read_csv(path, dtype=str, skip_blank_lines=False, chunksize=1 << 16)
         time_format = None  # fixed by the first chunk, as when streaming
         # Blank rows at a chunk's end wait for the next: at the file's end they are no rows.
         blank_tail = None
@@ -535,9 +519,8 @@ def _check_missing(raw: pd.Series, path: Path) -> None:
 
 
 def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Series:
-    """The numbers of a column; missing values refused, or NaN with ``allow_missing``. Read as
-    the streaming reader (pyarrow) reads them, so that a file fitted on scores alike: a cell
-    of spaces is refused, and "nan" amid spaces is missing."""
+    """The numbers of a column; missing values refused, or NaN with ``allow_missing``. As the
+    streaming reader (pyarrow) reads them: a cell of spaces refused, " nan" missing."""
     text = raw.str.strip()
     spaces = raw.notna() & (text == "")
     if spaces.any():

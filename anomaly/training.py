@@ -114,6 +114,11 @@ class TrainingConfig:
     verbose: bool = False
     description: str = "training"
 
+    def check_split(self, phases: Sequence[Phase], n_rows: int) -> None:
+        """Refuse, before any phase trains, a validation split that leaves no training rows."""
+        if self.validation_fraction and any(phase.early_stopping for phase in phases):
+            check_validation_fraction(self.validation_fraction, n_rows)
+
 
 def resolve_device(device: str) -> torch.device:
     """Turn a ``device`` parameter into a :class:`torch.device`.

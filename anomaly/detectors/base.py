@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn import get_config
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -52,19 +51,13 @@ from anomaly.detectors.shapes import (
     fitted_patch_size,
     fitted_window_shape,
     flatten_images,
+    unused_patch_size,
     warn_if_channels_last,
 )
-from anomaly.detectors.standardization import channel_standardization, checked_standardization
+from anomaly.detectors.standardization import feature_standardization
 from anomaly.networks import MaskBesideValuesEncoder, MissingValueEncoder
 from anomaly.networks.backbones import BACKBONES, Backbone, InputShape, choose_backbone
-from anomaly.training import (
-    Phase,
-    TrainingConfig,
-    check_validation_fraction,
-    resolve_device,
-    seeded,
-    train,
-)
+from anomaly.training import Phase, TrainingConfig, resolve_device, seeded, train
 
 __all__ = ["BaseDeepDetector"]
 
@@ -215,9 +208,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         batch_order = torch.Generator().manual_seed(seed)
         history: dict[str, list[float]] = {}
         phases = self._phases(network)
-        if config.validation_fraction and any(phase.early_stopping for phase in phases):
-            # Before any phase trains: a GAN's adversarial phase holds out nothing.
-            check_validation_fraction(config.validation_fraction, len(data))
+        config.check_split(phases, len(data))  # before a first phase that holds out nothing
         for phase in phases:
             history |= train(phase, data, config, device=device, generator=batch_order)
         self._after_training(network, data)
@@ -441,20 +432,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     def _standardization(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and scale of each feature: per column for rows, per channel for images."""
-        n_features = X.shape[1]
         if not self._standardizes():
-            return np.zeros(n_features), np.ones(n_features)
-        shape = self._input_shape().sample_shape
-        if shape is None:
-            scaler = StandardScaler().fit(X)
-            return checked_standardization(X.T, scaler.mean_, scaler.scale_, "feature")
-        # One mean and scale per channel (or a window's variable): per-pixel scaling would blow
-        # up near-constant border pixels, break the convolutions' shared weights, and make a
-        # window's scale depend on its position.
-        channels = X.reshape(len(X), shape[0], -1).transpose(1, 0, 2).reshape(shape[0], -1)
-        mean, scale = channel_standardization(channels)
-        values = n_features // shape[0]
-        return np.repeat(mean, values), np.repeat(scale, values)
+            return np.zeros(X.shape[1]), np.ones(X.shape[1])
+        return feature_standardization(X, self._input_shape().sample_shape)
 
     def _standardizes(self) -> bool:
         """Whether inputs are standardised; subclasses whose likelihood needs raw values say no."""
@@ -528,10 +508,6 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         At fit, sets the fitted shapes, ``patch_size_`` and ``backbone_``.
         """
         images = None if self.window_shape is not None else as_image_list(X)
-        if images is not None and not images:  # refused as scikit-learn refuses no rows
-            raise ValueError(
-                f"Found an array of 0 images while {type(self).__name__} requires at least one."
-            )
         if reset:
             if images is not None:
                 warn_if_channels_last(images[0].shape)
@@ -555,17 +531,6 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             self.patch_size_ = patch
         return X if patch is None else images
 
-    def _unused_patch_size(self, given_shape: tuple[int, ...]) -> Any:
-        """``patch_size`` where images of ``given_shape`` would have been cut into patches
-        had the training images been larger than one (for the error that refuses them)."""
-        declared = self.fitted_params_.get("patch_size")
-        if declared is None or self.fitted_params_.get("image_shape") is not None:
-            return None
-        patch = (declared, declared) if isinstance(declared, Integral) else tuple(declared)
-        larger = given_shape[1] > patch[0] or given_shape[2] > patch[1]
-        fits = given_shape[1] >= patch[0] and given_shape[2] >= patch[1]
-        return declared if fits and larger else None
-
     def _validate_whole(self, X: Any, *, reset: bool) -> np.ndarray:
         """Rows, or images flattened to rows; at fit, the fitted shapes and ``backbone_``."""
         X, given_shape = flatten_images(X, windows=self.window_shape is not None)
@@ -575,7 +540,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
                 self.image_shape_,
                 self.n_features_in_,
                 type(self).__name__,
-                self._unused_patch_size(given_shape),
+                unused_patch_size(self.fitted_params_, given_shape),
             )
         X = super()._validate_input(X, reset=reset)
         if reset:

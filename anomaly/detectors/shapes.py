@@ -26,6 +26,7 @@ __all__ = [
     "fitted_patch_size",
     "fitted_window_shape",
     "flatten_images",
+    "unused_patch_size",
     "warn_if_channels_last",
 ]
 
@@ -43,6 +44,8 @@ def as_image_list(X: Any) -> list[np.ndarray] | None:
         images = list(np.asarray(X))
     else:
         return None
+    if not images:  # refused as scikit-learn refuses no rows
+        raise ValueError("Found an array of 0 images while at least one is required.")
     images = [image[None] if image.ndim == 2 else image for image in images]
     channels = {image.shape[0] for image in images}
     if len(channels) > 1:
@@ -241,3 +244,15 @@ def check_patch_fits(
                 f"{patch[0]} x {patch[1]} patches {name} was fitted on; pass images at "
                 "least that large."
             )
+
+
+def unused_patch_size(fitted_params: dict, given_shape: tuple[int, ...]) -> Any:
+    """The ``patch_size`` fitted with, where images of ``given_shape`` would have been cut
+    into patches had the training images been larger than one (for the error refusing them)."""
+    declared = fitted_params.get("patch_size")
+    if declared is None or fitted_params.get("image_shape") is not None:
+        return None
+    patch = (declared, declared) if isinstance(declared, Integral) else tuple(declared)
+    larger = given_shape[1] > patch[0] or given_shape[2] > patch[1]
+    fits = given_shape[1] >= patch[0] and given_shape[2] >= patch[1]
+    return declared if fits and larger else None

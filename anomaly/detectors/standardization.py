@@ -5,8 +5,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
-__all__ = ["channel_standardization", "checked_standardization"]
+__all__ = ["channel_standardization", "checked_standardization", "feature_standardization"]
 
 
 def checked_standardization(
@@ -53,3 +54,20 @@ def channel_standardization(channels: np.ndarray) -> tuple[np.ndarray, np.ndarra
         else:
             mean, std = channels.mean(axis=1), channels.std(axis=1)
     return checked_standardization(channels, mean, np.where(std > 0, std, 1.0), "channel")
+
+
+def feature_standardization(
+    X: np.ndarray, sample_shape: tuple[int, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of each feature of ``X``: per column for rows, per channel (or a
+    window's variable) for samples of ``sample_shape``."""
+    if sample_shape is None:
+        scaler = StandardScaler().fit(X)
+        return checked_standardization(X.T, scaler.mean_, scaler.scale_, "feature")
+    # One mean and scale per channel: per-pixel scaling would blow up near-constant border
+    # pixels, break the convolutions' shared weights, and make a window's scale depend on its
+    # position.
+    channels = X.reshape(len(X), sample_shape[0], -1).transpose(1, 0, 2)
+    mean, scale = channel_standardization(channels.reshape(sample_shape[0], -1))
+    values = X.shape[1] // sample_shape[0]
+    return np.repeat(mean, values), np.repeat(scale, values)

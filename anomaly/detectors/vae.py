@@ -279,7 +279,7 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         ``image_scores``). None without a segmenter.
     segmenter_standardization_ : ndarray of shape (2, channels) or None
         With a defect segmenter on inputs the network takes unstandardised
-        (``standardize=False``, a Bernoulli likelihood), the mean (row 0) and
+        (``standardize=False``, or a Bernoulli likelihood where there is one), the mean (row 0) and
         standard deviation (row 1) of each channel of the training patches,
         which standardise the segmenter's input: its synthetic defects are
         drawn in those units. None otherwise.
