@@ -511,8 +511,9 @@ def _first(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0])
 
 
-def _check_missing(raw: pd.Series, path: Path) -> None:
-    missing = raw.isna() | (raw.str.strip() == "")
+def _check_missing(raw: pd.Series, path: Path, missing: pd.Series | None = None) -> None:
+    """Refuse ``raw``'s first missing value (by default: NA or blank), naming its line."""
+    missing = raw.isna() | (raw.str.strip() == "") if missing is None else missing
     if missing.any():
         line = _line(raw.index[_first(missing)])
         raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")
@@ -529,9 +530,8 @@ def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Seri
             f"{raw.name!r}; leave it empty for a missing value."
         )
     missing = raw.isna() | text.str.fullmatch(r"[+-]?nan", case=False, na=False)
-    if not allow_missing and missing.any():
-        line = _line(raw.index[_first(missing)])
-        raise ValueError(f"{path}, line {line}: missing value in {raw.name!r}.")
+    if not allow_missing:
+        _check_missing(raw, path, missing)
     values = pd.to_numeric(text, errors="coerce").astype(np.float64)
     bad = values.isna() & ~missing
     if bad.any():
