@@ -90,7 +90,8 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         reconstruction probability), one Monte-Carlo draw per window where
         another rule draws (as good as 16 on the time-series benchmarks in
         1/22 to 1/35 of the scoring time), and training stopped once the
-        held-out windows' loss improves by under 1 % for 5 epochs.
+        loss of the last tenth of the windows, held out (none sharing a step
+        with a training window), improves by under 1 % for 5 epochs.
     window_size : "auto" or int, default="auto"
         Time steps per window; "auto": 32 for several variables, 64 for one
         (one value per step is little evidence: on NAB's single variable

@@ -104,6 +104,10 @@ class TrainingConfig:
     learning_rate: float
     weight_decay: float = 0.0
     validation_fraction: float | None = None
+    # Rows that are a series' windows, in order, overlap their neighbours: the held-out rows
+    # are then the last ones, and this many rows before them are left out, so that no held-out
+    # window shares a step with a training one (at random, 98 % would). None: at random.
+    validation_gap: int | None = None
     n_iter_no_change: int = 10
     tol: float = 0.0
     clip_grad_norm: float | None = None
@@ -117,7 +121,7 @@ class TrainingConfig:
     def check_split(self, phases: Sequence[Phase], n_rows: int) -> None:
         """Refuse, before any phase trains, a validation split that leaves no training rows."""
         if self.validation_fraction and any(phase.early_stopping for phase in phases):
-            check_validation_fraction(self.validation_fraction, n_rows)
+            check_validation_fraction(self.validation_fraction, n_rows, self.validation_gap or 0)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -178,7 +182,8 @@ def train(
     then does not learn the rows it should flag.
     On CUDA the losses run under bfloat16 autocast. When
     ``config.validation_fraction`` is set and the phase allows early
-    stopping, that share of the rows is held out, training stops after
+    stopping, that share of the rows is held out (at random, or the last rows
+    with ``config.validation_gap``), training stops after
     ``n_iter_no_change`` epochs without a validation loss (the objectives'
     total, or the phase's ``stopping_loss``) below the best by more than
     ``tol`` times its size, and the best weights are restored.
@@ -230,7 +235,7 @@ def train(
         dist.broadcast(state, src=0)
         generator.set_state(state.cpu())
     validation_fraction = config.validation_fraction if phase.early_stopping else None
-    train_X, val_X = _split(X, validation_fraction, generator)
+    train_X, val_X = _split(X, validation_fraction, generator, config.validation_gap)
     if train_X.numel() * train_X.element_size() <= _MAX_RESIDENT_BYTES:
         train_X = train_X.to(device)
     optimizers = [
@@ -384,21 +389,26 @@ def _held_fixed(modules: Sequence[nn.Module], device: torch.device) -> Iterator[
             module.requires_grad_(True)
 
 
-def check_validation_fraction(fraction: float, n_rows: int) -> int:
+def check_validation_fraction(fraction: float, n_rows: int, gap: int = 0) -> int:
     """The number of rows ``fraction`` holds out of ``n_rows``, refused where it leaves none
-    to train on."""
+    to train on (with ``gap`` rows between the two sets, see :class:`TrainingConfig`)."""
     n_val = max(1, round(fraction * n_rows))
-    if n_val >= n_rows:
-        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n_rows}.")
+    if n_val + gap >= n_rows:
+        between = f" and {gap} rows between them" if gap else ""
+        raise ValueError(
+            f"validation_fraction={fraction} leaves no training rows out of {n_rows}{between}."
+        )
     return n_val
 
 
 def _split(
-    X: torch.Tensor, fraction: float | None, generator: torch.Generator
+    X: torch.Tensor, fraction: float | None, generator: torch.Generator, gap: int | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     if not fraction:
         return X, None
-    n_val = check_validation_fraction(fraction, len(X))
+    n_val = check_validation_fraction(fraction, len(X), gap or 0)
+    if gap is not None:
+        return X[: len(X) - n_val - gap], X[len(X) - n_val :]
     order = torch.randperm(len(X), generator=generator)
     return X[order[n_val:]], X[order[:n_val]]
 

@@ -196,9 +196,21 @@ def _evaluations(
             yield collection, name, train, scored, evaluated, labels
 
 
-def _vus_window(scored: np.ndarray) -> int:
-    """VUS's largest buffer: TSB-AD's sliding window of the series where TSB-AD is installed."""
-    return tsb_ad.sliding_window(scored) if tsb_ad.available() else VUS_MAX_WINDOW
+def _vus_window(scored: np.ndarray, recorded: int | None) -> int:
+    """VUS's largest buffer: TSB-AD's sliding window of the series where TSB-AD is installed,
+    else the one the results file ``recorded`` for it (from a run that had TSB-AD), so that a
+    rerun's rows stay comparable with the rest, else :data:`VUS_MAX_WINDOW`."""
+    if tsb_ad.available():
+        return tsb_ad.sliding_window(scored)
+    return VUS_MAX_WINDOW if recorded is None else recorded
+
+
+def _recorded_windows(path: Path) -> dict[tuple[str, str], int]:
+    """Each series' VUS buffer in the results file at ``path`` (empty if there is none)."""
+    if not path.exists():
+        return {}
+    frame = pd.read_csv(path, usecols=["collection", "series", "vus_window"])
+    return {(c, s): int(w) for c, s, w in frame.itertuples(index=False)}
 
 
 def _metrics(labels: np.ndarray, scores: np.ndarray, vus_window: int) -> dict[str, float]:
@@ -246,13 +258,15 @@ def run(
     detectors: list[str],
     seeds: list[int],
     data_home: Path,
+    windows: dict[tuple[str, str], int],
 ) -> Iterator[pd.DataFrame]:
-    """One frame of rows per series, so a long run can be saved as it goes."""
+    """One frame of rows per series, so a long run can be saved as it goes (``windows``:
+    :func:`_recorded_windows`)."""
     for collection, name, train, scored, evaluated, labels in _evaluations(
         collections, series, data_home
     ):
         rows = []
-        vus_window = _vus_window(scored)
+        vus_window = _vus_window(scored, windows.get((collection, name)))
         for detector_name in detectors:
             for seed in seeds:
                 outcome = _fit_and_score(detector_name, seed, train, scored)
@@ -286,13 +300,14 @@ def draws(
     stride: int,
     seeds: list[int],
     data_home: Path,
+    windows: dict[tuple[str, str], int],
 ) -> Iterator[pd.DataFrame]:
     """One fit per series, detector and seed, scored with each number of Monte-Carlo draws."""
     for collection, name, train, scored, evaluated, labels in _evaluations(
         collections, series, data_home
     ):
         rows = []
-        vus_window = _vus_window(scored)
+        vus_window = _vus_window(scored, windows.get((collection, name)))
         for detector_name, seed in itertools.product(detectors, seeds):
             seed_globals(seed)
             detector = _ours(detector_name, seed, stride).fit(train)
@@ -514,8 +529,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
+    windows = _recorded_windows(args.results / "timeseries.csv")
     if args.command == "run":
-        for new in run(args.collections, args.series, args.detectors, args.seeds, args.data_home):
+        runs = run(
+            args.collections, args.series, args.detectors, args.seeds, args.data_home, windows
+        )
+        for new in runs:
             if len(new):
                 merge_results(args.results / "timeseries.csv", new, KEYS)
     if args.command == "draws":
@@ -527,6 +546,7 @@ def main() -> None:
             args.stride,
             args.seeds,
             args.data_home,
+            windows,
         )
         for new in runs:
             if len(new):

@@ -205,6 +205,38 @@ def test_validation_fraction_must_leave_training_rows(monkeypatch):
     assert phases == []
 
 
+def test_ordered_windows_hold_out_the_last_rows_apart_from_the_training_ones():
+    # Rows 0..39 stand for a series' windows: with a gap, the last rows are held out and
+    # the gap's rows before them are in neither set, so no held-out window overlaps one.
+    network = nn.Linear(1, 1)
+    seen = {True: set(), False: set()}
+
+    def loss(batch):
+        seen[torch.is_grad_enabled()].update(int(v) for v in batch[:, 0])
+        return network(batch).square().mean()
+
+    phase = Phase(network, [Objective("loss", list(network.parameters()), loss)])
+    config = TrainingConfig(
+        epochs=2, batch_size=8, learning_rate=0.1, validation_fraction=0.1, validation_gap=5
+    )
+    X = torch.arange(40.0)[:, None]
+    train(phase, X, config, device=torch.device("cpu"), generator=torch.Generator())
+    assert seen == {True: set(range(31)), False: set(range(36, 40))}
+    with pytest.raises(ValueError, match="out of 40 and 36 rows between them"):
+        TrainingConfig(**{**config.__dict__, "validation_gap": 36}).check_split([phase], 40)
+
+
+def test_window_detectors_hold_out_the_series_tail(monkeypatch):
+    configs = []
+    monkeypatch.setattr(
+        detector_base, "train", lambda phase, X, config, **kw: configs.append(config) or {}
+    )
+    X = np.random.default_rng(0).normal(size=(30, 8))
+    fast_vae(validation_fraction=0.2, window_shape=(2, 4)).fit(X)
+    fast_vae(validation_fraction=0.2).fit(X)
+    assert [config.validation_gap for config in configs] == [3, None]
+
+
 def test_frozen_modules_are_used_but_not_trained():
     trained, fixed = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1), nn.Dropout(0.5))
     before = [p.detach().clone() for p in fixed.parameters()]
