@@ -106,7 +106,8 @@ class TrainingConfig:
     validation_fraction: float | None = None
     # Rows that are a series' windows, in order, overlap their neighbours: the held-out rows
     # are then the last ones, and this many rows before them are left out, so that no held-out
-    # window shares a step with a training one (at random, 98 % would). None: at random.
+    # window shares a step with a training one (at random, 98 % would); at most half the other
+    # rows, so that a short series still trains. None: held out at random.
     validation_gap: int | None = None
     n_iter_no_change: int = 10
     tol: float = 0.0
@@ -121,7 +122,7 @@ class TrainingConfig:
     def check_split(self, phases: Sequence[Phase], n_rows: int) -> None:
         """Refuse, before any phase trains, a validation split that leaves no training rows."""
         if self.validation_fraction and any(phase.early_stopping for phase in phases):
-            check_validation_fraction(self.validation_fraction, n_rows, self.validation_gap or 0)
+            check_validation_fraction(self.validation_fraction, n_rows)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -389,15 +390,12 @@ def _held_fixed(modules: Sequence[nn.Module], device: torch.device) -> Iterator[
             module.requires_grad_(True)
 
 
-def check_validation_fraction(fraction: float, n_rows: int, gap: int = 0) -> int:
+def check_validation_fraction(fraction: float, n_rows: int) -> int:
     """The number of rows ``fraction`` holds out of ``n_rows``, refused where it leaves none
-    to train on (with ``gap`` rows between the two sets, see :class:`TrainingConfig`)."""
+    to train on."""
     n_val = max(1, round(fraction * n_rows))
-    if n_val + gap >= n_rows:
-        between = f" and {gap} rows between them" if gap else ""
-        raise ValueError(
-            f"validation_fraction={fraction} leaves no training rows out of {n_rows}{between}."
-        )
+    if n_val >= n_rows:
+        raise ValueError(f"validation_fraction={fraction} leaves no training rows out of {n_rows}.")
     return n_val
 
 
@@ -406,8 +404,9 @@ def _split(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     if not fraction:
         return X, None
-    n_val = check_validation_fraction(fraction, len(X), gap or 0)
+    n_val = check_validation_fraction(fraction, len(X))
     if gap is not None:
+        gap = min(gap, (len(X) - n_val) // 2)  # see TrainingConfig.validation_gap
         return X[: len(X) - n_val - gap], X[len(X) - n_val :]
     order = torch.randperm(len(X), generator=generator)
     return X[order[n_val:]], X[order[:n_val]]

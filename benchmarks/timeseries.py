@@ -22,7 +22,8 @@ NAB, the semi-supervised ones fitted on the training rows, the others on the
 scored rows alone. Metrics: ROC-AUC, PR-AUC and VUS-PR
 (``anomaly.metrics.vus_pr``, equal to TSB-AD's), per series and mean; VUS's
 buffer is TSB-AD's sliding window of the scored series (``find_length_rank``
-on its first variable, column ``vus_window``), or 100 where TSB-AD is absent.
+on its first variable, column ``vus_window``); where TSB-AD is absent, the one
+the results file holds for the series (from a run with TSB-AD), or 100.
 
 TSB-AD's published VUS-PR (``published_results/tsb_ad``) is shown beside, as
 the mean over its SMD and NAB files, with a caveat: TSB-AD re-curates the
@@ -206,11 +207,15 @@ def _vus_window(scored: np.ndarray, recorded: int | None) -> int:
 
 
 def _recorded_windows(path: Path) -> dict[tuple[str, str], int]:
-    """Each series' VUS buffer in the results file at ``path`` (empty if there is none)."""
+    """Each series' VUS buffer in the results file at ``path``, where its rows have one (the
+    rows of the run before issue 15 have none)."""
     if not path.exists():
         return {}
-    frame = pd.read_csv(path, usecols=["collection", "series", "vus_window"])
-    return {(c, s): int(w) for c, s, w in frame.itertuples(index=False)}
+    frame = pd.read_csv(path, dtype={"series": str})
+    if "vus_window" not in frame:
+        return {}
+    frame = frame.dropna(subset=["vus_window"])
+    return {(c, s): int(w) for c, s, w in frame[["collection", "series", "vus_window"]].to_numpy()}
 
 
 def _metrics(labels: np.ndarray, scores: np.ndarray, vus_window: int) -> dict[str, float]:

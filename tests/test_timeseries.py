@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from anomaly import GANDetector, VAEDetector, timeseries, window_scoring
+from anomaly.detectors import base as detector_base
 from anomaly.timeseries import TimeSeriesDetector
 from tests.conftest import DETECTOR_FACTORIES, fast_gan, fast_vae
 
@@ -56,6 +57,37 @@ def test_default_detector_is_a_vae_of_one_draw_per_window_stopped_early():
     assert detector.detector_.get_params() | timeseries.WINDOW_EARLY_STOPPING == (
         detector.detector_.get_params()
     )
+
+
+@pytest.mark.parametrize(
+    "stride, max_train_windows, gap", [(1, None, 7), (3, None, 2), (8, None, 0), (1, 20, 1)]
+)
+def test_early_stopping_leaves_out_the_windows_that_share_a_step_with_the_held_out_ones(
+    stride, max_train_windows, gap, monkeypatch
+):
+    gaps = []
+    monkeypatch.setattr(
+        detector_base,
+        "train",
+        lambda phase, X, config, **kw: gaps.append(config.validation_gap) or {},
+    )
+    series = sine_series(100)[0]
+    detector = TimeSeriesDetector(
+        fast_vae(validation_fraction=0.1),
+        window_size=8,
+        stride=stride,
+        max_train_windows=max_train_windows,
+    )
+    detector.fit(series).partial_fit(series)
+    # Windows 8 steps long starting every `stride` steps (4 or 5 for 20 of 93): those
+    # less than 8 steps before the first held-out one share a step with it.
+    assert gaps == [gap, gap]
+
+
+def test_a_short_series_still_trains_with_early_stopping():
+    # 5 windows of 8 steps: 1 held out, the gap (7) cut to 2 so that 2 still train.
+    detector = TimeSeriesDetector(window_size=8).fit(sine_series(12)[0])
+    assert len(detector.detector_.history_["loss"]) >= 1
 
 
 def test_the_wrapped_detectors_parameters_are_checked():

@@ -205,9 +205,16 @@ def test_validation_fraction_must_leave_training_rows(monkeypatch):
     assert phases == []
 
 
-def test_ordered_windows_hold_out_the_last_rows_apart_from_the_training_ones():
-    # Rows 0..39 stand for a series' windows: with a gap, the last rows are held out and
-    # the gap's rows before them are in neither set, so no held-out window overlaps one.
+@pytest.mark.parametrize(
+    "n_rows, gap, trained, held_out",
+    [(40, 5, range(31), range(36, 40)), (10, 8, range(5), range(9, 10))],
+)
+def test_ordered_windows_hold_out_the_last_rows_apart_from_the_training_ones(
+    n_rows, gap, trained, held_out
+):
+    # Rows stand for a series' windows: the last are held out and the gap's rows before them
+    # are in neither set, so no held-out window overlaps a training one; on a short series
+    # the gap keeps at most half the other rows (here 4 of 9).
     network = nn.Linear(1, 1)
     seen = {True: set(), False: set()}
 
@@ -217,24 +224,11 @@ def test_ordered_windows_hold_out_the_last_rows_apart_from_the_training_ones():
 
     phase = Phase(network, [Objective("loss", list(network.parameters()), loss)])
     config = TrainingConfig(
-        epochs=2, batch_size=8, learning_rate=0.1, validation_fraction=0.1, validation_gap=5
+        epochs=2, batch_size=8, learning_rate=0.1, validation_fraction=0.1, validation_gap=gap
     )
-    X = torch.arange(40.0)[:, None]
+    X = torch.arange(float(n_rows))[:, None]
     train(phase, X, config, device=torch.device("cpu"), generator=torch.Generator())
-    assert seen == {True: set(range(31)), False: set(range(36, 40))}
-    with pytest.raises(ValueError, match="out of 40 and 36 rows between them"):
-        TrainingConfig(**{**config.__dict__, "validation_gap": 36}).check_split([phase], 40)
-
-
-def test_window_detectors_hold_out_the_series_tail(monkeypatch):
-    configs = []
-    monkeypatch.setattr(
-        detector_base, "train", lambda phase, X, config, **kw: configs.append(config) or {}
-    )
-    X = np.random.default_rng(0).normal(size=(30, 8))
-    fast_vae(validation_fraction=0.2, window_shape=(2, 4)).fit(X)
-    fast_vae(validation_fraction=0.2).fit(X)
-    assert [config.validation_gap for config in configs] == [3, None]
+    assert seen == {True: set(trained), False: set(held_out)}
 
 
 def test_frozen_modules_are_used_but_not_trained():

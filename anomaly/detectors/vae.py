@@ -161,9 +161,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     validation_fraction : float in (0, 1) or None, default=None
         Share of the training rows held out for early stopping; None trains
         for all ``epochs``.
-        With ``window_shape`` (a series' windows, in order), the last rows,
-        the ``length - 1`` before them left out: no held-out window shares
-        a step with a training one.
+        Fitted by :class:`anomaly.TimeSeriesDetector`, the last windows, and
+        those before them that share a step with one left out (at most half
+        the others, on a short series).
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
     tol : float, default=0.0
