@@ -51,7 +51,7 @@ WINDOW_DRAWS = 1
 WINDOW_SCORING_RULE = "standardized_residual"
 # Early stopping of the default VAE (and of `anomaly fit`): the last tenth of the windows held
 # out, stopping after 5 epochs that improve their loss by under 1 %. On ASD it ranked as well as
-# 50 fixed epochs (mean VUS-PR 0.628 against 0.629), in under a third of the fit time.
+# 50 fixed epochs (mean VUS-PR 0.628 against 0.629, benchmarks/results/timeseries.md).
 WINDOW_EARLY_STOPPING = {"validation_fraction": 0.1, "n_iter_no_change": 5, "tol": 1e-2}
 # The detector that detector=None stands for.
 _DEFAULT_DETECTOR_PARAMS = {
@@ -90,8 +90,11 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
         reconstruction probability), one Monte-Carlo draw per window where
         another rule draws (as good as 16 on the time-series benchmarks in
         1/22 to 1/35 of the scoring time), and training stopped once the
-        loss of the last tenth of the windows, held out (none sharing a step
-        with a training window), improves by under 1 % for 5 epochs.
+        loss of the last tenth of the windows, held out, improves by under 1 %
+        for 5 epochs. A wrapped detector's early stopping holds out the last
+        windows and leaves out those that share a step with them (all of them
+        on a series over about three windows long; see its
+        ``validation_fraction``).
     window_size : "auto" or int, default="auto"
         Time steps per window; "auto": 32 for several variables, 64 for one
         (one value per step is little evidence: on NAB's single variable

@@ -79,9 +79,10 @@ def test_early_stopping_leaves_out_the_windows_that_share_a_step_with_the_held_o
         max_train_windows=max_train_windows,
     )
     detector.fit(series).partial_fit(series)
-    # Windows 8 steps long starting every `stride` steps (4 or 5 for 20 of 93): those
+    # Windows 8 steps long starting every `stride` steps (every 5 for 19 of 93): those
     # less than 8 steps before the first held-out one share a step with it.
     assert gaps == [gap, gap]
+    assert not hasattr(detector.detector_, "_validation_gap")  # for its fits only
 
 
 def test_a_short_series_still_trains_with_early_stopping():

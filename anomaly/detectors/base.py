@@ -196,8 +196,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
             learning_rate=params["learning_rate"],
             weight_decay=params["weight_decay"],
             validation_fraction=params["validation_fraction"],
-            # Set by a TimeSeriesDetector, which knows how far apart its windows start.
-            validation_gap=getattr(self, "_validation_gap", None),
+            # Set for this fit by a TimeSeriesDetector, which knows how far apart its windows start.
+            validation_gap=self.__dict__.pop("_validation_gap", None),
             n_iter_no_change=params["n_iter_no_change"],
             tol=params["tol"],
             clip_grad_norm=params["clip_grad_norm"],

@@ -228,9 +228,9 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
     validation_fraction : float in (0, 1) or None, default=None
         Share of rows held out for early stopping of the encoder (the
         adversarial phase always runs all epochs).
-        Fitted by :class:`anomaly.TimeSeriesDetector`, the last windows, and
-        those before them that share a step with one left out (at most half
-        the others, on a short series); the adversarial phase trains on all.
+        At random, but fitted by :class:`anomaly.TimeSeriesDetector` the last
+        windows, those before them that share a step with a held-out one
+        left out (at most half the others, on a short series); the adversarial phase trains on all.
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before the encoder stops.
     tol : float, default=0.0

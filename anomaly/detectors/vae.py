@@ -161,9 +161,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     validation_fraction : float in (0, 1) or None, default=None
         Share of the training rows held out for early stopping; None trains
         for all ``epochs``.
-        Fitted by :class:`anomaly.TimeSeriesDetector`, the last windows, and
-        those before them that share a step with one left out (at most half
-        the others, on a short series).
+        At random, but fitted by :class:`anomaly.TimeSeriesDetector` the last
+        windows, those before them that share a step with a held-out one
+        left out (at most half the others, on a short series).
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
     tol : float, default=0.0

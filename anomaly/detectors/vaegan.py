@@ -234,9 +234,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         Share of rows held out for early stopping on the VAE's negative ELBO
         (``beta`` x KL plus the data-space NLL, ``val_elbo`` in ``history_``):
         the adversarial losses measure a race, not the fit.
-        Fitted by :class:`anomaly.TimeSeriesDetector`, the last windows, and
-        those before them that share a step with one left out (at most half
-        the others, on a short series).
+        At random, but fitted by :class:`anomaly.TimeSeriesDetector` the last
+        windows, those before them that share a step with a held-out one
+        left out (at most half the others, on a short series).
     n_iter_no_change : int, default=10
         Epochs without a better validation loss before training stops.
     tol : float, default=0.0
