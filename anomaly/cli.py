@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--early-stopping",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="hold out a tenth of the windows and stop once their loss improves by under 1%% "
-        "for 5 epochs (the GAN: its encoder); --no-early-stopping trains every epoch",
+        help="hold out the last tenth of the windows and stop once their loss improves by "
+        "under 1%% for 5 epochs (the GAN: its encoder); --no-early-stopping trains every epoch",
     )
     fit.add_argument("--timestamp-column", default=None, help="default: time / timestamp / date")
     fit.add_argument(

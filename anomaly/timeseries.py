@@ -50,8 +50,9 @@ WINDOW_DRAWS = 1
 # (benchmarks/results/timeseries.md); windows of one variable score by neighbours anyway.
 WINDOW_SCORING_RULE = "standardized_residual"
 # Early stopping of the default VAE (and of `anomaly fit`): the last tenth of the windows held
-# out, stopping after 5 epochs that improve their loss by under 1 %. On ASD it ranked as well as
-# 50 fixed epochs (mean VUS-PR 0.628 against 0.629, benchmarks/results/timeseries.md).
+# out, stopping after 5 epochs that improve their loss by under 1 %. On ASD it ranked nearly as
+# well as 50 fixed epochs (mean VUS-PR 0.621 against 0.629 with the reconstruction probability,
+# benchmarks/results/timeseries.md).
 WINDOW_EARLY_STOPPING = {"validation_fraction": 0.1, "n_iter_no_change": 5, "tol": 1e-2}
 # The detector that detector=None stands for.
 _DEFAULT_DETECTOR_PARAMS = {
@@ -98,7 +99,7 @@ class TimeSeriesDetector(MetaEstimatorMixin, WindowScoringMixin, BaseDetector):
     window_size : "auto" or int, default="auto"
         Time steps per window; "auto": 32 for several variables, 64 for one
         (one value per step is little evidence: on NAB's single variable
-        windows of 64 ranked anomalies better, VUS-PR 0.431 against 0.385,
+        windows of 64 ranked anomalies better, VUS-PR 0.444 against 0.380,
         see benchmarks/results/timeseries.md).
     stride : int, default=1
         Steps between the starts of consecutive windows, at most
