@@ -354,8 +354,7 @@ class DefectSegmenterMixin:
         # network takes unstandardised (standardize=False, a Bernoulli likelihood's unit
         # interval) are standardised for the segmenter alone, one mean and scale per channel.
         if not self._standardizes():
-            channels = patches.transpose(1, 0, 2, 3).reshape(len(patches[0]), -1)
-            self.segmenter_standardization_ = np.stack(channel_standardization(channels))
+            self.segmenter_standardization_ = np.stack(channel_standardization(patches))
             patches = self._for_segmenter(patches)
         segmenter, history = fit_segmenter(
             patches,

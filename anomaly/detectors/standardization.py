@@ -44,10 +44,12 @@ def checked_standardization(
     return mean, scale
 
 
-def channel_standardization(channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and scale (the standard deviation, 1 where it is 0) of each row of
-    ``channels``, missing values (NaN) left out, as :func:`checked_standardization` checks
-    them."""
+def channel_standardization(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and scale (the standard deviation, 1 where it is 0) of each channel of
+    ``samples`` (shape (n, channels, ...)), missing values (NaN) left out, as
+    :func:`checked_standardization` checks them."""
+    channels = samples.reshape(len(samples), samples.shape[1], -1).transpose(1, 0, 2)
+    channels = channels.reshape(samples.shape[1], -1)
     with np.errstate(over="ignore"):  # refused by checked_standardization
         if np.isnan(channels).any():
             mean, std = np.nanmean(channels, axis=1), np.nanstd(channels, axis=1)
@@ -67,7 +69,6 @@ def feature_standardization(
     # One mean and scale per channel: per-pixel scaling would blow up near-constant border
     # pixels, break the convolutions' shared weights, and make a window's scale depend on its
     # position.
-    channels = X.reshape(len(X), sample_shape[0], -1).transpose(1, 0, 2)
-    mean, scale = channel_standardization(channels.reshape(sample_shape[0], -1))
+    mean, scale = channel_standardization(X.reshape(len(X), sample_shape[0], -1))
     values = X.shape[1] // sample_shape[0]
     return np.repeat(mean, values), np.repeat(scale, values)
