@@ -3,10 +3,9 @@
 :class:`BaseDeepDetector` runs the one training loop (:func:`anomaly.training.train`)
 on what a subclass describes, standardises inputs and scores them in fixed-size
 blocks on the fitted device; :mod:`anomaly.detectors.saved_state` saves, loads and
-pickles the fitted state.
-Which networks it builds is the backbone's business
-(:mod:`anomaly.networks.backbones`); what the samples are (rows, images,
-windows) is :mod:`anomaly.detectors.shapes`'.
+pickles the fitted state. Which networks it builds is the backbone's business
+(:mod:`anomaly.networks.backbones`); what the samples are (rows, images, windows) is
+:mod:`anomaly.detectors.shapes`'.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn import get_config
-from sklearn.utils import check_random_state
+from sklearn.utils import Tags, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -302,10 +301,9 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         Returns
         -------
         maps : ndarray of shape (n_samples, height, width) or list of ndarray
-            One map per image, in the units of the scoring rule (nats for
-            log-likelihoods, squared standardised values for residuals) or
-            probabilities (a defect segmenter's); with patches, a list when
-            the images came as one.
+            One map per image, in the units of the scoring rule (nats for log-likelihoods,
+            squared standardised values for residuals) or probabilities (a defect
+            segmenter's); with patches, a list when the images came as one.
         """
         check_is_fitted(self)
         if self.image_shape_ is None:
@@ -485,6 +483,12 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         # Detectors with a ``missing`` parameter let NaN in with "marginalize".
         params = self.get_params(deep=False) if reset else self.fitted_params_
         return params.get("missing") == "marginalize"
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        # As fitted, where fitted: images cut into patches refuse NaN whatever ``missing`` is.
+        tags.input_tags.allow_nan &= getattr(self, "patch_size_", None) is None
+        return tags
 
     def _encoder(self, n_outputs: int) -> nn.Module:
         """The backbone's encoder to ``n_outputs`` values; where missing values are allowed,

@@ -189,7 +189,8 @@ class GANDetector(GenerativeMixin, BaseDeepDetector):
         Weight of the feature-space term in the izi_f residual (kappa).
     missing : {"error", "marginalize"}, default="error"
         Missing values (NaN). "error" refuses them. "marginalize" lets them in,
-        at fit and when scoring (not in images cut into patches): the encoder is
+        at fit and when scoring (not in images cut into patches: a model fitted
+        on them sets scikit-learn's ``allow_nan`` tag False): the encoder is
         told where they are: in rows it sees them at the feature's mean, each
         value shifted by a learned mix of which are missing (zero at first, so
         that on complete rows the model fits as with "error"), in images and

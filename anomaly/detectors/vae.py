@@ -120,7 +120,8 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         seed fixed at fit time, so a fitted model always gives the same scores.
     missing : {"error", "marginalize"}, default="error"
         Missing values (NaN). "error" refuses them. "marginalize" lets them in,
-        at fit and when scoring (not in images cut into patches): the encoder is
+        at fit and when scoring (not in images cut into patches: a model fitted
+        on them sets scikit-learn's ``allow_nan`` tag False): the encoder is
         told where they are (as in MIWAE and HI-VAE): in rows it sees them at
         the feature's mean, each value shifted by a learned mix of which are
         missing (zero at first, so that on complete rows the model fits as with

@@ -91,6 +91,12 @@ def test_images_and_series_with_gaps(tmp_path):
     assert detector.anomaly_map(images[:2]).shape == (2, 8, 8)
     with pytest.raises(ValueError, match="cuts these images into patches, which take no missing"):
         fast_vae(missing="marginalize", patch_size=4).fit(images)
+    # The allow_nan tag follows the parameters until a fit on patches rules NaN out.
+    patched = fast_vae(missing="marginalize", patch_size=4, synthetic_defects=False)
+    assert patched.__sklearn_tags__().input_tags.allow_nan
+    patched.fit(np.nan_to_num(images))
+    assert not patched.__sklearn_tags__().input_tags.allow_nan
+    assert detector.__sklearn_tags__().input_tags.allow_nan
     detector.save(tmp_path / "images")
     np.testing.assert_array_equal(
         anomaly.load(tmp_path / "images").score_samples(images), detector.score_samples(images)
