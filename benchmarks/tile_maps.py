@@ -9,8 +9,8 @@ test images; ``--random-state`` and
 ``--width`` fit other trainings and widths of the segmenter beside it. ``knn`` adds maps
 by the distance of the segmenter's encoder features to the training tiles'
 (PatchCore-style); ``report`` reads them: image ROC-AUC of several image scores (the
-shipped one adds the image's profile and streak steps and its darkest line to its map's
-maximum), and pixel ROC-AUC per
+shipped one adds the image's profile and streak steps, its darkest line and its streaks'
+break to its map's maximum), and pixel ROC-AUC per
 defect kind with each kind's share of the defect pixels (the shipped maps raise each pixel
 towards its surroundings' mean and add the band a profile step bounds); ``variants``
 compares every segmenter fitted on the split, by its map's maximum and by the shipped score and map.
@@ -61,9 +61,11 @@ KNN_REFERENCES = 16384
 REFERENCE_SEED = 0
 PARTS = ("train", "test")
 # The evidence's first columns (grey tiles: one channel): the map's peak and the profile steps
-# (stop 39's score), then the darkest line (stops 40-42); the streak steps follow.
+# (stop 39's score), then the darkest line (stops 40-42), the streak steps (stop 43); the
+# streaks' break follows (stop 53).
 PROFILE_COLUMNS = 1 + N_PROFILES
 LINE_COLUMNS = PROFILE_COLUMNS + 1
+STREAK_COLUMNS = LINE_COLUMNS + N_PROFILES
 # The shipped width, read before any run mocks it, names the shipped segmenter's files.
 SHIPPED_WIDTH = segmenter.WIDTH
 
@@ -235,8 +237,9 @@ def shipped(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The package's image scores and maps of the test images, from the segmenter's saved
     maps and their :func:`evidence`: each maximum away from the edges plus its image's profile
-    steps, darkest line and streak steps (or only the first ``columns`` of that evidence, as a
-    model fitted before the rest scores: :data:`PROFILE_COLUMNS`, :data:`LINE_COLUMNS`),
+    steps, darkest line, streak steps and streaks' break (or only the first ``columns`` of that
+    evidence, as a model fitted before the rest scores: :data:`PROFILE_COLUMNS`,
+    :data:`LINE_COLUMNS`, :data:`STREAK_COLUMNS`),
     standardised on the training tiles, and each map as the package shows it
     (:func:`segmenter.defect_map`)."""
     scales = segmenter.evidence_scales(np.array([evidence for evidence, _ in found["train"]]))
@@ -359,8 +362,8 @@ def report(
         lines.append(f"- {name}: {pixel:.3f}")
     lines += ["", header, "|---" * (len(DEFECT_KINDS) + 2) + "|"]
     shipped_label = (
-        "maximum away from the edges, the profile steps, the darkest line and the streak steps "
-        "(shipped)"
+        "maximum away from the edges, the profile steps, the darkest line, the streak steps "
+        "and the streaks' break (shipped)"
     )
     lines.append(_kinds_row(shipped_label, shipped_scores, target, kind))
     for label, scores in image_scores(base).items():
@@ -412,8 +415,8 @@ def report(
 def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
     """Every segmenter fitted on the split of ``seed`` (each ``--random-state`` and
     ``--width``) by its map's maximum, with its profile steps, with its darkest line too, and
-    by the shipped score (with the streak steps too), the mean of their maps and the mean of
-    their image scores, into
+    by the shipped score (with the streak steps and break too), the mean of their maps and
+    the mean of their image scores, into
     ``results/tile_segmenters.md`` (seed 1) or ``tile_segmenters_seed{seed}.md``."""
     data = load_magnetic_tile(data_home=data_home, verify=False)
     header = "| segmenter | image ROC-AUC | " + " | ".join(DEFECT_KINDS) + " | pixel ROC-AUC |"
@@ -423,9 +426,10 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         "`python benchmarks/tile_maps.py fit --random-state R --width W`, then `variants`;",
         "the image score is the map's maximum away from the edges, and below each segmenter",
         "that maximum plus the image's profile steps (stop 39's score), plus its darkest line",
-        "(stops 40-42), then the shipped score and map: plus its streak steps too (stop 43),",
+        "(stops 40-42), plus its streak steps (stop 43), then the shipped score and map: plus",
+        "its streaks' break too (stop 53),",
         "and the map raised towards its surroundings' mean, with the band its largest profile",
-        "step bounds (the map is the same in the three rows).",
+        "step bounds (the map is the same in the four rows).",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",
@@ -454,7 +458,8 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         for reading, columns in (
             ("with the profile steps", PROFILE_COLUMNS),
             ("and the darkest line", LINE_COLUMNS),
-            ("and the streak steps (shipped)", None),
+            ("and the streak steps", STREAK_COLUMNS),
+            ("and the streaks' break (shipped)", None),
         ):
             scored = shipped(run, found, columns=columns)
             lines.append(row(reading, run["maps"]["test"], scored))

@@ -287,8 +287,8 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         row or column profile has an unusual step (see
         ``image_score_scales_``), and ``score_samples(X)`` adds that step
         (or an unusual step in the rows' or columns' streaks, which marks no
-        band), and an unusually dark thin line, to the segmenter's own map's
-        maximum away from the edges.
+        band), an unusually dark thin line and an unusual break in its
+        streaks, to the segmenter's own map's maximum away from the edges.
 
         Parameters
         ----------

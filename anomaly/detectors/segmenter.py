@@ -19,10 +19,10 @@ image's score starts from the map's maximum away from its edges
 defect-free images had their maximum within 4 pixels of an edge, and leaving
 out 8 pixels raised the image ROC-AUC from 0.793 to 0.819, every defect kind
 with it. To it are added the steps in the image's row and column profiles of brightness,
-contrast and streaks (:mod:`anomaly.detectors.profiles`), for the defects that span the
-image, and its darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along
-its streaks: each in standard deviations of the training images' (see
-``image_score_scales_``).
+contrast and streaks, for the defects that span the image, and the largest break in its
+streaks, for regions that cut them off (:mod:`anomaly.detectors.profiles`), and its
+darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along its streaks:
+each in standard deviations of the training images' (see ``image_score_scales_``).
 
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
@@ -47,8 +47,10 @@ from anomaly.detectors.patches import map_score
 from anomaly.detectors.profiles import (
     N_PROFILES,
     along_rows,
+    break_window,
     profile_steps,
     step_window,
+    streak_breaks,
     streak_steps,
 )
 from anomaly.detectors.standardization import channel_standardization
@@ -100,6 +102,8 @@ PROFILE_STEP_ONSET = 1.0
 # 0.5 ranked the defects 0.002-0.003 better than 1 on each, 1.5 and 2 worse, 0 about as well
 # (benchmarks/README.md).
 LINE_ONSET = 0.5
+# The largest break in the streaks counts from this many (from 2 it added nothing on the tiles).
+BREAK_ONSET = 1.0
 # A map marks the band a profile step bounds only from this many: where the step is less
 # clear, the band is as often where no defect is (on the tiles' splits, marking from 2
 # rather than 1 raised the pixel ROC-AUC by 0.009-0.016, benchmarks/README.md).
@@ -147,10 +151,11 @@ def image_evidence(
     (:func:`~anomaly.detectors.lines.line_contrast`, as long as the shorter of a step's
     windows), whose pixels and their neighbours lie inside the margin across the line, but
     which may reach the edge along it (the rim is as dark along a line as beside it, and
-    cracks run from the edge), and its streaks' steps
-    (:func:`~anomaly.detectors.profiles.streak_steps`, as the profile steps); and where the
-    profile steps are. The streaks' steps come last, so that a model fitted before them
-    reads the evidence it was fitted on (see :func:`image_scores`).
+    cracks run from the edge), its streaks' steps
+    (:func:`~anomaly.detectors.profiles.streak_steps`, as the profile steps) and breaks
+    (:func:`~anomaly.detectors.profiles.streak_breaks`, inside the margin too); and where the
+    profile steps are. Each later addition comes after the others, so that a model fitted
+    before it reads the evidence it was fitted on (see :func:`image_scores`).
 
     Parameters
     ----------
@@ -163,8 +168,9 @@ def image_evidence(
 
     Returns
     -------
-    evidence : ndarray of shape (2 + 8 * channels,)
-        The peak's log-odds, the profile steps, the line's contrast, the streaks' steps.
+    evidence : ndarray of shape (2 + 9 * channels,)
+        The peak's log-odds, the profile steps, the line's contrast, the streaks' steps and
+        breaks.
     positions : ndarray of int of shape (4 * channels,)
         The image's row (or column) just after each step.
     """
@@ -175,7 +181,8 @@ def image_evidence(
     steps, positions = profile_steps(inner, window)
     line = line_contrast(image, min(window), (rows, columns))
     margins = np.array([rows if along_rows(k) else columns for k in range(len(positions))])
-    return np.r_[logit(peak), steps, line, streak_steps(inner, window)], positions + margins
+    streaks = np.r_[streak_steps(inner, window), streak_breaks(inner, break_window(patch), patch)]
+    return np.r_[logit(peak), steps, line, streaks], positions + margins
 
 
 def evidence_scales(evidence: np.ndarray) -> np.ndarray:
@@ -189,24 +196,29 @@ def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """Images' anomaly scores from their :func:`image_evidence`, each column standardised
     by ``scales`` (means, standard deviations): the map's peak, plus the largest profile or
     streak step beyond :data:`PROFILE_STEP_ONSET`, plus the line's contrast beyond
-    :data:`LINE_ONSET`.
+    :data:`LINE_ONSET`, plus the largest streak break beyond :data:`BREAK_ONSET`.
 
     ``evidence`` is as :func:`image_evidence` makes it now, whatever the model's age: a
-    model fitted before the streaks' steps has scales for the peak, the profile steps and
-    the line only, and one fitted before the line for the peak and the profile steps: each
-    scores by the evidence it has scales for, as it was fitted.
+    model fitted before the streaks' breaks has scales for the evidence before them, one
+    fitted before the streaks' steps for the peak, the profile steps and the line only, and
+    one fitted before the line for the peak and the profile steps: each scores by the
+    evidence it has scales for, as it was fitted.
     """
-    # The peak, the profile steps of every channel, the line, then as many streak steps.
-    n_steps, extra = divmod(evidence.shape[1] - 2, 2)
-    if extra or n_steps % N_PROFILES:
+    # The peak, the profile steps of every channel, the line, as many streak steps, and a
+    # streak break per channel.
+    channels, extra = divmod(evidence.shape[1] - 2, 2 * N_PROFILES + 1)
+    if extra:
         raise ValueError(
-            f"evidence of {evidence.shape[1]} columns is not image_evidence's (2 + 8 per channel)"
+            f"evidence of {evidence.shape[1]} columns is not image_evidence's (2 + 9 per channel)"
         )
+    n_steps = N_PROFILES * channels
     standardized = (evidence[:, : scales.shape[1]] - scales[0]) / scales[1]
-    steps = np.c_[standardized[:, 1 : 1 + n_steps], standardized[:, 2 + n_steps :]]
+    streaks = standardized[:, 2 + n_steps : 2 + 2 * n_steps]
+    steps = np.c_[standardized[:, 1 : 1 + n_steps], streaks]
     lines = np.maximum(standardized[:, 1 + n_steps : 2 + n_steps] - LINE_ONSET, 0.0).sum(axis=1)
     beyond = steps.max(axis=1) - PROFILE_STEP_ONSET
-    return standardized[:, 0] + np.maximum(beyond, 0.0) + lines
+    breaks = standardized[:, 2 + 2 * n_steps :].max(axis=1, initial=-np.inf) - BREAK_ONSET
+    return standardized[:, 0] + np.maximum(beyond, 0.0) + lines + np.maximum(breaks, 0.0)
 
 
 def banded_map(

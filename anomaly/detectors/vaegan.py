@@ -299,8 +299,9 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         side is left out at each, where the object's rim and shadow lie),
         plus the steps in its row and column profiles (brightness, local
         contrast and streaks), which find defects that span the image (the
-        brightness and contrast steps mark them on the map), and its
-        darkest thin line, which finds cracks along its streaks (see
+        brightness and contrast steps mark them on the map), its darkest
+        thin line, which finds cracks along its streaks, and the largest
+        break in its streaks, which finds regions that cut them off (see
         ``image_score_scales_``);
         with False, the map is the per-pixel part of ``scoring_rule``, and
         the image scores by its maximum after a Gaussian smoothing (sigma 4
@@ -347,15 +348,16 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
     patch_size_ : tuple of int or None
         ``(height, width)`` of the patches the images are cut into; None
         when images go whole (``image_shape_`` is then the image's).
-    image_score_scales_ : ndarray of shape (2, 2 + 8 * channels) or None
+    image_score_scales_ : ndarray of shape (2, 2 + 9 * channels) or None
         With a defect segmenter, the means (row 0) and standard deviations
         (row 1) of the training images' evidence (``fit``'s; ``partial_fit``
-        keeps them): their maps' peak, profile steps, darkest line and streak
-        steps, as :func:`anomaly.detectors.segmenter.image_evidence` defines
-        them and :func:`~anomaly.detectors.segmenter.image_scores` and
+        keeps them): their maps' peak, profile steps, darkest line, streak
+        steps and streak breaks, as
+        :func:`anomaly.detectors.segmenter.image_evidence` defines them and
+        :func:`~anomaly.detectors.segmenter.image_scores` and
         :func:`~anomaly.detectors.segmenter.banded_map` use them (fewer
-        columns in a model fitted before the streak steps or the line: see
-        ``image_scores``). None without a segmenter.
+        columns in a model fitted before the streak breaks, the streak steps
+        or the line: see ``image_scores``). None without a segmenter.
     segmenter_standardization_ : ndarray of shape (2, channels) or None
         With a defect segmenter on inputs the network takes unstandardised
         (``standardize=False``, or a Bernoulli likelihood where there is one), the mean (row 0) and

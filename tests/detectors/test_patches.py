@@ -103,10 +103,10 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
     assert hasattr(detector.network_, "defect_segmenter") is synthetic_defects
     if synthetic_defects:  # defect probabilities, their maximum as they are, off the rim
         assert maps.min() >= 0 and maps.max() <= 1 and "segmentation" in detector.history_
-        # The maximum's log-odds, the profile steps, the line and the streak steps,
-        # standardised on the training images.
+        # The maximum's log-odds, the profile steps, the line, the streak steps and the
+        # streaks' break, standardised on the training images.
         scales = detector.image_score_scales_
-        assert scales.shape == (2, 2 + 2 * N_PROFILES)
+        assert scales.shape == (2, 3 + 2 * N_PROFILES)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
         # The segmenter's maps as defect_map shows them, never lower.
         found = detector._evidence(list(images[:, None]), iter(segmented))

@@ -4,8 +4,10 @@ import pytest
 from anomaly.detectors.profiles import (
     N_PROFILES,
     along_rows,
+    break_window,
     profile_steps,
     step_window,
+    streak_breaks,
     streak_steps,
 )
 
@@ -58,3 +60,28 @@ def test_streak_steps_find_the_streaks_turning_where_the_contrast_stays():
     assert (streaks[1][:2] > streaks[0][:2] + 1).all()
     assert streaks[1][:2].min() > streaks[1][2:].max() + 1
     assert streak_steps(np.zeros((3, 20, 20)), (5, 5)).shape == (3 * N_PROFILES,)
+
+
+@pytest.mark.parametrize("turned", [False, True])
+def test_a_region_that_cuts_the_streaks_off_is_a_break_one_that_only_brightens_them_is_not(
+    turned,
+):
+    rng = np.random.default_rng(0)
+    # Streaks down the columns (or along the rows, turned), with some noise.
+    streaks = rng.normal(size=80)
+    image = streaks + 0.3 * rng.normal(size=(1, 64, 80))
+    # A region from the top, a third of the width, reground: other streaks; or a band across
+    # the image, brighter with stronger streaks, the same ones (a profile step's business).
+    reground, brighter = image.copy(), image.copy()
+    reground[0, :24, 20:47] = rng.normal(size=27) + 0.3 * rng.normal(size=(24, 27))
+    brighter[0, :24] = 2 * brighter[0, :24] + 3
+    found = {}
+    for name, x in [("plain", image), ("reground", reground), ("brighter", brighter)]:
+        x = x.transpose(0, 2, 1) if turned else x
+        found[name] = streak_breaks(x, break_window((32, 32)), (32, 32))[0]
+    assert found["reground"] > found["plain"] + 1
+    assert found["brighter"] < found["plain"] + 0.5
+    # Flat or in three channels, one finite break each.
+    assert np.isfinite(streak_breaks(np.zeros((3, 20, 20)), (5, 5), (8, 8))).all()
+    assert streak_breaks(np.zeros((3, 20, 20)), (5, 5), (8, 8)).shape == (3,)
+    assert break_window((64, 60)) == (16, 15)

@@ -5,9 +5,10 @@ from scipy.special import expit
 from torch import nn
 
 from anomaly.detectors.lines import line_contrast
-from anomaly.detectors.profiles import streak_steps
+from anomaly.detectors.profiles import break_window, streak_breaks, streak_steps
 from anomaly.detectors.segmenter import (
     BAND_ONSET,
+    BREAK_ONSET,
     LINE_ONSET,
     PROFILE_STEP_ONSET,
     banded_map,
@@ -19,10 +20,11 @@ from anomaly.detectors.segmenter import (
 )
 
 # One channel: the peak's log-odds, then rows' brightness, rows' contrast, columns' brightness,
-# columns' contrast, then the darkest line, then the four streak steps; training means 0 and
-# standard deviations 1, but the peak's (2, 0.5).
-SCALES = np.array([[2.0, *[0.0] * 9], [0.5, *[1.0] * 9]])
+# columns' contrast, then the darkest line, then the four streak steps and the streak break;
+# training means 0 and standard deviations 1, but the peak's (2, 0.5).
+SCALES = np.array([[2.0, *[0.0] * 10], [0.5, *[1.0] * 10]])
 LINE = 5
+BREAK = 10
 
 
 def evidence_of(
@@ -30,8 +32,9 @@ def evidence_of(
     steps: tuple[float, ...] = (0, 0, 0, 0),
     line: float = 0.0,
     streaks: tuple[float, ...] = (0, 0, 0, 0),
+    breaks: tuple[float, ...] = (0,),
 ) -> np.ndarray:
-    return np.array([peak, *steps, line, *streaks], dtype=float)
+    return np.array([peak, *steps, line, *streaks, *breaks], dtype=float)
 
 
 def test_the_score_is_the_peak_plus_the_largest_step_and_the_line_beyond_their_onsets():
@@ -48,10 +51,18 @@ def test_the_score_is_the_peak_plus_the_largest_step_and_the_line_beyond_their_o
     # Steps and line together add up.
     evidence[1, LINE] = 2.0
     assert image_scores(evidence, SCALES)[1] == 3.0 - PROFILE_STEP_ONSET + 2.0 - LINE_ONSET
+    # And the streaks' break beyond its own onset, apart from the steps.
+    evidence[1, BREAK] = BREAK_ONSET + 1.5
+    assert image_scores(evidence, SCALES)[1] == 3.0 - PROFILE_STEP_ONSET + 2.0 - LINE_ONSET + 1.5
+    evidence[2, BREAK] = BREAK_ONSET - 0.5  # within its onset: nothing
+    assert image_scores(evidence, SCALES)[2] == 4.0 - LINE_ONSET
 
 
-def test_models_fitted_before_the_line_or_the_streak_steps_score_without_them():
+def test_models_fitted_before_the_line_or_the_streak_steps_or_breaks_score_without_them():
     evidence = evidence_of(steps=(0.5, 3.0, -1, 0), line=4.0, streaks=(5.0, 0, 0, 0))[None]
+    evidence[0, BREAK] = 7.0
+    before_breaks = image_scores(evidence, SCALES[:, :BREAK])
+    np.testing.assert_allclose(before_breaks, [5.0 - PROFILE_STEP_ONSET + 4.0 - LINE_ONSET])
     before_streaks = image_scores(evidence, SCALES[:, : LINE + 1])
     np.testing.assert_allclose(before_streaks, [3.0 - PROFILE_STEP_ONSET + 4.0 - LINE_ONSET])
     before_line = image_scores(evidence, SCALES[:, :LINE])
@@ -59,11 +70,15 @@ def test_models_fitted_before_the_line_or_the_streak_steps_score_without_them():
 
 
 def test_three_channels_steps_line_and_streaks_in_their_columns():
-    # Three channels: 12 profile steps, the line, 12 streak steps.
-    scales = np.array([[2.0, *[0.0] * 25], [0.5, *[1.0] * 25]])
-    evidence = evidence_of(steps=(0,) * 12, line=LINE_ONSET + 1, streaks=(0,) * 11 + (3.0,))
-    expected = 3.0 - PROFILE_STEP_ONSET + 1
+    # Three channels: 12 profile steps, the line, 12 streak steps, 3 streak breaks.
+    scales = np.array([[2.0, *[0.0] * 28], [0.5, *[1.0] * 28]])
+    evidence = evidence_of(
+        steps=(0,) * 12, line=LINE_ONSET + 1, streaks=(0,) * 11 + (3.0,), breaks=(0, 4.0, 2.0)
+    )
+    expected = 3.0 - PROFILE_STEP_ONSET + 1 + 4.0 - BREAK_ONSET  # the largest break
     np.testing.assert_allclose(image_scores(evidence[None], scales), [expected])
+    # Fitted before the breaks: the streak steps still read at their own columns.
+    np.testing.assert_allclose(image_scores(evidence[None], scales[:, :26]), [3.0])
     # Fitted before the streak steps: the line still read at its own column.
     np.testing.assert_allclose(image_scores(evidence[None], scales[:, :14]), [1.0])
     with pytest.raises(ValueError, match="evidence of 14 columns"):
@@ -139,7 +154,7 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     for size in (patch, (patch[0] + 30, patch[1] + 17)):
         image = rng.normal(size=(3, *size))
         evidence, positions = image_evidence(image, np.full(size, 0.5), patch)
-        assert evidence.shape == (2 + 8 * 3,) and np.isfinite(evidence).all()
+        assert evidence.shape == (2 + 9 * 3,) and np.isfinite(evidence).all()
         assert evidence[0] == 0  # log-odds of 0.5
         rows, columns = positions.reshape(3, 4)[:, :2], positions.reshape(3, 4)[:, 2:]
         assert (rows > 0).all() and (rows < size[0]).all()
@@ -161,8 +176,11 @@ def test_the_profile_steps_are_followed_by_the_darkest_line_a_step_s_window_long
     # 16 x 16 patches: 2 pixels' margin, a step's window (and the line) (12 - 1) // 2 long.
     assert plain[LINE] == line_contrast(image, 5, (2, 2))
     assert found[LINE] > plain[LINE] + 1
-    # Then the streak steps, inside the margin, with the profile steps' windows.
-    np.testing.assert_array_equal(plain[LINE + 1 :], streak_steps(image[:, 2:-2, 2:-2], (5, 5)))
+    # Then the streak steps, inside the margin, with the profile steps' windows, and the break.
+    inner = image[:, 2:-2, 2:-2]
+    np.testing.assert_array_equal(plain[LINE + 1 : BREAK], streak_steps(inner, (5, 5)))
+    np.testing.assert_array_equal(plain[BREAK:], streak_breaks(inner, (4, 4), (16, 16)))
+    assert break_window((16, 16)) == (4, 4)
 
 
 class _HalfOnly(nn.Module):
