@@ -486,7 +486,7 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
-        # As fitted, where fitted: images cut into patches refuse NaN whatever ``missing`` is.
+        # A fit on images cut into patches rules NaN out, whatever ``missing`` says.
         tags.input_tags.allow_nan &= getattr(self, "patch_size_", None) is None
         return tags
 

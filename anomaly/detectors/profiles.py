@@ -1,4 +1,5 @@
-"""Steps across a surface: where its rows' or its columns' brightness or contrast changes.
+"""Steps across a surface: where its rows' or its columns' brightness or contrast changes,
+and breaks in its streaks: where their pattern does not go on.
 
 A defect segmenter judges each pixel by what lies within about a patch of it
 (:mod:`anomaly.detectors.segmenter`), so a defect that is a band across the
@@ -155,8 +156,8 @@ def streak_breaks(
     pattern of the ``window`` lines on one side does not go on in those on the other.
 
     Streaks (the magnetic tiles' grinding marks) run through a surface, so the fine pattern
-    across them (each line less its Gaussian mean, standard deviation a quarter of the
-    window) is much the same in neighbouring lines; an uneven region, reground or
+    across them (each line less its Gaussian mean, standard deviation a sixteenth of
+    ``segment``) is much the same in neighbouring lines; an uneven region, reground or
     otherwise, cuts them off at its edge. Each line is compared by the correlation of the
     two sides' mean pattern over stretches of about ``segment`` pixels, its break being one
     less the lowest of them (a region need not span the image), and only across the
@@ -204,7 +205,8 @@ def _pattern_breaks(image: np.ndarray, window: int, segment: int) -> np.ndarray:
     """For each line between rows of ``image`` with ``window`` rows on each side: one less
     the lowest correlation, over stretches of about ``segment`` columns, between the mean
     fine pattern of the rows above and of the rows below."""
-    fine = image - gaussian_filter1d(image, window / 4, axis=1, mode="nearest")
+    # The fine pattern along the line: what varies within a sixteenth of a patch's side.
+    fine = image - gaussian_filter1d(image, segment / 16, axis=1, mode="nearest")
     sums = np.cumsum(np.r_[np.zeros((1, image.shape[1])), fine], axis=0)
     at = np.arange(window, len(image) - window + 1)
     above, below = sums[at] - sums[at - window], sums[at + window] - sums[at]
@@ -215,10 +217,16 @@ def _pattern_breaks(image: np.ndarray, window: int, segment: int) -> np.ndarray:
             side[:, start:stop] - side[:, start:stop].mean(axis=1, keepdims=True)
             for side in (above, below)
         )
+        flat_a, flat_b = ((side * side).sum(axis=1) <= _TINY for side in (a, b))
         norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-        # Flat on both sides or either: no pattern to break (correlation 1).
+        # Flat on both sides: nothing to break (1); on one side only: cut off (0).
         correlations.append(
-            np.divide((a * b).sum(axis=1), norm, out=np.ones_like(norm), where=norm > _TINY)
+            np.divide(
+                (a * b).sum(axis=1),
+                norm,
+                out=np.where(flat_a & flat_b, 1.0, 0.0),
+                where=~(flat_a | flat_b),
+            )
         )
     return 1 - np.min(correlations, axis=0)
 

@@ -106,7 +106,7 @@ def test_an_image_scores_by_its_map_and_with_a_segmenter_its_profile_steps(synth
         # The maximum's log-odds, the profile steps, the line, the streak steps and the
         # streaks' break, standardised on the training images.
         scales = detector.image_score_scales_
-        assert scales.shape == (2, 3 + 2 * N_PROFILES)
+        assert scales.shape == (2, 2 + 2 * N_PROFILES + 1)
         segmented = np.stack(list(detector._segmented_maps(list(images[:, None]))))
         # The segmenter's maps as defect_map shows them, never lower.
         found = detector._evidence(list(images[:, None]), iter(segmented))
