@@ -42,59 +42,52 @@ def read_series_csv(
     path : str or path-like
         A CSV file with a header row.
     timestamp_column : str, optional
-        The column of timestamps; by default the first column whose
-        lower-cased name is one of ``timestamp``, ``datetime``, ``time`` or
-        ``date``.
+        The column of timestamps; by default the first column whose lower-cased name is one of
+        ``timestamp``, ``datetime``, ``time`` or ``date``.
     value_columns : str or sequence of str, optional
         The value columns, in the order wanted; by default every other column.
     ordered : bool, default=True
-        Refuse timestamps that repeat or go back in time; with False, keep
-        the rows in file order whatever their timestamps (some published
-        series, such as NAB's, repeat a few).
+        Refuse timestamps that repeat or go back in time; with False, keep the rows in file order
+        whatever their timestamps (some published series, such as NAB's, repeat a few).
     allow_missing : bool, default=False
-        Read missing values (empty cells and pandas' NA markers) as NaN
-        instead of refusing them, for a model that takes them (e.g.
-        ``VAEDetector(missing="marginalize")``); timestamps stay required.
+        Read missing values (empty cells and pandas' NA markers) as NaN instead of refusing them,
+        for a model that takes them (e.g. ``VAEDetector(missing="marginalize")``); timestamps stay
+        required.
 
     Returns
     -------
     frame : pandas.DataFrame
-        The timestamp column (``datetime64``; time-zone aware if the file
-        gives one offset) followed by the value columns (float64), one row per
-        data row of the file, in file order.
+        The timestamp column (``datetime64``; time-zone aware if the file gives one offset)
+        followed by the value columns (float64), one row per data row of the file, in file order.
 
     Raises
     ------
     FileNotFoundError
         If there is no such file.
     ValueError
-        If the file is empty or holds a header only; if no timestamp column is
-        found or a named column is missing; if a value is not a number, is
-        missing or is infinite; if a timestamp cannot be parsed or is missing;
-        or if timestamps repeat or go back in time.
+        If the file is empty or holds a header only; if no timestamp column is found or a named
+        column is missing; if a value is not a number, is missing or is infinite; if a timestamp
+        cannot be parsed or is missing; or if timestamps repeat or go back in time.
 
     Notes
     -----
-    Errors name the file, the column and the *line* of the file where the
-    first problem is, counting the header as line 1: the first data row is
-    line 2, as a spreadsheet or a text editor numbers it. Blank lines inside
-    the data count as rows with missing values (blank lines at the end are
-    ignored), so line numbers stay exact unless a quoted field spans lines.
-    The file must be UTF-8 text (a byte-order mark is allowed) with lines
-    ended by ``\\n`` or ``\\r\\n``, and no column name may repeat.
+    Errors name the file, the column and the *line* of the file where the first problem is,
+    counting the header as line 1: the first data row is line 2, as a spreadsheet or a text editor
+    numbers it. Blank lines inside the data count as rows with missing values (blank lines at the
+    end are ignored), so line numbers stay exact unless a quoted field spans lines. The file must
+    be UTF-8 text (a byte-order mark is allowed) with lines ended by ``\\n`` or ``\\r\\n``, and no
+    column name may repeat.
 
-    Timestamps must be strictly increasing: the file is refused if a
-    timestamp repeats or is earlier than the one before, because detectors
-    map their scores to time order, and sorting or de-duplicating silently
-    would change which value a score belongs to. Fix the file, or read it
-    with :func:`pandas.read_csv` and decide yourself. ISO 8601 timestamps
-    (``2014-02-19 10:50:00``, ``2014-02-19T10:50:00Z``, dates alone) are
-    read as such; other formats are inferred by pandas from the first value
-    and must be used throughout; plain numbers (such as Unix seconds) are
-    refused, convert them first. Missing values are refused too (fill or
-    drop them first, or pass ``allow_missing``): empty cells and pandas' NA
-    markers (``NA``, ``NaN``, ``null``, ...) count as missing; a cell of
-    spaces alone is refused (leave it empty).
+    Timestamps must be strictly increasing: the file is refused if a timestamp repeats or is
+    earlier than the one before, because detectors map their scores to time order, and sorting or
+    de-duplicating silently would change which value a score belongs to. Fix the file, or read it
+    with :func:`pandas.read_csv` and decide yourself. ISO 8601 timestamps (``2014-02-19 10:50:00``,
+    ``2014-02-19T10:50:00Z``, dates alone) are read as such; other formats are inferred by pandas
+    from the first value and must be used throughout; plain numbers (such as Unix seconds) are
+    refused, convert them first. Missing values are refused too (fill or drop them first, or pass
+    ``allow_missing``): empty cells and pandas' NA markers (``NA``, ``NaN``, ``null``, ...) count
+    as missing; a cell of spaces alone is refused (leave it empty), and so is a row with fewer
+    fields than the header (a damaged line, not missing values).
 
     Examples
     --------
@@ -125,14 +118,12 @@ def iter_series_csv(
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Read a large CSV of a timestamp column and ``value_columns`` in chunks.
 
-    The streaming counterpart of :func:`read_series_csv`, with the same
-    rules (see its Notes) and error messages, for files larger than memory:
-    blocks of about ``block_bytes`` of whole lines are parsed by pyarrow one
-    at a time, so only one is in memory. Quoted fields must not span lines.
-    Without ``timestamp_column``, the file must hold exactly
-    ``value_columns`` and one more column, the timestamps, in any order, so
-    that a file with a column too many is refused; with it, other columns
-    are left unread.
+    The streaming counterpart of :func:`read_series_csv`, with the same rules (see its Notes) and
+    error messages, for files larger than memory: blocks of about ``block_bytes`` of whole lines
+    are parsed by pyarrow one at a time, so only one is in memory. Quoted fields must not span
+    lines. Without ``timestamp_column``, the file must hold exactly ``value_columns`` and one more
+    column, the timestamps, in any order, so that a file with a column too many is refused; with
+    it, other columns are left unread.
 
     Parameters
     ----------
@@ -160,15 +151,12 @@ def iter_series_csv(
     Raises
     ------
     ValueError
-        On the first malformed row, naming its line and column: the file
-        is checked as it is read, so rows before it have been yielded.
-        Blank lines are refused as rows of missing values, except at the
-        end of the file, where empty lines and rows of empty cells are no
-        rows (as for :func:`read_series_csv`). A header that repeats a
-        name, a file that is not UTF-8 and lines ended by a lone carriage
-        return are refused. The timestamps'
-        format is fixed by the first chunk (ISO 8601, else inferred from its
-        first value) for the whole file.
+        On the first malformed row, naming its line and column: the file is checked as it is read,
+        so rows before it have been yielded. Blank lines are refused as rows of missing values,
+        except at the end of the file, where empty lines and rows of empty cells are no rows (as
+        for :func:`read_series_csv`). A header that repeats a name, a file that is not UTF-8 and
+        lines ended by a lone carriage return are refused. The timestamps' format is fixed by the
+        first chunk (ISO 8601, else inferred from its first value) for the file.
 
     Examples
     --------
@@ -394,12 +382,12 @@ def _diagnose(
 ) -> None:
     """Find the first malformed row of ``path`` with pandas, chunk by chunk, and raise."""
     try:
+        _check_fields(path)
         chunks = pd.read_csv(path, dtype=str, skip_blank_lines=False, chunksize=1 << 16)
         time_format = None  # fixed by the first chunk, as when streaming
         # Blank rows at a chunk's end wait for the next: at the file's end they are no rows.
         blank_tail = None
         for raw in chunks:
-            _check_index(raw, path)
             if blank_tail is not None:
                 raw = pd.concat([blank_tail, raw])
             last = _last_nonblank(raw)
@@ -432,7 +420,8 @@ def _read_series(
         raise ValueError(f"{path} is empty: expected a header row and data rows.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
-    _check_index(raw, path)
+    if not isinstance(raw.index, pd.RangeIndex) or raw.iloc[:, -1].isna().any():
+        _check_fields(path)  # as a row with fields too many or too few would leave them
     raw = raw.iloc[: _last_nonblank(raw) + 1]
     if raw.empty:
         raise ValueError(f"{path} has a header but no data rows.")
@@ -491,10 +480,22 @@ def to_datetime(text: pd.Series, time_format: str) -> pd.Series:
         return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 
-def _check_index(raw: pd.DataFrame, path: Path) -> None:
-    """pandas takes the fields of a first data row longer than the header for an index."""
-    if not isinstance(raw.index, pd.RangeIndex):
-        raise ValueError(f"{path}, line 2: more fields than the {raw.shape[1]} header columns.")
+def _check_fields(path: Path) -> None:
+    """Refuse a row with more or fewer fields than the header, naming its line, as the
+    streaming reader (pyarrow) does: pandas takes a long first row's extra fields for an
+    index, and reads the fields a short row lacks as missing values."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = csv.reader(handle)
+        try:
+            header = len(next(rows))
+            for fields in rows:
+                if len(fields) not in (0, header):  # a blank line: a row of missing values
+                    raise ValueError(
+                        f"{path}, line {rows.line_num}: {len(fields)} fields, where the header "
+                        f"has {header} (a missing value is an empty cell)."
+                    )
+        except csv.Error as err:
+            raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
 
 
 def _last_nonblank(raw: pd.DataFrame) -> int:
@@ -553,12 +554,9 @@ def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Seri
 def _timestamps(
     raw: pd.Series, path: Path, time_format: str | None = None
 ) -> tuple[pd.Series, str]:
-    """Timestamps of ``raw`` in ``time_format``; with None, the format is chosen here.
-
-    The chosen format is ISO 8601, or the one pandas infers from the first value if
-    that reads more of the values. Returns the timestamps and the format, so that the
-    chunks of a streamed file are all read in the format of the first.
-    """
+    """Timestamps of ``raw`` in ``time_format``; with None, in ISO 8601 or the format pandas
+    infers from the first value, whichever reads more of the values. Returns the timestamps and
+    the format, so that the chunks of a streamed file are all read in the format of the first."""
     _check_missing(raw, path)
     text = raw.str.strip()
     try:

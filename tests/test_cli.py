@@ -146,11 +146,14 @@ MALFORMED = {
     ),
     "missing value": (_with(7, "2024-01-01 00:05:00,,0.5"), "line 7: missing value in 'cpu'"),
     "infinite": (_with(9, "2024-01-01 00:07:00,inf,0.5"), "line 9: 'inf' in 'cpu' is not finite"),
-    "short row": (_with(20, "2024-01-01 00:18:00,0.5"), "line 20"),
+    "short row": (
+        _with(20, "2024-01-01 00:18:00,0.5"),
+        "line 20: 2 fields, where the header has 3",
+    ),
     "long row": (_with(20, "2024-01-01 00:18:00,0.5,0.5,0.5"), "line 20"),
     "long first row": (
         "time,cpu,memory\n2024-01-01 00:00:00,1,2,3\n",
-        "line 2: more fields than the 3 header columns",
+        "line 2: 4 fields, where the header has 3",
     ),
     "repeated column name": (
         "time,cpu,cpu,memory\n2024-01-01 00:00:00,1,2,3\n",

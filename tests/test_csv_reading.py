@@ -62,7 +62,7 @@ ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
         # Refused as the streaming reader refuses it: blank, not missing.
         (HEADER + ROWS + "2024-01-03, ,6\n", r"line 4: a cell of spaces in 'v'"),
         (HEADER + "2024-01-01,1,2\n\n2024-01-03,5,6\n", r"line 3: missing value in 'timestamp'"),
-        (HEADER + "2024-01-01,1,2\n2024-01-02,3\n", r"line 3: missing value in 'w'"),
+        (HEADER + "2024-01-01,1,2\n2024-01-02,3\n", r"line 3: 2 fields, where the header has 3"),
         (HEADER + ROWS + "2024-01-03,inf,6\n", r"line 4: 'inf' in 'v' is not finite"),
         (
             HEADER + ROWS + "yesterday,5,6\n",
@@ -73,7 +73,7 @@ ROWS = "2024-01-01,1,2\n2024-01-02,3,4\n"
         (HEADER + ROWS + "2024-01-02,5,6\n", r"line 4: timestamp 2024-01-02 00:00:00 repeats"),
         (HEADER + ROWS + "2023-12-31,5,6\n", r"line 4: .* is earlier than the one on line 3"),
         ("v,w\n1,2\n", r"no column named timestamp / datetime / time / date"),
-        (HEADER + "2024-01-01,1,2,3\n", r"line 2: more fields than the 3 header columns"),
+        (HEADER + "2024-01-01,1,2,3\n", r"line 2: 4 fields, where the header has 3"),
         ("timestamp,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
         (HEADER + ROWS + "2024-01-03,1,2,3\n", "not a well-formed CSV file"),
         ("time,v,\n2024-01-01,1,\n", r"column 3 of the header has no name"),
@@ -176,7 +176,7 @@ def test_iter_series_csv_reads_what_read_series_csv_reads_at_the_edges(tmp_path,
     ("text", "message"),
     [
         ("time,v,v\n2024-01-01,1,2\n", r"repeats the column name\(s\) \['v'\]"),
-        ("time,v\n2024-01-01,1,2\n", r"line 2: more fields than the 2 header columns"),
+        ("time,v\n2024-01-01,1,2\n", r"line 2: 3 fields, where the header has 2"),
         ("time,v\n\n2024-01-01,1\n", r"line 2: missing value"),  # blank, but not at the end
         ("time,v\n\n\n", "header but no data rows"),
         # The first bad row is named, not the blank lines after it, which are no rows.
@@ -245,6 +245,20 @@ def test_missing_values_can_be_let_in_as_nan(tmp_path):
     assert np.isnan(read_series_csv(path, allow_missing=True)["cpu"].iloc[:2]).all()
     streamed = np.concatenate([v for _, v in iter_series_csv(path, ["cpu"], allow_missing=True)])
     np.testing.assert_array_equal(streamed[:, 0], [np.nan, np.nan, 1])
+
+
+@pytest.mark.parametrize("allow_missing", [False, True])
+def test_a_row_short_of_fields_is_a_damaged_line_for_both_readers(tmp_path, allow_missing):
+    # pandas would read the fields it lacks as missing values, pyarrow refuses the row: a model
+    # fitted on the file would then fail to score it. An empty cell is a missing value.
+    path = _write(tmp_path, "time,v,w\n2024-01-01,1,2\n2024-01-02,3\n2024-01-03,4,\n")
+    message = "line 3: 2 fields, where the header has 3 .a missing value is an empty cell"
+    with pytest.raises(ValueError, match=message):
+        read_series_csv(path, allow_missing=allow_missing)
+    with pytest.raises(ValueError, match=message):
+        list(iter_series_csv(path, ["v", "w"], allow_missing=allow_missing))
+    path.write_text("time,v,w\n2024-01-01,1,2\n2024-01-02,3,\n\n")
+    assert read_series_csv(path, allow_missing=True)["w"].isna().tolist() == [False, True]
 
 
 def test_chunks_read_by_either_parser_order_together(tmp_path):
