@@ -219,7 +219,7 @@ def _standardized_peaks(state: dict[str, Any]) -> np.ndarray:
 
 
 def evidence(data: Bunch, state: dict[str, Any]) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-    """Each saved map's :func:`segmenter.image_evidence` (evidence, step positions), per part."""
+    """Each saved map's :func:`segmenter.image_evidence` (evidence, lines), per part."""
     return {
         part: [
             segmenter.image_evidence(normalize_lighting(data.data[i][None]), m, PATCH)
@@ -238,7 +238,7 @@ def shipped(
     """The package's image scores and maps of the test images, from the segmenter's saved
     maps and their :func:`evidence`: each maximum away from the edges plus its image's profile
     steps, darkest line, streak steps and streaks' break (or only the first ``columns`` of that
-    evidence, as a model fitted before the rest scores: :data:`PROFILE_COLUMNS`,
+    evidence, as a model fitted before the rest scores and maps: :data:`PROFILE_COLUMNS`,
     :data:`LINE_COLUMNS`, :data:`STREAK_COLUMNS`),
     standardised on the training tiles, and each map as the package shows it
     (:func:`segmenter.defect_map`)."""
@@ -246,8 +246,8 @@ def shipped(
     scales = scales[:, :columns]
     scores = segmenter.image_scores(np.array([evidence for evidence, _ in found["test"]]), scales)
     maps = [
-        segmenter.defect_map(m, evidence, positions, scales, PATCH)
-        for m, (evidence, positions) in zip(state["maps"]["test"], found["test"])
+        segmenter.defect_map(m, evidence, lines, scales, PATCH)
+        for m, (evidence, lines) in zip(state["maps"]["test"], found["test"])
     ]
     return scores, maps
 
@@ -355,7 +355,8 @@ def report(
     shipped_scores, shipped_maps = shipped(base, evidence(data, base))
     pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in shipped_maps]))
     lines.append(
-        f"- shipped (raised towards the surroundings, the profile steps' bands): {pixel:.3f}"
+        f"- shipped (raised towards the surroundings, the profile steps' and the streak "
+        f"breaks' bands): {pixel:.3f}"
     )
     for name, run in runs.items():
         pixel = roc_auc_score(masks, np.concatenate([m.ravel() for m in run["maps"]["test"]]))
@@ -427,9 +428,9 @@ def variants(data_home: Path, work: Path, seed: int, results: Path) -> str:
         "the image score is the map's maximum away from the edges, and below each segmenter",
         "that maximum plus the image's profile steps (stop 39's score), plus its darkest line",
         "(stops 40-42), plus its streak steps (stop 43), then the shipped score and map: plus",
-        "its streaks' break too (stop 53),",
-        "and the map raised towards its surroundings' mean, with the band its largest profile",
-        "step bounds (the map is the same in the four rows).",
+        "its streaks' break too (stop 53), and the map raised towards its surroundings' mean,",
+        "with the band its largest profile step bounds (the same map in the four rows), in the",
+        "last row with the band its largest streak break bounds too (stop 54).",
         "",
         header,
         "|---" * (len(DEFECT_KINDS) + 3) + "|",

@@ -284,11 +284,11 @@ class BaseDeepDetector(SavedStateMixin, NeighborMixin, DefectSegmenterMixin, Bas
         ``synthetic_defects``), each pixel's defect probability, raised to
         its mean with its surroundings' (a Gaussian over a patch's side)
         where that is higher, and over a band from an edge where the image's
-        row or column profile has an unusual step (see
-        ``image_score_scales_``), and ``score_samples(X)`` adds that step
-        (or an unusual step in the rows' or columns' streaks, which marks no
-        band), an unusually dark thin line and an unusual break in its
-        streaks, to the segmenter's own map's maximum away from the edges.
+        row or column profile has an unusual step or its streaks an unusual
+        break (see ``image_score_scales_``), and ``score_samples(X)`` adds
+        that step (or an unusual step in the rows' or columns' streaks,
+        which marks no band), an unusually dark thin line and that break,
+        to the segmenter's own map's maximum away from the edges.
 
         Parameters
         ----------

@@ -151,9 +151,10 @@ def break_window(patch: tuple[int, int]) -> tuple[int, int]:
 
 def streak_breaks(
     image: np.ndarray, window: tuple[int, int], segment: tuple[int, int]
-) -> np.ndarray:
-    """The log of the largest break in each channel's streaks: a line across which the fine
-    pattern of the ``window`` lines on one side does not go on in those on the other.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log of the largest break in each channel's streaks, and where it is: a line
+    across which the fine pattern of the ``window`` lines on one side does not go on in
+    those on the other.
 
     Streaks (the magnetic tiles' grinding marks) run through a surface, so the fine pattern
     across them (each line less its Gaussian mean, standard deviation a sixteenth of
@@ -165,7 +166,8 @@ def streak_breaks(
     Not a step in a profile (:func:`profile_steps`, :func:`streak_steps`): the streaks
     may be as strong and as bright on both sides. On the magnetic tiles, it raised the
     image ROC-AUC by 0.011, 0.011 and 0.016 (two trainings of split 1, split 2), the
-    uneven regions by 0.03 (``benchmarks/README.md``).
+    uneven regions by 0.03, and the band it bounds the pixel ROC-AUC by 0.04-0.07
+    (``benchmarks/README.md``).
 
     Parameters
     ----------
@@ -180,6 +182,9 @@ def streak_breaks(
     Returns
     -------
     breaks : ndarray of shape (channels,)
+    lines : ndarray of int of shape (channels, 2)
+        Where each break is: its axis (0 for a line between rows, 1 between columns) and
+        the row (or column) just after it.
 
     Examples
     --------
@@ -188,23 +193,27 @@ def streak_breaks(
     >>> image = streaks + 0.3 * rng.normal(size=(1, 40, 40))  # streaks down the columns
     >>> cut = image.copy()
     >>> cut[0, 25:] = rng.normal(size=40) + 0.3 * rng.normal(size=(15, 40))  # others below
-    >>> whole, broken = (streak_breaks(x, (8, 8), (40, 40))[0] for x in (image, cut))
-    >>> bool(broken > whole + 1)
-    True
+    >>> (whole, _), (broken, lines) = (streak_breaks(x, (8, 8), (40, 40)) for x in (image, cut))
+    >>> bool(broken[0] > whole[0] + 1), lines[0].tolist()  # between rows 24 and 25
+    (True, [0, 25])
     """
-    found = []
+    found, lines = [], []
     for channel in image.astype(np.float64):
         between_rows = _pattern_breaks(channel, window[0], segment[1])
         between_columns = _pattern_breaks(channel.T, window[1], segment[0])
-        across_streaks = min(between_rows, between_columns, key=np.median)
-        found.append(across_streaks.max())
-    return np.log(np.array(found) + _TINY)
+        axis = int(np.median(between_columns) < np.median(between_rows))
+        across_streaks = (between_rows, between_columns)[axis]
+        line = int(np.argmax(across_streaks))
+        found.append(across_streaks[line])
+        lines.append((axis, window[axis] + line))  # the first line has a window above it
+    return np.log(np.array(found) + _TINY), np.array(lines)
 
 
 def _pattern_breaks(image: np.ndarray, window: int, segment: int) -> np.ndarray:
-    """For each line between rows of ``image`` with ``window`` rows on each side: one less
-    the lowest correlation, over stretches of about ``segment`` columns, between the mean
-    fine pattern of the rows above and of the rows below."""
+    """For each line between rows of ``image`` with ``window`` rows on each side (from the
+    ``window``-th row's top on): one less the lowest correlation, over stretches of about
+    ``segment`` columns, between the mean fine pattern of the rows above and of the rows
+    below."""
     # The fine pattern along the line: what varies within a sixteenth of a patch's side.
     fine = image - gaussian_filter1d(image, segment / 16, axis=1, mode="nearest")
     sums = np.cumsum(np.r_[np.zeros((1, image.shape[1])), fine], axis=0)

@@ -78,15 +78,18 @@ def test_a_region_that_cuts_the_streaks_off_is_a_break_one_that_only_brightens_t
     found = {}
     for name, x in [("plain", image), ("reground", reground), ("brighter", brighter)]:
         x = x.transpose(0, 2, 1) if turned else x
-        found[name] = streak_breaks(x, break_window((32, 32)), (32, 32))[0]
+        breaks, lines = streak_breaks(x, break_window((32, 32)), (32, 32))
+        found[name] = breaks[0]
+        if name == "reground":  # its lower edge, between rows 23 and 24 (columns, turned)
+            assert lines[0].tolist() == [int(turned), 24]
     assert found["reground"] > found["plain"] + 1
     assert found["brighter"] < found["plain"] + 0.5
     # A region without streaks at all (flat, as where a camera clips) cuts them off too.
     clipped = image.copy()
     clipped[0, 40:] = 1.0
     clipped = clipped.transpose(0, 2, 1) if turned else clipped
-    assert streak_breaks(clipped, break_window((32, 32)), (32, 32))[0] > found["plain"] + 1
+    assert streak_breaks(clipped, break_window((32, 32)), (32, 32))[0][0] > found["plain"] + 1
     # Flat or in three channels, one finite break each.
-    assert np.isfinite(streak_breaks(np.zeros((3, 20, 20)), (5, 5), (8, 8))).all()
-    assert streak_breaks(np.zeros((3, 20, 20)), (5, 5), (8, 8)).shape == (3,)
+    breaks, lines = streak_breaks(np.zeros((3, 20, 20)), (5, 5), (8, 8))
+    assert np.isfinite(breaks).all() and breaks.shape == (3,) and lines.shape == (3, 2)
     assert break_window((64, 60)) == (16, 15)

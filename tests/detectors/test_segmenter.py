@@ -37,6 +37,12 @@ def evidence_of(
     return np.array([peak, *steps, line, *streaks, *breaks], dtype=float)
 
 
+def lines_at(at: int) -> np.ndarray:
+    """One channel's lines: rows', rows', columns', columns' steps, then the break (between
+    rows), all just before row or column ``at``."""
+    return np.array([(0, at), (0, at), (1, at), (1, at), (0, at)])
+
+
 def test_the_score_is_the_peak_plus_the_largest_step_and_the_line_beyond_their_onsets():
     evidence = np.array(
         [
@@ -103,13 +109,43 @@ def test_the_band_is_the_shorter_side_of_the_largest_step(profile, position, mar
     # Neither the line nor a streak step marks a band, however clear.
     evidence = evidence_of(line=BAND_ONSET + 3, streaks=(BAND_ONSET + 5, 0, 0, 0))
     evidence[1 + profile] = BAND_ONSET + 2  # two standard deviations beyond the band's onset
-    positions = np.full(4, 5)
-    positions[profile] = position
-    banded = banded_map(anomaly_map, evidence, positions, SCALES)
+    lines = lines_at(5)
+    lines[profile, 1] = position
+    banded = banded_map(anomaly_map, evidence, lines, SCALES)
     expected = anomaly_map.copy()
     expected[marked] = expit(2.0 + 0.5 * 2)  # as probable as a peak 2 deviations up
     np.testing.assert_allclose(banded, expected)
     assert (anomaly_map == 0.01).all()  # the map passed in is left as it was
+
+
+@pytest.mark.parametrize(
+    ("line", "marked"),
+    [
+        ((0, 7), (slice(7, 10), slice(None))),  # between rows, near the bottom: the rows below
+        ((1, 4), (slice(None), slice(0, 4))),  # between columns: the columns on its left
+    ],
+)
+def test_a_clear_break_in_the_streaks_bounds_a_band_too(line, marked):
+    anomaly_map = np.full((10, 12), 0.01)
+    lines = lines_at(5)
+    lines[4] = line  # the break's
+    evidence = evidence_of(breaks=(BREAK_ONSET + 2,))
+    banded = banded_map(anomaly_map, evidence, lines, SCALES)
+    expected = anomaly_map.copy()
+    expected[marked] = expit(2.0 + 0.5 * 2)  # as a step as far beyond its onset
+    np.testing.assert_allclose(banded, expected)
+    # With a clear step, both bands: each at its own probability, the higher where they meet.
+    evidence[1] = BAND_ONSET + 1  # the rows' brightness, its step after row 3
+    lines[0] = (0, 4)
+    both = banded_map(anomaly_map, evidence, lines, SCALES)
+    step_band = np.full((4, 12), expit(2.0 + 0.5 * 1))
+    np.testing.assert_allclose(both[:4], np.maximum(step_band, expected[:4]))
+    np.testing.assert_allclose(both[4:], expected[4:])
+    # A break within its onset bands nothing, nor does any in a model fitted before them.
+    evidence = evidence_of(breaks=(BREAK_ONSET,))
+    assert banded_map(anomaly_map, evidence, lines, SCALES) is anomaly_map
+    evidence = evidence_of(breaks=(BREAK_ONSET + 5,))
+    assert banded_map(anomaly_map, evidence, lines, SCALES[:, :BREAK]) is anomaly_map
 
 
 def test_no_band_within_its_onset_and_never_below_the_map():
@@ -117,9 +153,9 @@ def test_no_band_within_its_onset_and_never_below_the_map():
     evidence = evidence_of(steps=(BAND_ONSET, 0, 0, 0))
     # A step that counts in the score marks no band until it is clearer.
     assert image_scores(evidence[None], SCALES)[0] == BAND_ONSET - PROFILE_STEP_ONSET > 0
-    assert banded_map(anomaly_map, evidence, np.full(4, 3), SCALES) is anomaly_map
+    assert banded_map(anomaly_map, evidence, lines_at(3), SCALES) is anomaly_map
     evidence[1] += 0.01  # a faint band: the map's higher pixels stay as they are
-    banded = banded_map(anomaly_map, evidence, np.full(4, 3), SCALES)
+    banded = banded_map(anomaly_map, evidence, lines_at(3), SCALES)
     assert (banded >= anomaly_map).all() and (banded[3:] == anomaly_map[3:]).all()
 
 
@@ -131,7 +167,7 @@ def test_the_shown_map_lifts_the_pixels_near_an_outline_its_inside_too():
     distance = np.hypot(rows - 60, columns - 50)
     anomaly_map = np.where(np.abs(distance - 20) < 2, 0.9, 0.01)
     evidence = evidence_of()  # no step: no band
-    shown = defect_map(anomaly_map, evidence, np.full(4, 3), SCALES, (16, 16))
+    shown = defect_map(anomaly_map, evidence, lines_at(3), SCALES, (16, 16))
     inside, far = shown[60, 50], shown[60, 150]
     assert inside > far + 0.05
     assert (shown >= anomaly_map).all() and shown.max() == 0.9  # never lowered
@@ -139,11 +175,11 @@ def test_the_shown_map_lifts_the_pixels_near_an_outline_its_inside_too():
     # surroundings' 0.3, not to the 0.045 that the image's outside counted as zero would give.
     even = np.full((40, 30), 0.3)
     even[0, 0] = 0.01
-    corner = defect_map(even, evidence, np.full(4, 3), SCALES, (16, 8))[0, 0]
+    corner = defect_map(even, evidence, lines_at(3), SCALES, (16, 8))[0, 0]
     assert 0.14 < corner < 0.16
     # A clear step's band goes on top, as on any map.
     evidence[1] = BAND_ONSET + 2
-    banded = defect_map(anomaly_map, evidence, np.full(4, 10), SCALES, (16, 16))
+    banded = defect_map(anomaly_map, evidence, lines_at(10), SCALES, (16, 16))
     np.testing.assert_allclose(banded[:10], expit(2.0 + 0.5 * 2))
     np.testing.assert_array_equal(banded[10:], shown[10:])
 
@@ -153,17 +189,24 @@ def test_evidence_of_images_the_patch_size_and_its_positions_in_the_image(patch)
     rng = np.random.default_rng(0)
     for size in (patch, (patch[0] + 30, patch[1] + 17)):
         image = rng.normal(size=(3, *size))
-        evidence, positions = image_evidence(image, np.full(size, 0.5), patch)
+        evidence, lines = image_evidence(image, np.full(size, 0.5), patch)
         assert evidence.shape == (2 + 9 * 3,) and np.isfinite(evidence).all()
         assert evidence[0] == 0  # log-odds of 0.5
-        rows, columns = positions.reshape(3, 4)[:, :2], positions.reshape(3, 4)[:, 2:]
-        assert (rows > 0).all() and (rows < size[0]).all()
-        assert (columns > 0).all() and (columns < size[1]).all()
+        assert lines.shape == (5 * 3, 2)
+        steps = lines[:12].reshape(3, 4, 2)
+        assert (steps[:, :2, 0] == 0).all() and (steps[:, 2:, 0] == 1).all()
+        for axis, at in lines:
+            assert 0 < at < size[axis]
     # A step between columns 20 and 21 of the image, found there, margin included.
     image = rng.normal(size=(1, 40, 50))
     image[:, :, 21:] += 3
-    _, positions = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
-    assert positions[2] == 21
+    _, lines = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
+    assert lines[2].tolist() == [1, 21]
+    # Streaks down the columns, others below row 25: the break found there, margin included.
+    image = rng.normal(size=50) + 0.3 * rng.normal(size=(1, 40, 50))
+    image[0, 25:] = rng.normal(size=50) + 0.3 * rng.normal(size=(15, 50))
+    _, lines = image_evidence(image, np.full((40, 50), 0.5), (16, 16))
+    assert lines[4].tolist() == [0, 25]
 
 
 def test_the_profile_steps_are_followed_by_the_darkest_line_a_step_s_window_long():
@@ -179,7 +222,7 @@ def test_the_profile_steps_are_followed_by_the_darkest_line_a_step_s_window_long
     # Then the streak steps, inside the margin, with the profile steps' windows, and the break.
     inner = image[:, 2:-2, 2:-2]
     np.testing.assert_array_equal(plain[LINE + 1 : BREAK], streak_steps(inner, (5, 5)))
-    np.testing.assert_array_equal(plain[BREAK:], streak_breaks(inner, (4, 4), (16, 16)))
+    np.testing.assert_array_equal(plain[BREAK:], streak_breaks(inner, (4, 4), (16, 16))[0])
     assert break_window((16, 16)) == (4, 4)
 
 
