@@ -182,14 +182,12 @@ def iter_series_csv(
     # Blank lines are rows (of missing values) as in read_series_csv, so line numbers hold.
     parse_options = pa_csv.ParseOptions(ignore_empty_lines=False)
     first_row, previous = 0, None  # rows read so far; the last timestamp read, offset or not
-    held = 0  # rows of empty cells since the last row with a value
-    time_format = None  # the timestamps' format, fixed by the first chunk
+    held, time_format = 0, None  # empty rows since the last with a value; the first chunk's format
     with open(path, "rb") as handle:
         # Blank lines at the end are no rows, as for read_series_csv: reading stops before them.
         end = _content_end(handle)
         handle.readline()  # the header, read above
-        # Blocks are read here, not by pyarrow's streaming reader, which reads ahead
-        # without bound when its consumer (scoring) is slower than the disk.
+        # Blocks read here: pyarrow's own streaming reads ahead without bound of a slow consumer.
         while block := _next_block(handle, block_bytes, end):
             try:
                 table = pa_csv.read_csv(
@@ -382,7 +380,9 @@ def _diagnose(
 ) -> None:
     """Find the first malformed row of ``path`` with pandas, chunk by chunk, and raise."""
     try:
-        _check_fields(path)
+        fields = _fields_error(path)  # raised once the rows before it are checked
+        if fields is not None and fields[0] == 0:  # pandas takes a long first row for an index
+            raise ValueError(fields[1])
         chunks = pd.read_csv(path, dtype=str, skip_blank_lines=False, chunksize=1 << 16)
         time_format = None  # fixed by the first chunk, as when streaming
         # Blank rows at a chunk's end wait for the next: at the file's end they are no rows.
@@ -390,15 +390,19 @@ def _diagnose(
         for raw in chunks:
             if blank_tail is not None:
                 raw = pd.concat([blank_tail, raw])
+            raw = raw if fields is None else raw[raw.index < fields[0]]
             last = _last_nonblank(raw)
             raw, blank_tail = raw.iloc[: last + 1], raw.iloc[last + 1 :]
-            _, time_format = _timestamps(raw[timestamp_column], path, time_format)
-            for column in value_columns:
-                _numbers(raw[column], path, allow_missing)
+            if not raw.empty:
+                _, time_format = _timestamps(raw[timestamp_column], path, time_format)
+                for column in value_columns:
+                    _numbers(raw[column], path, allow_missing)
     except pd.errors.ParserError as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
     except UnicodeDecodeError as err:
         raise ValueError(f"{path} is not UTF-8 text ({err}).") from err
+    if fields is not None:
+        raise ValueError(fields[1])
 
 
 def _read_series(
@@ -420,11 +424,12 @@ def _read_series(
         raise ValueError(f"{path} is empty: expected a header row and data rows.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
-    if not isinstance(raw.index, pd.RangeIndex) or raw.iloc[:, -1].isna().any():
-        _check_fields(path)  # as a row with fields too many or too few would leave them
+    suspect = raw.iloc[:, -1].isna().any() or not isinstance(raw.index, pd.RangeIndex)
+    fields = _fields_error(path) if suspect else None  # raised once the rows before are read
+    raw = raw if fields is None else raw.iloc[: fields[0]]
     raw = raw.iloc[: _last_nonblank(raw) + 1]
     if raw.empty:
-        raise ValueError(f"{path} has a header but no data rows.")
+        raise ValueError(fields[1] if fields else f"{path} has a header but no data rows.")
 
     columns = [str(column) for column in raw.columns]
     if timestamp_column is None:
@@ -461,6 +466,8 @@ def _read_series(
         frame[column] = _numbers(raw[column], path, allow_missing)
     if ordered:
         _check_order(frame[timestamp_column], path)
+    if fields is not None:
+        raise ValueError(fields[1])
     return frame
 
 
@@ -480,22 +487,24 @@ def to_datetime(text: pd.Series, time_format: str) -> pd.Series:
         return pd.to_datetime(text, format=time_format, errors="coerce", utc=True)
 
 
-def _check_fields(path: Path) -> None:
-    """Refuse a row with more or fewer fields than the header, naming its line, as the
-    streaming reader (pyarrow) does: pandas takes a long first row's extra fields for an
-    index, and reads the fields a short row lacks as missing values."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = csv.reader(handle)
-        try:
+def _fields_error(path: Path) -> tuple[int, str] | None:
+    """The first row (0-based) with more or fewer fields than the header, and its error: pandas
+    takes a long first row's extra fields for an index, a short row's lacking ones for NaN."""
+    limit = csv.field_size_limit(2**31 - 1)  # a long text cell is no error
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = csv.reader(handle)
             header = len(next(rows))
-            for fields in rows:
+            for row, fields in enumerate(rows):
                 if len(fields) not in (0, header):  # a blank line: a row of missing values
-                    raise ValueError(
+                    return row, (
                         f"{path}, line {rows.line_num}: {len(fields)} fields, where the header "
                         f"has {header} (a missing value is an empty cell)."
                     )
-        except csv.Error as err:
-            raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+    except csv.Error as err:
+        raise ValueError(f"{path} is not a well-formed CSV file ({err}).") from err
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _last_nonblank(raw: pd.DataFrame) -> int:
@@ -534,20 +543,13 @@ def _numbers(raw: pd.Series, path: Path, allow_missing: bool = False) -> pd.Seri
     if not allow_missing:
         _check_missing(raw, path, missing)
     values = pd.to_numeric(text, errors="coerce").astype(np.float64)
-    bad = values.isna() & ~missing
-    if bad.any():
-        row = _first(bad)
-        raise ValueError(
-            f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not a "
-            "number."
-        )
-    infinite = np.isinf(values)
-    if infinite.any():
-        row = _first(infinite)
-        raise ValueError(
-            f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is not "
-            "finite."
-        )
+    for bad, what in ((values.isna() & ~missing, "a number"), (np.isinf(values), "finite")):
+        if bad.any():
+            row = _first(bad)
+            raise ValueError(
+                f"{path}, line {_line(raw.index[row])}: {raw.iloc[row]!r} in {raw.name!r} is "
+                f"not {what}."
+            )
     return values
 
 

@@ -259,6 +259,21 @@ def test_a_row_short_of_fields_is_a_damaged_line_for_both_readers(tmp_path, allo
         list(iter_series_csv(path, ["v", "w"], allow_missing=allow_missing))
     path.write_text("time,v,w\n2024-01-01,1,2\n2024-01-02,3,\n\n")
     assert read_series_csv(path, allow_missing=True)["w"].isna().tolist() == [False, True]
+    # The first problem is named: a value before the short row, then the row before a later one.
+    path.write_text("time,v,w\n2024-01-01,x,2\n2024-01-02,3\n2024-01-03,y,4\n")
+    for read in (read_series_csv, lambda p, **k: list(iter_series_csv(p, ["v", "w"], **k))):
+        with pytest.raises(ValueError, match="line 2: 'x' in 'v' is not a number"):
+            read(path, allow_missing=allow_missing)
+    path.write_text("time,v,w\n2024-01-01,1,2\n2024-01-02,3\n2024-01-03,y,4\n")
+    for read in (read_series_csv, lambda p, **k: list(iter_series_csv(p, ["v", "w"], **k))):
+        with pytest.raises(ValueError, match="line 3: 2 fields"):
+            read(path, allow_missing=allow_missing)
+
+
+def test_a_long_text_cell_left_unread_is_no_matter(tmp_path):
+    # Beyond the csv module's default field size (131,072 characters), in a column not read.
+    path = _write(tmp_path, f"time,v,note\n2024-01-01,1,{'a' * 140_000}\n2024-01-02,2,\n")
+    assert read_series_csv(path, value_columns=["v"])["v"].tolist() == [1, 2]
 
 
 def test_chunks_read_by_either_parser_order_together(tmp_path):

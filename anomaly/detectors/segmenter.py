@@ -23,7 +23,8 @@ contrast and streaks, for the defects that span the image, and the largest break
 streaks, for regions that cut them off (:mod:`anomaly.detectors.profiles`), and its
 darkest thin line (:mod:`anomaly.detectors.lines`), for the cracks along its streaks:
 each in standard deviations of the training images' (see ``image_score_scales_``). Where the
-largest step or break is clear, the map marks the band it bounds (:func:`banded_map`).
+largest profile step (of brightness or contrast) or break is clear, the map marks the band it
+bounds (:func:`banded_map`).
 
 Being convolutional, the segmenter maps an image whole, so that every pixel is
 judged with its surroundings (on sliding patches, a defect near a patch's
@@ -103,7 +104,8 @@ PROFILE_STEP_ONSET = 1.0
 # 0.5 ranked the defects 0.002-0.003 better than 1 on each, 1.5 and 2 worse, 0 about as well
 # (benchmarks/README.md).
 LINE_ONSET = 0.5
-# The largest break in the streaks counts from this many (from 2 it added nothing on the tiles).
+# The largest break in the streaks counts from this many, in the score (from 2 it added nothing
+# on the tiles) and for its band on the map.
 BREAK_ONSET = 1.0
 # A map marks the band a profile step bounds only from this many: where the step is less
 # clear, the band is as often where no defect is (on the tiles' splits, marking from 2
@@ -240,9 +242,9 @@ def banded_map(
     above their maxima's mean as the step (or break) stands beyond its onset. The breaks'
     band finds the uneven regions whose brightness and contrast hardly change (on the
     magnetic tiles, pixel ROC-AUC 0.833 -> 0.874, 0.775 -> 0.848 and 0.822 -> 0.867 on two
-    trainings of one split and on another split, lighting 45 of 240 defect-free tiles;
-    ``benchmarks/README.md``). A model fitted before the breaks (``scales`` without their
-    columns) bands its steps alone.
+    trainings of one split and on another split, banding 66 of 239 defect-free test tiles,
+    21 before; ``benchmarks/README.md``). A model fitted before the breaks (``scales``
+    without their columns) bands its steps alone.
     """
     channels = len(lines) // (N_PROFILES + 1)
     n_steps = N_PROFILES * channels
