@@ -211,21 +211,32 @@ def image_scores(evidence: np.ndarray, scales: np.ndarray) -> np.ndarray:
     one fitted before the line for the peak and the profile steps: each scores by the
     evidence it has scales for, as it was fitted.
     """
-    # The peak, the profile steps of every channel, the line, as many streak steps, and a
-    # streak break per channel.
     channels, extra = divmod(evidence.shape[1] - 2, 2 * N_PROFILES + 1)
     if extra:
         raise ValueError(
             f"evidence of {evidence.shape[1]} columns is not image_evidence's (2 + 9 per channel)"
         )
+    peak, profile, line, streaks, breaks = _standardized_parts(evidence, scales, channels)
+    beyond = np.c_[profile, streaks].max(axis=1) - PROFILE_STEP_ONSET
+    lines = np.maximum(line - LINE_ONSET, 0.0).sum(axis=1)
+    breaks = breaks.max(axis=1, initial=-np.inf) - BREAK_ONSET
+    return peak + np.maximum(beyond, 0.0) + lines + np.maximum(breaks, 0.0)
+
+
+def _standardized_parts(
+    evidence: np.ndarray, scales: np.ndarray, channels: int
+) -> tuple[np.ndarray, ...]:
+    """``evidence`` (one image's, or rows of them) standardised by ``scales``, cut into the
+    peak, the profile steps, the line, the streak steps and the breaks: each empty where
+    the model's ``scales`` end before it (a model fitted before it)."""
     n_steps = N_PROFILES * channels
-    standardized = (evidence[:, : scales.shape[1]] - scales[0]) / scales[1]
-    streaks = standardized[:, 2 + n_steps : 2 + 2 * n_steps]
-    steps = np.c_[standardized[:, 1 : 1 + n_steps], streaks]
-    lines = np.maximum(standardized[:, 1 + n_steps : 2 + n_steps] - LINE_ONSET, 0.0).sum(axis=1)
-    beyond = steps.max(axis=1) - PROFILE_STEP_ONSET
-    breaks = standardized[:, 2 + 2 * n_steps :].max(axis=1, initial=-np.inf) - BREAK_ONSET
-    return standardized[:, 0] + np.maximum(beyond, 0.0) + lines + np.maximum(breaks, 0.0)
+    standardized = (evidence[..., : scales.shape[1]] - scales[0]) / scales[1]
+    bounds = np.cumsum([0, 1, n_steps, 1, n_steps])
+    return (
+        standardized[..., 0],
+        *(standardized[..., start:stop] for start, stop in zip(bounds[1:], bounds[2:])),
+        standardized[..., bounds[-1] :],
+    )
 
 
 def banded_map(
@@ -246,17 +257,15 @@ def banded_map(
     21 before; ``benchmarks/README.md``). A model fitted before the breaks (``scales``
     without their columns) bands its steps alone.
     """
-    channels = len(lines) // (N_PROFILES + 1)
-    n_steps = N_PROFILES * channels
-    standardized = (evidence[: scales.shape[1]] - scales[0]) / scales[1]
+    _, profile, _, _, breaks = _standardized_parts(evidence, scales, len(lines) // (N_PROFILES + 1))
     banded = anomaly_map
     for found, where, onset in (
-        (standardized[1 : 1 + n_steps], lines[:n_steps], BAND_ONSET),
-        (standardized[2 + 2 * n_steps :], lines[n_steps:], BREAK_ONSET),
+        (profile, lines[: len(profile)], BAND_ONSET),
+        (breaks, lines[len(profile) :], BREAK_ONSET),
     ):
-        largest = int(np.argmax(found)) if len(found) else 0
-        if not len(found) or found[largest] <= onset:
+        if not found.size or found.max() <= onset:
             continue
+        largest = int(np.argmax(found))
         probability = expit(scales[0, 0] + scales[1, 0] * (found[largest] - onset))
         axis, at = (int(v) for v in where[largest])
         band = [slice(None), slice(None)]
