@@ -58,9 +58,14 @@ def negative_elbo(vae: VAE, x: torch.Tensor, beta: float) -> torch.Tensor:
     """``-E_q[log p(x|z)] + beta * KL(q(z|x) || p(z))`` of each row, one draw of z.
 
     The VAE's training loss; the training loop averages it over the rows it keeps.
-    Missing values (NaN) are left out of log p(x|z), as in MIWAE.
+    Missing values (NaN) are left out of log p(x|z), as in MIWAE, and the encoder reads
+    the row with its gaps filled in by the model (:func:`filled_in`), as it does when
+    scoring, with the gradient through the filling, so that the encoder also learns
+    to read rows with gaps (benchmarks/README.md: on ADBench, PR-AUC with 10 % of the
+    values missing 0.5785 against 0.5767 with the gaps at the mean). Rows without
+    missing values train as before, to the bit.
     """
-    out = vae(x)
+    out = vae(filled_in(vae, x))
     log_likelihood = observed_log_prob(out.likelihood, x).flatten(1).sum(dim=1)
     return beta * kl_to_standard_normal(out.posterior) - log_likelihood
 
@@ -81,7 +86,8 @@ def filled_in(vae: VAE, x: torch.Tensor) -> torch.Tensor:
     imputation (Rezende et al., 2014; analysed by Mattei & Frellsen, 2018) with
     means in place of draws, so that scores stay deterministic. After the first
     round the mask marks the filled-in values as observed. Rows without missing
-    values come back unchanged.
+    values come back unchanged. Training reads rows through it too
+    (:func:`negative_elbo`).
     """
     missing = torch.isnan(x)
     completed = x

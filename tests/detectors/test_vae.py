@@ -12,12 +12,14 @@ from torch.distributions import Normal, kl_divergence
 import anomaly
 from anomaly import VAEDetector
 from anomaly.detectors.likelihood import (
+    filled_in,
     kl_to_standard_normal,
     negative_elbo,
+    observed_log_prob,
     reconstruction_log_prob,
 )
 from anomaly.detectors.vae import reconstruction_error
-from anomaly.networks import MLP, VAE
+from anomaly.networks import MLP, VAE, MissingValueEncoder
 from tests.conftest import clear_anomalies, fast_vae
 
 SCORES = ["reconstruction_probability", "elbo", "reconstruction_error", "standardized_residual"]
@@ -165,6 +167,22 @@ def test_kl_term_is_applied_with_beta(vae):
     kl = kl_to_standard_normal(vae.posterior(x))
     assert (kl > 0).all()
     torch.testing.assert_close(with_kl - without_kl, 2.0 * kl)
+
+
+def test_the_training_loss_encodes_the_row_with_its_gaps_filled_in():
+    torch.manual_seed(0)
+    vae = VAE(MissingValueEncoder(MLP(3, (8,), 2 * 2), n_features=3), MLP(2, (8,), 2 * 3))
+    x = torch.randn(16, 3)
+    x[::2, 1] = float("nan")
+    torch.manual_seed(1)
+    loss = negative_elbo(vae, x, beta=1.0)
+    torch.manual_seed(1)
+    out = vae(filled_in(vae, x))
+    expected = kl_to_standard_normal(out.posterior) - observed_log_prob(out.likelihood, x).sum(1)
+    torch.testing.assert_close(loss, expected)
+    # The gradient runs through the filling: the gaps' shift learns how to read them.
+    loss.mean().backward()
+    assert vae.encoder.mixing.grad.abs().sum() > 0
 
 
 def test_reconstruction_log_prob_is_the_mean_over_draws(vae):
