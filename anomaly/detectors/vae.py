@@ -126,13 +126,14 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         the feature's mean, each value shifted by a learned mix of which are
         missing (zero at first, so that on complete rows the model fits as with
         "error"), in images and windows at the mean beside their mask, as
-        channels; training leaves them out of the likelihood; the encoder of a
-        fitted model (scoring, ``feature_scores``, ``transform``,
-        ``reconstruct``, ``log_likelihood``) sees them filled in from the
-        observed values (five rounds of decoding and encoding again), and every
-        scoring rule takes the observed values only, scaled by the number of
-        values over the number observed so that rows missing values compare with
-        complete ones (a missing value's ``feature_scores`` is 0);
+        channels; training leaves them out of the likelihood; the encoder sees
+        them filled in from the observed values by the model, in training (one
+        round of decoding and encoding again) and when scoring (five rounds;
+        ``feature_scores``, ``transform``, ``reconstruct``, ``log_likelihood``
+        too), and every scoring rule takes the observed values only, scaled by
+        the number of values over the number observed so that rows missing
+        values compare with complete ones (a missing value's ``feature_scores``
+        is 0);
         ``log_likelihood`` is then of the observed values. Standardisation uses
         the observed values. A sample (or a feature, at fit) with no observed
         value is refused.

@@ -12,6 +12,7 @@ from torch.distributions import Normal, kl_divergence
 import anomaly
 from anomaly import VAEDetector
 from anomaly.detectors.likelihood import (
+    TRAINING_IMPUTATION_ROUNDS,
     filled_in,
     kl_to_standard_normal,
     negative_elbo,
@@ -177,7 +178,7 @@ def test_the_training_loss_encodes_the_row_with_its_gaps_filled_in():
     torch.manual_seed(1)
     loss = negative_elbo(vae, x, beta=1.0)
     torch.manual_seed(1)
-    out = vae(filled_in(vae, x))
+    out = vae(filled_in(vae, x, TRAINING_IMPUTATION_ROUNDS))
     expected = kl_to_standard_normal(out.posterior) - observed_log_prob(out.likelihood, x).sum(1)
     torch.testing.assert_close(loss, expected)
     # The gradient runs through the filling: the gaps' shift learns how to read them.
