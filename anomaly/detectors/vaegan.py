@@ -20,6 +20,7 @@ from anomaly.detectors.adversarial import (
 from anomaly.detectors.base import BaseDeepDetector
 from anomaly.detectors.generative import GenerativeMixin
 from anomaly.detectors.likelihood import (
+    TRAINING_IMPUTATION_ROUNDS,
     LikelihoodMixin,
     filled_in,
     kl_to_standard_normal,
@@ -48,11 +49,12 @@ def _reconstruct(model: VAEGAN, x: torch.Tensor, missing: bool = False):
     """One pass: the posterior and the likelihood at a posterior draw, the decoded mean
     and a decoded prior draw as the discriminator sees them, and ``x`` so too.
 
-    With ``missing``, rows may have gaps (NaN): the discriminator sees them at 0, the
-    reconstruction with its row's gaps, the prior draw with a random row's
-    (:func:`~anomaly.detectors.adversarial.hide_like`).
+    With ``missing``, rows may have gaps (NaN): the encoder reads them filled in by the
+    model (:func:`~anomaly.detectors.likelihood.filled_in`, as the VAE's training does); the
+    discriminator sees them at 0, the reconstruction with its row's gaps, the prior draw
+    with a random row's (:func:`~anomaly.detectors.adversarial.hide_like`).
     """
-    out = model.vae(x)
+    out = model.vae(filled_in(model.vae, x, TRAINING_IMPUTATION_ROUNDS))
     prior_z = torch.randn(len(x), model.latent_dim, device=x.device)
     decoded, sampled = out.likelihood.mean, model.vae.decoded_mean(prior_z)
     if missing:
@@ -198,16 +200,16 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         channels; training leaves them out of the data-space likelihood, and the
         discriminator sees real rows and their reconstructions with the rows'
         gaps at the mean, and decoded prior draws with the gaps of random real
-        rows (as MisGAN does), so that gaps tell it nothing. The encoder of a
-        fitted model (scoring, ``feature_scores``, ``transform``,
-        ``reconstruct``, ``log_likelihood``) sees the gaps filled in by the
-        model from the observed values (five rounds of decoding and encoding
-        again). The reconstruction probability takes the observed values only,
-        scaled by the number of values over the number observed so that rows
-        missing values compare with complete ones (a missing value's
-        ``feature_scores`` is 0); the feature-space rule compares both rows with
-        the same gaps. Standardisation uses the observed values. A sample (or a
-        feature, at fit) with no observed value is refused.
+        rows (as MisGAN does), so that gaps tell it nothing. The encoder sees
+        the gaps filled in by the model from the observed values, in training
+        (one round of decoding and encoding again) and when scoring (five
+        rounds; ``feature_scores``, ``transform``, ``reconstruct``,
+        ``log_likelihood`` too). The reconstruction probability takes the
+        observed values only, scaled by the number of values over the number
+        observed so that rows missing values compare with complete ones (a
+        missing value's ``feature_scores`` is 0); the feature-space rule
+        compares both rows with the same gaps. Standardisation uses the observed
+        values. A sample (or a feature, at fit) with no observed value is refused.
     standardize : bool, default=True
         Standardise the input inside the detector with the training mean and
         standard deviation: of each feature for rows (constant features are

@@ -9,12 +9,14 @@ from sklearn.metrics import roc_auc_score
 
 import anomaly
 from anomaly.detectors.likelihood import (
+    TRAINING_IMPUTATION_ROUNDS,
+    filled_in,
     kl_to_standard_normal,
     reconstruction_log_prob,
     scoring_draws,
 )
 from anomaly.detectors.vaegan import feature_log_prob, vaegan_encoder_loss
-from anomaly.networks import MLP, VAE, VAEGAN, Discriminator
+from anomaly.networks import MLP, VAE, VAEGAN, Discriminator, MissingValueEncoder
 from tests.conftest import clear_anomalies, fast_vaegan
 
 SCORES = ["reconstruction_probability", "feature_reconstruction", "discriminator"]
@@ -75,6 +77,25 @@ def test_encoder_loss_applies_the_kl_term(model):
     torch.manual_seed(1)
     with_kl = vaegan_encoder_loss(model, x, beta=1.0)
     torch.testing.assert_close(with_kl - without, kl_to_standard_normal(model.vae.posterior(x)))
+
+
+def test_the_encoder_reads_the_row_with_its_gaps_filled_in():
+    torch.manual_seed(0)
+    vae = VAE(MissingValueEncoder(MLP(3, (8,), 2 * 2), n_features=3), MLP(2, (8,), 2 * 3))
+    model = VAEGAN(vae, Discriminator(3, (5,)), latent_dim=2)
+    x = torch.randn(16, 3)
+    x[::2, 1] = float("nan")
+    torch.manual_seed(1)
+    without = vaegan_encoder_loss(model, x, beta=0.0, missing=True)
+    torch.manual_seed(1)
+    with_kl = vaegan_encoder_loss(model, x, beta=1.0, missing=True)
+    torch.testing.assert_close(
+        with_kl - without,
+        kl_to_standard_normal(vae.posterior(filled_in(vae, x, TRAINING_IMPUTATION_ROUNDS))),
+    )
+    # The gradient runs through the filling: the gaps' shift learns how to read them.
+    with_kl.mean().backward()
+    assert vae.encoder.mixing.grad.abs().sum() > 0
 
 
 def test_feature_log_prob_is_the_mean_feature_likelihood_over_draws(model):
