@@ -445,9 +445,9 @@ class VAEDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
         )
 
     def _phases(self, network: VAE) -> list[Phase]:
-        beta = self.fitted_params_["beta"]
+        beta, missing = self.fitted_params_["beta"], self._allows_missing(reset=False)
         loss = Objective(
-            "loss", list(network.parameters()), lambda x: negative_elbo(network, x, beta)
+            "loss", list(network.parameters()), lambda x: negative_elbo(network, x, beta, missing)
         )
         return [Phase(network, [loss])]
 

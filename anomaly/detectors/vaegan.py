@@ -54,7 +54,7 @@ def _reconstruct(model: VAEGAN, x: torch.Tensor, missing: bool = False):
     discriminator sees them at 0, the reconstruction with its row's gaps, the prior draw
     with a random row's (:func:`~anomaly.detectors.adversarial.hide_like`).
     """
-    out = model.vae(filled_in(model.vae, x, TRAINING_IMPUTATION_ROUNDS))
+    out = model.vae(filled_in(model.vae, x, TRAINING_IMPUTATION_ROUNDS) if missing else x)
     prior_z = torch.randn(len(x), model.latent_dim, device=x.device)
     decoded, sampled = out.likelihood.mean, model.vae.decoded_mean(prior_z)
     if missing:
@@ -539,7 +539,7 @@ class VAEGANDetector(GenerativeMixin, LikelihoodMixin, BaseDeepDetector):
             ),
         ]
         # Early stopping watches the VAE's fit (what the default scores read), not the race.
-        elbo = Objective("elbo", [], lambda x: negative_elbo(model.vae, x, beta))
+        elbo = Objective("elbo", [], lambda x: negative_elbo(model.vae, x, beta, missing))
         return [Phase(model, objectives, stopping_loss=elbo)]
 
     def _after_training(self, model: VAEGAN, X: torch.Tensor) -> None:

@@ -176,7 +176,7 @@ def test_the_training_loss_encodes_the_row_with_its_gaps_filled_in():
     x = torch.randn(16, 3)
     x[::2, 1] = float("nan")
     torch.manual_seed(1)
-    loss = negative_elbo(vae, x, beta=1.0)
+    loss = negative_elbo(vae, x, beta=1.0, missing=True)
     torch.manual_seed(1)
     out = vae(filled_in(vae, x, TRAINING_IMPUTATION_ROUNDS))
     expected = kl_to_standard_normal(out.posterior) - observed_log_prob(out.likelihood, x).sum(1)
