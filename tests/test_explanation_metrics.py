@@ -1,9 +1,14 @@
-"""hit_rate: causes found among the top-scored variables."""
+"""hit_rate and interpretation_score: causes found among the top-scored variables."""
 
 import numpy as np
 import pytest
 
-from anomaly.explanation_metrics import hit_rate
+from anomaly.explanation_metrics import (
+    _best_point_adjusted_threshold,
+    hit_rate,
+    interpretation_score,
+)
+from anomaly.metrics import anomaly_events, point_adjusted_f1
 
 
 def _causes(n_steps=400, n_variables=10, seed=0):
@@ -78,3 +83,55 @@ def test_ties_count_by_their_chance_whatever_the_order_of_the_columns():
     # A variable without a score ranks last, below -inf.
     assert hit_rate(np.array([[np.nan, 1.0]]), np.array([[True, False]])) == 0.0
     assert hit_rate(np.array([[-np.inf, np.nan]]), np.array([[False, True]])) == 0.0
+
+
+def _series(seed, n_steps=300, n_variables=6):
+    """Labels with anomalies of 1-20 steps, each with its own causes, and random scores."""
+    rng = np.random.default_rng(seed)
+    y_true = np.zeros(n_steps, dtype=int)
+    causes = np.zeros((n_steps, n_variables), dtype=bool)
+    for start in rng.choice(np.arange(10, n_steps - 30, 30), size=5, replace=False):
+        stop = start + rng.integers(1, 21)
+        y_true[start:stop] = 1
+        causes[start:stop, rng.choice(n_variables, size=2, replace=False)] = True
+    return y_true, causes, rng.random(n_steps), rng.random((n_steps, n_variables))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_threshold_is_that_of_the_best_point_adjusted_f1(seed):
+    y_true, _, y_score, _ = _series(seed)
+    y_score = np.round(y_score, 2)  # ties: flagged together
+    f1 = {t: point_adjusted_f1(y_true, (y_score >= t).astype(int)) for t in np.unique(y_score)}
+    threshold = _best_point_adjusted_threshold(y_true, y_score)
+    assert f1[threshold] == pytest.approx(max(f1.values()))
+    assert threshold == max(
+        t for t, value in f1.items() if value == pytest.approx(max(f1.values()))
+    )
+
+
+def test_only_found_steps_count_each_with_its_anomalys_highest_scores():
+    y_true, causes, _, feature_scores = _series(0)
+    anomalous = y_true == 1
+    y_score = np.where(anomalous, 1.0, 0.0)  # every anomaly found, no false alarm
+    # Each anomaly's causes score highest at one of its steps (not the same one for both).
+    for start, stop in anomaly_events(y_true):
+        for k, variable in enumerate(np.flatnonzero(causes[start])):
+            feature_scores[start + k % (stop - start), variable] = 2.0
+    assert interpretation_score(feature_scores, causes, y_true, y_score) == 1.0
+    assert hit_rate(feature_scores, causes) < 1.0
+    # An anomaly the detector misses is left out, however badly it is explained.
+    start, stop = anomaly_events(y_true)[0]
+    feature_scores[start:stop] = np.where(causes[start:stop], -1.0, 1.0)
+    assert interpretation_score(feature_scores, causes, y_true, y_score) < 1.0
+    y_score[start:stop] = 0.0  # as low as the normal steps
+    assert interpretation_score(feature_scores, causes, y_true, y_score) == 1.0
+
+
+def test_interpretation_score_clear_errors():
+    y_true, causes, y_score, feature_scores = _series(0)
+    with pytest.raises(ValueError, match="steps"):
+        interpretation_score(feature_scores[1:], causes[1:], y_true, y_score)
+    with pytest.raises(ValueError, match="differ"):
+        interpretation_score(feature_scores[:, 1:], causes, y_true, y_score)
+    with pytest.raises(ValueError, match="flags no step with labelled causes"):
+        interpretation_score(feature_scores, np.zeros_like(causes), y_true, y_score)
