@@ -85,9 +85,13 @@ def interpretation_score(
     anomaly, a run of 1s in ``y_true``, counts in full once one of its steps
     is flagged); each anomalous step it flags that has labelled causes ranks
     the variables by their highest score over the flagged steps of its
-    anomaly; :func:`hit_rate` over those steps. Kinder than ``hit_rate`` over
-    every labelled step: the steps a detector misses are left out, and each
-    step takes the clearest evidence of its anomaly.
+    anomaly; :func:`hit_rate` over those steps. Usually kinder than
+    ``hit_rate`` over every labelled step: the steps a detector misses are
+    left out, and each step takes the clearest evidence of its anomaly.
+    Where scores tie, two choices differ from InterFusion's code: a threshold
+    flags every step of its score (their search can stop inside a group of
+    tied scores), and variables tied at the cut count by their chance, as in
+    ``hit_rate`` (theirs take the sort's order).
 
     Parameters
     ----------
@@ -98,7 +102,8 @@ def interpretation_score(
     y_true : array-like of shape (n_steps,)
         1 for an anomalous step, 0 for a normal one.
     y_score : array-like of shape (n_steps,)
-        The detector's step scores, higher = more abnormal.
+        The detector's step scores, higher = more abnormal (``+inf``: beyond
+        the model's arithmetic, the most abnormal).
     percent : float, default=100.0
         P, as for :func:`hit_rate`.
 
@@ -119,7 +124,7 @@ def interpretation_score(
     0.0
     """
     scores, causes = _check_explanations(feature_scores, causes)
-    y_true, y_score = _check_scores(y_true, y_score, need_normals=False)
+    y_true, y_score = _check_scores(y_true, y_score, need_normals=False, allow_inf=True)
     if len(y_true) != len(scores):
         raise ValueError(f"y_true has {len(y_true)} steps, feature_scores {len(scores)}.")
     threshold = _best_point_adjusted_threshold(y_true, y_score)

@@ -556,7 +556,7 @@ def _check_anomalies(y_true: np.ndarray, *, need_normals: bool) -> None:
 
 
 def _check_scores(
-    y_true: ArrayLike, y_score: ArrayLike, *, need_normals: bool
+    y_true: ArrayLike, y_score: ArrayLike, *, need_normals: bool, allow_inf: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     y_true = _check_labels(y_true, "y_true")
     y_score = np.asarray(y_score, dtype=float)
@@ -566,8 +566,8 @@ def _check_scores(
         raise ValueError(
             f"y_true and y_score have different lengths ({len(y_true)} and {len(y_score)})"
         )
-    if not np.isfinite(y_score).all():
-        raise ValueError("y_score contains NaN or infinite values")
+    if np.isnan(y_score).any() or not (allow_inf or np.isfinite(y_score).all()):
+        raise ValueError(f"y_score contains NaN{'' if allow_inf else ' or infinite values'}")
     _check_anomalies(y_true, need_normals=need_normals)
     return y_true, y_score
 

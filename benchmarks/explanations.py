@@ -72,9 +72,10 @@ EXPLAINERS = [DEFAULT, PROBABILITY, "deviation", "random"]
 PUBLISHED = (
     'OmniAnomaly (Su et al., KDD 2019), abstract, first page: "The interpretation accuracy '
     'for OmniAnomaly is up to 0.89" (its HitRate on SMD). InterFusion (Li et al., KDD 2021), '
-    'abstract, first page: "anomaly interpretation performance of 0.87" (its IPS, P = 100%, '
-    "over 12 SMD machines and 12 ASD entities, ours among them), the protocol of the IPS "
-    "columns above (its code's algorithm/cal_IPS.py); HitRate counts every labelled step."
+    'abstract, first page: "anomaly interpretation performance of 0.87" (its IPS, which its '
+    "code reports at P = 100%; over 12 SMD machines and 12 ASD entities, ours among them), the "
+    "protocol of the IPS columns above (its code's algorithm/cal_IPS.py); HitRate counts every "
+    "labelled step."
 )
 
 

@@ -127,6 +127,27 @@ def test_only_found_steps_count_each_with_its_anomalys_highest_scores():
     assert interpretation_score(feature_scores, causes, y_true, y_score) == 1.0
 
 
+def test_an_anomalys_steps_below_the_threshold_neither_count_nor_lend_their_scores():
+    # One anomaly of 4 steps, 2 flagged: the best point-adjusted F1 needs only its highest.
+    y_true = np.array([0, 1, 1, 1, 1, 0])
+    y_score = np.array([0.0, 0.9, 0.9, 0.1, 0.1, 0.0])
+    causes = np.zeros((6, 3), dtype=bool)
+    causes[1:5, 0] = True
+    feature_scores = np.zeros((6, 3))
+    feature_scores[1, 0] = 1.0  # the first flagged step names the cause, the second does not
+    feature_scores[2, 1] = 0.5
+    feature_scores[3:5, 2] = 5.0  # the unflagged steps point elsewhere, louder
+    assert hit_rate(feature_scores, causes) == 0.25
+    assert interpretation_score(feature_scores, causes, y_true, y_score) == 1.0
+
+
+def test_a_step_score_beyond_arithmetic_is_the_most_abnormal():
+    y_true, causes, y_score, feature_scores = _series(0)
+    start = anomaly_events(y_true)[0][0]
+    y_score[start] = np.inf
+    assert 0 <= interpretation_score(feature_scores, causes, y_true, y_score) <= 1
+
+
 def test_interpretation_score_clear_errors():
     y_true, causes, y_score, feature_scores = _series(0)
     with pytest.raises(ValueError, match="steps"):
@@ -135,3 +156,9 @@ def test_interpretation_score_clear_errors():
         interpretation_score(feature_scores[:, 1:], causes, y_true, y_score)
     with pytest.raises(ValueError, match="flags no step with labelled causes"):
         interpretation_score(feature_scores, np.zeros_like(causes), y_true, y_score)
+    with pytest.raises(ValueError, match="y_score contains NaN"):
+        interpretation_score(feature_scores, causes, y_true, np.where(y_true, np.nan, y_score))
+    with pytest.raises(ValueError, match="no anomalies"):
+        interpretation_score(feature_scores, causes, np.zeros_like(y_true), y_score)
+    with pytest.raises(ValueError, match="percent must be positive"):
+        interpretation_score(feature_scores, causes, y_true, y_score, percent=0)
