@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
-from anomaly.metrics import _check_scores, anomaly_events
+from anomaly.metrics import _check_scores
 
 __all__ = ["hit_rate", "interpretation_score"]
 
@@ -127,16 +127,15 @@ def interpretation_score(
     y_true, y_score = _check_scores(y_true, y_score, need_normals=False, allow_inf=True)
     if len(y_true) != len(scores):
         raise ValueError(f"y_true has {len(y_true)} steps, feature_scores {len(scores)}.")
-    threshold = _best_point_adjusted_threshold(y_true, y_score)
+    anomaly_of_step = np.cumsum(np.diff(y_true, prepend=0) == 1)  # valid where y_true is 1
+    threshold = _best_point_adjusted_threshold(y_true, y_score, anomaly_of_step)
     found = (y_true == 1) & (y_score >= threshold) & causes.any(axis=1)
     if not found.any():
         raise ValueError("The detector flags no step with labelled causes at its best threshold.")
     # Each found step's row becomes its anomaly's highest per variable (NaN: unscored, skipped).
-    anomaly_of_step = np.cumsum(np.diff(y_true, prepend=0) == 1)[found]
-    first = np.flatnonzero(np.diff(anomaly_of_step, prepend=-1))
+    first, counts = _runs(anomaly_of_step[found])
     highest = np.fmax.reduceat(scores[found], first, axis=0)
-    per_step = np.repeat(highest, np.diff(np.r_[first, len(anomaly_of_step)]), axis=0)
-    return hit_rate(per_step, causes[found], percent=percent)
+    return hit_rate(np.repeat(highest, counts, axis=0), causes[found], percent=percent)
 
 
 def _check_explanations(feature_scores, causes) -> tuple[np.ndarray, np.ndarray]:
@@ -150,14 +149,21 @@ def _check_explanations(feature_scores, causes) -> tuple[np.ndarray, np.ndarray]
     return scores, causes.astype(bool)
 
 
-def _best_point_adjusted_threshold(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """The highest threshold of the best point-adjusted F1 (flagged: ``y_score >= it``)."""
-    events = anomaly_events(y_true)
-    lengths = np.array([stop - start for start, stop in events])
+def _best_point_adjusted_threshold(
+    y_true: np.ndarray, y_score: np.ndarray, anomaly_of_step: np.ndarray
+) -> float:
+    """The highest threshold of the best point-adjusted F1 (flagged: ``y_score >= it``).
+
+    Our own search rather than scikit-learn's precision-recall curve (weighted by
+    the anomalies' lengths), which refuses the ``+inf`` of a model's overflow."""
+    anomalous = y_true == 1
+    first, lengths = _runs(anomaly_of_step[anomalous])
     # A threshold flags an anomaly's every step once it reaches the anomaly's highest score.
-    candidates = np.r_[[y_score[start:stop].max() for start, stop in events], y_score[y_true == 0]]
-    flagged_steps = np.r_[lengths, np.ones(len(candidates) - len(events))]
-    found_steps = np.r_[lengths, np.zeros(len(candidates) - len(events))]
+    peaks = np.maximum.reduceat(y_score[anomalous], first)
+    normal = y_score[~anomalous]
+    candidates = np.r_[peaks, normal]
+    flagged_steps = np.r_[lengths, np.ones(len(normal))]
+    found_steps = np.r_[lengths, np.zeros(len(normal))]
     order = np.argsort(-candidates, kind="stable")
     candidates = candidates[order]
     flagged, found = np.cumsum(flagged_steps[order]), np.cumsum(found_steps[order])
@@ -165,3 +171,9 @@ def _best_point_adjusted_threshold(y_true: np.ndarray, y_score: np.ndarray) -> f
     f1 = 2 * found / (flagged + lengths.sum())  # 2PR / (P + R) = 2 TP / (flagged + anomalous)
     best = np.argmax(np.where(last_of_tie, f1, -1.0))
     return float(candidates[best])
+
+
+def _runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal ``ids`` starts, and its length."""
+    first = np.flatnonzero(np.diff(ids, prepend=ids[0] - 1))
+    return first, np.diff(np.r_[first, len(ids)])

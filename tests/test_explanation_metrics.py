@@ -102,7 +102,8 @@ def test_the_threshold_is_that_of_the_best_point_adjusted_f1(seed):
     y_true, _, y_score, _ = _series(seed)
     y_score = np.round(y_score, 2)  # ties: flagged together
     f1 = {t: point_adjusted_f1(y_true, (y_score >= t).astype(int)) for t in np.unique(y_score)}
-    threshold = _best_point_adjusted_threshold(y_true, y_score)
+    anomaly_of_step = np.cumsum(np.diff(y_true, prepend=0) == 1)
+    threshold = _best_point_adjusted_threshold(y_true, y_score, anomaly_of_step)
     assert f1[threshold] == pytest.approx(max(f1.values()))
     assert threshold == max(
         t for t, value in f1.items() if value == pytest.approx(max(f1.values()))
